@@ -1,0 +1,509 @@
+//! One Automerge document per record.
+//!
+//! [`RecordDoc`] is the only place that writes record documents. Every change
+//! it makes is committed with the author's device as the Automerge actor and
+//! the author's user and role in the change message, so a record's history
+//! says who changed what from which device.
+
+mod codec;
+mod history;
+
+use automerge::transaction::{CommitOptions, Transactable, Transaction};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ObjType, ROOT, ReadDoc};
+use serde::{Deserialize, Serialize};
+
+pub use history::{FieldChange, HistoryEntry};
+
+use crate::error::{Error, InvalidInput, Result};
+use crate::ids::{CommunityPath, DeviceId, EventId, RecordId, UserId};
+use crate::model::{
+    HouseholdPatch, MAX_PHOTOS, NewHousehold, NewVisit, NewWish, Record, RecordKind, WishPatch,
+    check_text,
+};
+use crate::workflow::{EventKind, Hlc, Role, Status, WishEvent, may_append, next_status};
+
+pub(crate) use codec::read_events;
+
+/// Who is making a change: the user, their role and the device they use.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Author {
+    /// The user.
+    pub user: UserId,
+    /// The user's role.
+    pub role: Role,
+    /// The device the change is made on.
+    pub device: DeviceId,
+}
+
+impl Author {
+    /// The Automerge actor id of the author's device.
+    pub fn actor(&self) -> ActorId {
+        actor_of(self.device)
+    }
+}
+
+/// The Automerge actor id bound to a device.
+pub fn actor_of(device: DeviceId) -> ActorId {
+    ActorId::from(device.as_bytes())
+}
+
+/// The device an actor id is bound to, if it is one of ours.
+pub fn device_of(actor: &ActorId) -> Option<DeviceId> {
+    <[u8; 16]>::try_from(actor.to_bytes()).ok().map(DeviceId::from_bytes)
+}
+
+/// The message stored with every change.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ChangeNote {
+    pub(crate) user: UserId,
+    pub(crate) role: Role,
+}
+
+/// A workflow event a user asks to append.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct EventInput {
+    /// The event's kind.
+    pub kind: Option<EventKind>,
+    /// Reason (reject, request_info, withdraw, cancel), note (fulfil) or comment (confirm).
+    pub note: Option<String>,
+    /// The claimant, for assign.
+    pub claimant: Option<String>,
+    /// The resident's rating 1–5, for confirm.
+    pub rating: Option<u8>,
+    /// The conflict (losing event) to resolve, for resolve_conflict.
+    pub target: Option<EventId>,
+}
+
+impl EventInput {
+    /// An event of this kind with no extra fields.
+    pub fn new(kind: EventKind) -> Self {
+        Self {
+            kind: Some(kind),
+            ..Self::default()
+        }
+    }
+
+    /// Adds a reason or note.
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
+    }
+}
+
+/// A record's CRDT document.
+#[derive(Debug, Clone)]
+pub struct RecordDoc {
+    doc: Automerge,
+}
+
+impl RecordDoc {
+    /// Creates a household document.
+    pub fn new_household(
+        author: &Author,
+        id: RecordId,
+        community: &CommunityPath,
+        fields: &NewHousehold,
+        now_ms: i64,
+    ) -> Result<Self> {
+        for (name, text) in [
+            ("address", &fields.address),
+            ("head_name", &fields.head_name),
+            ("phone", &fields.phone),
+            ("notes", &fields.notes),
+        ] {
+            check_text(name, text)?;
+        }
+        Self::create(author, id, RecordKind::Household, community, now_ms, |tx| {
+            tx.put(ROOT, "address", fields.address.as_str())?;
+            tx.put(ROOT, "head_name", fields.head_name.as_str())?;
+            tx.put(ROOT, "phone", fields.phone.as_str())?;
+            tx.put(ROOT, "members", i64::from(fields.members))?;
+            tx.put(ROOT, "notes", fields.notes.as_str())?;
+            let tags = tx.put_object(ROOT, "tags", ObjType::Map)?;
+            for tag in &fields.tags {
+                tx.put(&tags, tag.as_str(), true)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Creates a visit document.
+    pub fn new_visit(
+        author: &Author,
+        id: RecordId,
+        community: &CommunityPath,
+        fields: &NewVisit,
+        now_ms: i64,
+    ) -> Result<Self> {
+        check_text("notes", &fields.notes)?;
+        check_text("needs", &fields.needs)?;
+        if let Some(gps) = fields.gps {
+            if !(-90.0..=90.0).contains(&gps.lat) || !(-180.0..=180.0).contains(&gps.lon) {
+                return Err(InvalidInput::new("GPS fix out of range", &format!("{gps:?}")).into());
+            }
+        }
+        Self::create(author, id, RecordKind::Visit, community, now_ms, |tx| {
+            tx.put(ROOT, "household", fields.household.to_string())?;
+            tx.put(ROOT, "visited_at", fields.visited_at)?;
+            tx.put(ROOT, "notes", fields.notes.as_str())?;
+            tx.put(ROOT, "needs", fields.needs.as_str())?;
+            if let Some(gps) = fields.gps {
+                tx.put(ROOT, "lat", gps.lat)?;
+                tx.put(ROOT, "lon", gps.lon)?;
+            }
+            if let Some(at) = fields.follow_up {
+                tx.put(ROOT, "follow_up", at)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Creates a wish card document, as a draft.
+    pub fn new_wish(
+        author: &Author,
+        id: RecordId,
+        community: &CommunityPath,
+        fields: &NewWish,
+        now_ms: i64,
+    ) -> Result<Self> {
+        check_wish_text(&fields.text)?;
+        if fields.photos.len() > MAX_PHOTOS {
+            return Err(InvalidInput::new(format!("more than {MAX_PHOTOS} photos"), "").into());
+        }
+        Self::create(author, id, RecordKind::Wish, community, now_ms, |tx| {
+            tx.put(ROOT, "household", fields.household.to_string())?;
+            tx.put(ROOT, "text", fields.text.as_str())?;
+            tx.put(ROOT, "category", fields.category.as_str())?;
+            tx.put(ROOT, "urgency", fields.urgency.as_str())?;
+            let photos = tx.put_object(ROOT, "photos", ObjType::List)?;
+            for (i, photo) in fields.photos.iter().enumerate() {
+                tx.insert(&photos, i, photo.as_str())?;
+            }
+            tx.put_object(ROOT, "events", ObjType::List)?;
+            Ok(())
+        })
+    }
+
+    fn create(
+        author: &Author,
+        id: RecordId,
+        kind: RecordKind,
+        community: &CommunityPath,
+        now_ms: i64,
+        fields: impl FnOnce(&mut Transaction<'_>) -> Result<(), automerge::AutomergeError>,
+    ) -> Result<Self> {
+        let mut doc = Self {
+            doc: Automerge::new(),
+        };
+        doc.change(author, now_ms, |tx| {
+            tx.put(ROOT, "v", codec::LAYOUT_VERSION)?;
+            tx.put(ROOT, "kind", kind.as_str())?;
+            tx.put(ROOT, "id", id.to_string())?;
+            tx.put(ROOT, "community", community.as_str())?;
+            tx.put(ROOT, "created_at", now_ms)?;
+            tx.put(ROOT, "created_by", author.user.as_str())?;
+            fields(tx)?;
+            Ok(())
+        })?;
+        Ok(doc)
+    }
+
+    /// An empty document, for changes to be applied to.
+    pub(crate) fn empty() -> Self {
+        Self {
+            doc: Automerge::new(),
+        }
+    }
+
+    /// Loads a saved document, checking its hashes. Untrusted bytes give an error, never a panic.
+    pub fn load(bytes: &[u8]) -> Result<Self> {
+        Ok(Self {
+            doc: Automerge::load(bytes)?,
+        })
+    }
+
+    /// The whole document, compacted.
+    pub fn save(&self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// The document's heads.
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// Decodes the record.
+    pub fn read(&self) -> Result<Record> {
+        codec::read_record(&self.doc).map_err(|reason| self.corrupt(reason))
+    }
+
+    /// The record's kind, without decoding the rest.
+    pub fn kind(&self) -> Result<RecordKind> {
+        codec::read_kind(&self.doc).map_err(|reason| self.corrupt(reason))
+    }
+
+    fn corrupt(&self, reason: String) -> Error {
+        let id = codec::opt_str(&self.doc, &ROOT, "id")
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "?".to_owned());
+        Error::CorruptRecord { id, reason }
+    }
+
+    /// The underlying Automerge document, read-only.
+    pub fn automerge(&self) -> &Automerge {
+        &self.doc
+    }
+
+    /// Changes the community a record belongs to (a household that moved
+    /// street, a record filed under the wrong community).
+    pub fn move_to(&mut self, author: &Author, community: &CommunityPath, now_ms: i64) -> Result<()> {
+        self.change(author, now_ms, |tx| codec::put_if_changed(tx, "community", community.as_str()))
+    }
+
+    /// Applies a patch to a household's fields.
+    pub fn update_household(&mut self, author: &Author, patch: &HouseholdPatch, now_ms: i64) -> Result<()> {
+        self.expect_kind(RecordKind::Household)?;
+        let texts = [
+            ("address", &patch.address),
+            ("head_name", &patch.head_name),
+            ("phone", &patch.phone),
+            ("notes", &patch.notes),
+        ];
+        for (name, text) in texts {
+            if let Some(text) = text {
+                check_text(name, text)?;
+            }
+        }
+        self.change(author, now_ms, |tx| {
+            for (name, text) in texts {
+                if let Some(text) = text {
+                    codec::put_if_changed(tx, name, text.as_str())?;
+                }
+            }
+            if let Some(members) = patch.members {
+                codec::put_if_changed(tx, "members", i64::from(members))?;
+            }
+            if !patch.add_tags.is_empty() || !patch.remove_tags.is_empty() {
+                let tags = match codec::object(tx, &ROOT, "tags", ObjType::Map) {
+                    Ok(Some(tags)) => tags,
+                    _ => tx.put_object(ROOT, "tags", ObjType::Map)?,
+                };
+                for tag in &patch.add_tags {
+                    if tx.get(&tags, tag.as_str())?.is_none() {
+                        tx.put(&tags, tag.as_str(), true)?;
+                    }
+                }
+                for tag in &patch.remove_tags {
+                    if tx.get(&tags, tag.as_str())?.is_some() {
+                        tx.delete(&tags, tag.as_str())?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Applies a patch to a wish card's content and appends an `edit` event,
+    /// which the workflow checks like any other event.
+    pub fn update_wish(&mut self, author: &Author, patch: &WishPatch, now_ms: i64) -> Result<()> {
+        if let Some(text) = &patch.text {
+            check_wish_text(text)?;
+        }
+        let card = self.wish()?;
+        if card.photos.len() + patch.add_photos.len() > MAX_PHOTOS {
+            return Err(InvalidInput::new(format!("more than {MAX_PHOTOS} photos"), "").into());
+        }
+        let event = self.prepare_event(author, &EventInput::new(EventKind::Edit), now_ms)?;
+        self.change(author, now_ms, |tx| {
+            if let Some(text) = &patch.text {
+                codec::put_if_changed(tx, "text", text.as_str())?;
+            }
+            if let Some(category) = patch.category {
+                codec::put_if_changed(tx, "category", category.as_str())?;
+            }
+            if let Some(urgency) = patch.urgency {
+                codec::put_if_changed(tx, "urgency", urgency.as_str())?;
+            }
+            if !patch.add_photos.is_empty() {
+                let list = match codec::object(tx, &ROOT, "photos", ObjType::List) {
+                    Ok(Some(list)) => list,
+                    _ => tx.put_object(ROOT, "photos", ObjType::List)?,
+                };
+                for photo in &patch.add_photos {
+                    let end = tx.length(&list);
+                    tx.insert(&list, end, photo.as_str())?;
+                }
+            }
+            codec::write_event(tx, &event)
+        })
+    }
+
+    /// Appends a workflow event after checking the role and the card's status.
+    pub fn append_event(&mut self, author: &Author, input: &EventInput, now_ms: i64) -> Result<Status> {
+        let event = self.prepare_event(author, input, now_ms)?;
+        self.change(author, now_ms, |tx| codec::write_event(tx, &event))?;
+        Ok(self.wish()?.state.status)
+    }
+
+    fn wish(&self) -> Result<crate::model::WishCard> {
+        match self.read()? {
+            Record::Wish(card) => Ok(card),
+            other => Err(InvalidInput::new("not a wish card", other.meta().kind.as_str()).into()),
+        }
+    }
+
+    fn expect_kind(&self, kind: RecordKind) -> Result<()> {
+        let actual = self.kind()?;
+        if actual == kind {
+            Ok(())
+        } else {
+            Err(InvalidInput::new(format!("not a {kind}"), actual.as_str()).into())
+        }
+    }
+
+    /// Builds the event the author asks for, or says why the workflow refuses it.
+    fn prepare_event(&self, author: &Author, input: &EventInput, now_ms: i64) -> Result<WishEvent> {
+        let kind = input
+            .kind
+            .ok_or_else(|| InvalidInput::new("an event needs a kind", ""))?;
+        let card = self.wish()?;
+        let state = &card.state;
+        if !may_append(author.role, kind) {
+            return Err(Error::NotAllowed(format!("a {} may not {kind} a wish", author.role)));
+        }
+        if next_status(state.status, kind).is_none() {
+            return Err(Error::NotAllowed(format!("cannot {kind} a wish that is {}", state.status)));
+        }
+        let own_only = matches!(kind, EventKind::Release | EventKind::Fulfil)
+            && matches!(author.role, Role::Worker | Role::Volunteer);
+        if own_only && state.claimant.as_deref() != Some(author.user.as_str()) {
+            return Err(Error::NotAllowed(format!("only the claimant may {kind} this wish")));
+        }
+        if let Some(note) = &input.note {
+            check_text("note", note)?;
+        }
+        let needs_reason = matches!(kind, EventKind::Reject | EventKind::RequestInfo);
+        if needs_reason && input.note.as_deref().is_none_or(|n| n.trim().is_empty()) {
+            return Err(InvalidInput::new(format!("{kind} needs a reason"), "").into());
+        }
+        let claimant = match kind {
+            EventKind::Assign => {
+                let claimant = input.claimant.as_deref().map(str::trim).unwrap_or_default();
+                if claimant.is_empty() || claimant.chars().count() > 100 {
+                    return Err(InvalidInput::new("assign needs a claimant (1-100 characters)", claimant).into());
+                }
+                Some(claimant.to_owned())
+            }
+            _ => None,
+        };
+        let rating = match kind {
+            EventKind::Confirm => match input.rating {
+                Some(r @ 1..=5) => Some(r),
+                other => {
+                    return Err(InvalidInput::new("a rating is 1 to 5", &format!("{other:?}")).into());
+                }
+            },
+            _ => None,
+        };
+        let target = match kind {
+            EventKind::ResolveConflict => {
+                let target = input
+                    .target
+                    .ok_or_else(|| InvalidInput::new("resolve_conflict needs the conflict's id", ""))?;
+                if !state.open_conflicts().any(|c| c.event == target) {
+                    return Err(Error::NotFound(format!("open conflict {target}")));
+                }
+                Some(target)
+            }
+            _ => None,
+        };
+        Ok(WishEvent {
+            id: EventId::random(),
+            kind,
+            actor: author.user.clone(),
+            role: author.role,
+            device: author.device,
+            hlc: Hlc::next(now_ms, state.max_hlc),
+            base: state.last_event,
+            note: input.note.clone(),
+            claimant,
+            rating,
+            target,
+        })
+    }
+
+    /// Runs `f` in one Automerge transaction committed as `author` at `now_ms`.
+    fn change(
+        &mut self,
+        author: &Author,
+        now_ms: i64,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<(), automerge::AutomergeError>,
+    ) -> Result<()> {
+        self.doc.set_actor(author.actor());
+        let note = ChangeNote {
+            user: author.user.clone(),
+            role: author.role,
+        };
+        let message = serde_json::to_string(&note).unwrap_or_default();
+        self.doc
+            .transact_with(|_| CommitOptions::default().with_message(message).with_time(now_ms), f)
+            .map_err(|failure| Error::Automerge(failure.error))?;
+        Ok(())
+    }
+
+    /// The changes this document has beyond `heads`.
+    pub fn changes_since(&self, heads: &[ChangeHash]) -> Vec<Change> {
+        self.doc.get_changes(heads)
+    }
+
+    /// Applies changes received from elsewhere. Returns the hashes of
+    /// dependencies still missing (the changes wait until those arrive).
+    pub fn apply_changes(&mut self, changes: Vec<Change>) -> Result<Vec<ChangeHash>> {
+        self.doc.apply_changes(changes)?;
+        Ok(self.doc.get_missing_deps(&[]))
+    }
+
+    /// Merges another copy of the same record.
+    pub fn merge(&mut self, other: &mut RecordDoc) -> Result<()> {
+        self.doc.merge(&mut other.doc)?;
+        Ok(())
+    }
+
+    /// A copy of the document as it was at `heads`.
+    pub fn fork_at(&self, heads: &[ChangeHash]) -> Result<RecordDoc> {
+        Ok(RecordDoc {
+            doc: self.doc.fork_at(heads)?,
+        })
+    }
+
+    /// Who changed which field, when, from what to what.
+    pub fn history(&self) -> Vec<HistoryEntry> {
+        history::history(&self.doc)
+    }
+}
+
+fn check_wish_text(text: &str) -> Result<(), InvalidInput> {
+    if text.trim().is_empty() {
+        return Err(InvalidInput::new("a wish needs some text", ""));
+    }
+    check_text("text", text)
+}
+
+/// Heads as bytes: 32 bytes per hash, sorted.
+pub fn heads_to_bytes(heads: &[ChangeHash]) -> Vec<u8> {
+    let mut sorted = heads.to_vec();
+    sorted.sort_unstable();
+    sorted.iter().flat_map(|h| h.0).collect()
+}
+
+/// Heads from bytes written by [`heads_to_bytes`].
+pub fn heads_from_bytes(bytes: &[u8]) -> Result<Vec<ChangeHash>, InvalidInput> {
+    if bytes.len() % 32 != 0 {
+        return Err(InvalidInput::new("heads are a multiple of 32 bytes", ""));
+    }
+    Ok(bytes
+        .chunks_exact(32)
+        .filter_map(|c| <[u8; 32]>::try_from(c).ok().map(ChangeHash))
+        .collect())
+}

@@ -1,0 +1,73 @@
+//! The crate's error type.
+
+use std::fmt;
+
+/// Input that does not make sense: a bad id, an unknown category, an event the
+/// workflow does not allow. Nothing is stored when this is returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidInput {
+    /// What was expected.
+    pub message: String,
+    /// The offending value, shortened for display.
+    pub value: String,
+}
+
+impl InvalidInput {
+    /// An input error about `value`.
+    pub fn new(message: impl Into<String>, value: &str) -> Self {
+        let value: String = value.chars().take(80).collect();
+        Self {
+            message: message.into(),
+            value,
+        }
+    }
+}
+
+impl fmt::Display for InvalidInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.value.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {:?}", self.message, self.value)
+        }
+    }
+}
+
+impl std::error::Error for InvalidInput {}
+
+/// Everything that can go wrong in sync-core.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The caller's input was rejected; nothing changed.
+    #[error("invalid input: {0}")]
+    InvalidInput(#[from] InvalidInput),
+    /// The workflow does not allow this event now, or this role may not append it.
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
+    /// No record with this id is stored.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A record document could not be read as a Doorstep record.
+    #[error("corrupt record {id}: {reason}")]
+    CorruptRecord {
+        /// The record.
+        id: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A sync message could not be decoded or broke a limit.
+    #[error("bad sync message: {0}")]
+    Wire(#[from] crate::sync::WireError),
+    /// Automerge refused a document or change.
+    #[error("automerge: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+    /// The SQLite store failed.
+    #[error("storage: {0}")]
+    Storage(#[from] rusqlite::Error),
+    /// The store's schema could not be migrated.
+    #[error("schema migration: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+}
+
+/// `Result` with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

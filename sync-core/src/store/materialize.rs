@@ -1,0 +1,123 @@
+//! Keeps the materialized rows (and the search index) in step with documents.
+
+use rusqlite::{Transaction, params};
+
+use super::search::index_body;
+use crate::error::Result;
+use crate::model::{Household, Record, Visit, WishCard};
+
+/// Replaces the materialized rows of `record`. Runs inside the transaction
+/// that stores the document.
+pub(crate) fn materialize(tx: &Transaction<'_>, record: &Record, now: i64) -> Result<()> {
+    let id = record.meta().id.to_string();
+    let rowid: i64 = tx.query_row("SELECT rowid FROM records WHERE id = ?1", [&id], |r| r.get(0))?;
+    tx.execute("DELETE FROM search WHERE rowid = ?1", [rowid])?;
+    let body = match record {
+        Record::Household(h) => {
+            household(tx, h, now)?;
+            format!("{} {} {}", h.address, h.head_name, h.notes)
+        }
+        Record::Visit(v) => {
+            visit(tx, v)?;
+            format!("{} {}", v.notes, v.needs)
+        }
+        Record::Wish(w) => {
+            wish(tx, w, now)?;
+            w.text.clone()
+        }
+    };
+    tx.execute(
+        "INSERT INTO search (rowid, body) VALUES (?1, ?2)",
+        params![rowid, index_body(&body)],
+    )?;
+    Ok(())
+}
+
+fn household(tx: &Transaction<'_>, h: &Household, now: i64) -> Result<()> {
+    let tags: Vec<&str> = h.tags.iter().map(|t| t.as_str()).collect();
+    tx.execute(
+        "INSERT OR REPLACE INTO households
+           (id, community, address, head_name, phone, members, tags, notes, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            h.meta.id.to_string(),
+            h.meta.community.as_str(),
+            h.address,
+            h.head_name,
+            h.phone,
+            h.members,
+            tags.join(","),
+            h.notes,
+            h.meta.created_at,
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+fn visit(tx: &Transaction<'_>, v: &Visit) -> Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO visits
+           (id, household_id, community, worker, visited_at, notes, needs, follow_up)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            v.meta.id.to_string(),
+            v.household.to_string(),
+            v.meta.community.as_str(),
+            v.meta.created_by.as_str(),
+            v.visited_at,
+            v.notes,
+            v.needs,
+            v.follow_up
+        ],
+    )?;
+    Ok(())
+}
+
+fn wish(tx: &Transaction<'_>, w: &WishCard, now: i64) -> Result<()> {
+    let id = w.meta.id.to_string();
+    let s = &w.state;
+    tx.execute(
+        "INSERT OR REPLACE INTO wishes
+           (id, household_id, community, status, category, urgency, text, created_by, created_at,
+            submitted_at, reviewed_at, fulfilled_at, confirmed_at, claimant, rating, open_conflicts, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        params![
+            id,
+            w.household.to_string(),
+            w.meta.community.as_str(),
+            s.status.as_str(),
+            w.category.as_str(),
+            w.urgency.as_str(),
+            w.text,
+            w.meta.created_by.as_str(),
+            w.meta.created_at,
+            s.submitted_at,
+            s.reviewed_at,
+            s.fulfilled_at,
+            s.confirmed_at,
+            s.claimant,
+            s.rating,
+            i64::try_from(s.open_conflicts().count()).unwrap_or(i64::MAX),
+            now
+        ],
+    )?;
+    tx.execute("DELETE FROM conflicts WHERE record_id = ?1", [&id])?;
+    for c in &s.conflicts {
+        tx.execute(
+            "INSERT INTO conflicts (record_id, event_id, community, event_kind, kind, winner, status, resolved)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                id,
+                c.event.to_string(),
+                w.meta.community.as_str(),
+                c.event_kind.as_str(),
+                c.kind.as_str(),
+                c.winner.map(|e| e.to_string()),
+                c.status.as_str(),
+                c.resolved
+            ],
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,358 @@
+//! The SQLite store, shared by the phone and the relay.
+//!
+//! Each record is one row holding its compacted Automerge document, plus a
+//! materialized row of its queryable fields written in the same transaction,
+//! so lists, filters, statistics and search never load a document. Every
+//! accepted write bumps the store's change-feed sequence number.
+
+mod materialize;
+pub(crate) mod query;
+mod search;
+mod stats;
+mod sync_state;
+
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use automerge::ChangeHash;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite_migration::{M, Migrations};
+
+pub use query::{ConflictRow, HouseholdRow, Page, VisitRow, WishFilter, WishRow};
+pub use stats::{ScopeStats, StatsReport, StatusCounts};
+pub use sync_state::{PeerId, Rejection};
+
+use crate::doc::{Author, EventInput, HistoryEntry, RecordDoc, heads_to_bytes};
+use crate::error::{Error, Result};
+use crate::ids::{CommunityPath, DeviceId, HouseholdId, RecordId, VisitId, WishId};
+use crate::model::{HouseholdPatch, NewHousehold, NewVisit, NewWish, Record, RecordKind, WishPatch};
+use crate::workflow::Status;
+
+/// How many recent versions of a record's heads are kept for pulls. A peer
+/// whose cursor is older than all of them gets the whole document instead.
+const VERSIONS_KEPT: i64 = 8;
+
+static MIGRATIONS: LazyLock<Migrations<'static>> =
+    LazyLock::new(|| Migrations::new(vec![M::up(include_str!("../../migrations/001_init.sql"))]));
+
+/// A source of wall-clock time in milliseconds since the epoch.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    })
+}
+
+/// A record as stored: its document and its place in the feed.
+#[derive(Debug, Clone)]
+pub struct StoredRecord {
+    /// The record's id.
+    pub id: RecordId,
+    /// Its kind.
+    pub kind: RecordKind,
+    /// Its community as stored in the row.
+    pub community: String,
+    /// The compacted document.
+    pub doc: Vec<u8>,
+    /// Its heads (32 bytes each).
+    pub heads: Vec<u8>,
+    /// The feed sequence number of its last write.
+    pub seq: i64,
+}
+
+/// The Doorstep store over one SQLite database.
+pub struct Store {
+    conn: Connection,
+    clock: Clock,
+    id: DeviceId,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in a SQLite file, in WAL mode,
+    /// and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Self::init(conn)
+    }
+
+    /// Opens an existing connection (for instance one with a SQLCipher key
+    /// already set) as a store.
+    pub fn from_connection(conn: Connection) -> Result<Self> {
+        Self::init(conn)
+    }
+
+    /// A store in memory, for tests and tools.
+    pub fn open_in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self> {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        MIGRATIONS.to_latest(&mut conn)?;
+        let existing: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'store_id'", [], |r| r.get(0))
+            .optional()?;
+        let id = match existing {
+            Some(text) => text.parse()?,
+            None => {
+                let id = DeviceId::random();
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('store_id', ?1), ('seq', '0')",
+                    [id.to_string()],
+                )?;
+                id
+            }
+        };
+        Ok(Self {
+            conn,
+            clock: system_clock(),
+            id,
+        })
+    }
+
+    /// Replaces the clock (tests use a fixed or stepping clock).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// This store's own id: a phone uses it as its device id, and peers
+    /// name each other by it.
+    pub fn id(&self) -> DeviceId {
+        self.id
+    }
+
+    /// The time now, by this store's clock.
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// The raw connection, for read-only inspection (tests, backups).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// The last sequence number of the change feed.
+    pub fn feed_seq(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'seq'", [], |r| r.get(0))?)
+    }
+
+    // ---- records ----------------------------------------------------------
+
+    /// Loads a record's stored row.
+    pub fn stored(&self, id: RecordId) -> Result<Option<StoredRecord>> {
+        load_stored(&self.conn, id)
+    }
+
+    /// Loads a record's document.
+    pub fn doc(&self, id: RecordId) -> Result<RecordDoc> {
+        let stored = self.stored(id)?.ok_or_else(|| Error::NotFound(format!("record {id}")))?;
+        RecordDoc::load(&stored.doc)
+    }
+
+    /// Reads a record.
+    pub fn record(&self, id: RecordId) -> Result<Record> {
+        self.doc(id)?.read()
+    }
+
+    /// A record's history, oldest change first.
+    pub fn history(&self, id: RecordId) -> Result<Vec<HistoryEntry>> {
+        Ok(self.doc(id)?.history())
+    }
+
+    /// Writes a record document: row, feed, versions and materialized rows,
+    /// in one transaction. Returns the new feed sequence number.
+    pub fn put_doc(&mut self, id: RecordId, doc: &RecordDoc) -> Result<i64> {
+        let record = doc.read()?;
+        check_id(id, &record)?;
+        let bytes = doc.save();
+        let now = self.now();
+        let tx = self.conn.transaction()?;
+        let seq = write_record(&tx, &record, &bytes, &doc.heads(), now)?;
+        tx.commit()?;
+        Ok(seq)
+    }
+
+    /// Loads, changes and writes back one record.
+    fn edit(&mut self, id: RecordId, f: impl FnOnce(&mut RecordDoc, i64) -> Result<()>) -> Result<RecordDoc> {
+        let mut doc = self.doc(id)?;
+        let now = self.now();
+        f(&mut doc, now)?;
+        self.put_doc(id, &doc)?;
+        Ok(doc)
+    }
+
+    // ---- the domain API ---------------------------------------------------
+
+    /// Creates a household in a community.
+    pub fn create_household(
+        &mut self,
+        author: &Author,
+        community: &CommunityPath,
+        fields: &NewHousehold,
+    ) -> Result<HouseholdId> {
+        let id = HouseholdId::random();
+        let doc = RecordDoc::new_household(author, id.record(), community, fields, self.now())?;
+        self.put_doc(id.record(), &doc)?;
+        Ok(id)
+    }
+
+    /// Changes some fields of a household.
+    pub fn update_household(&mut self, author: &Author, id: HouseholdId, patch: &HouseholdPatch) -> Result<()> {
+        self.edit(id.record(), |doc, now| doc.update_household(author, patch, now))?;
+        Ok(())
+    }
+
+    /// Records a visit to a household (in the household's community).
+    pub fn record_visit(&mut self, author: &Author, fields: &NewVisit) -> Result<VisitId> {
+        let community = self.community_of(fields.household.record(), RecordKind::Household)?;
+        let id = VisitId::random();
+        let doc = RecordDoc::new_visit(author, id.record(), &community, fields, self.now())?;
+        self.put_doc(id.record(), &doc)?;
+        Ok(id)
+    }
+
+    /// Creates a draft wish card for a household (in the household's community).
+    pub fn create_wish(&mut self, author: &Author, fields: &NewWish) -> Result<WishId> {
+        let community = self.community_of(fields.household.record(), RecordKind::Household)?;
+        let id = WishId::random();
+        let doc = RecordDoc::new_wish(author, id.record(), &community, fields, self.now())?;
+        self.put_doc(id.record(), &doc)?;
+        Ok(id)
+    }
+
+    /// Edits a wish card's content.
+    pub fn update_wish(&mut self, author: &Author, id: WishId, patch: &WishPatch) -> Result<()> {
+        self.edit(id.record(), |doc, now| doc.update_wish(author, patch, now))?;
+        Ok(())
+    }
+
+    /// Appends a workflow event to a wish card and returns its new status.
+    pub fn append_event(&mut self, author: &Author, id: WishId, input: &EventInput) -> Result<Status> {
+        let mut status = Status::Draft;
+        self.edit(id.record(), |doc, now| {
+            status = doc.append_event(author, input, now)?;
+            Ok(())
+        })?;
+        Ok(status)
+    }
+
+    /// Moves a record to another community.
+    pub fn move_record(&mut self, author: &Author, id: RecordId, community: &CommunityPath) -> Result<()> {
+        self.edit(id, |doc, now| doc.move_to(author, community, now))?;
+        Ok(())
+    }
+
+    fn community_of(&self, id: RecordId, kind: RecordKind) -> Result<CommunityPath> {
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT kind, community FROM records WHERE id = ?1",
+                [id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match row {
+            Some((k, community)) if k == kind.as_str() => Ok(CommunityPath::new(community)?),
+            _ => Err(Error::NotFound(format!("{kind} {id}"))),
+        }
+    }
+}
+
+fn check_id(id: RecordId, record: &Record) -> Result<()> {
+    if record.meta().id == id {
+        Ok(())
+    } else {
+        Err(Error::CorruptRecord {
+            id: id.to_string(),
+            reason: format!("document says it is record {}", record.meta().id),
+        })
+    }
+}
+
+pub(crate) fn load_stored(conn: &Connection, id: RecordId) -> Result<Option<StoredRecord>> {
+    Ok(conn
+        .query_row(
+            "SELECT kind, community, doc, heads, seq FROM records WHERE id = ?1",
+            [id.to_string()],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            },
+        )
+        .optional()?
+        .map(|(kind, community, doc, heads, seq)| {
+            Ok::<_, Error>(StoredRecord {
+                id,
+                kind: kind.parse()?,
+                community,
+                doc,
+                heads,
+                seq,
+            })
+        })
+        .transpose()?)
+}
+
+/// Writes one record inside a transaction: bumps the feed, stores the
+/// document, logs its heads and refreshes the materialized rows.
+pub(crate) fn write_record(
+    tx: &Transaction<'_>,
+    record: &Record,
+    bytes: &[u8],
+    heads: &[ChangeHash],
+    now: i64,
+) -> Result<i64> {
+    let seq: i64 = tx.query_row(
+        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq' RETURNING CAST(value AS INTEGER)",
+        [],
+        |r| r.get(0),
+    )?;
+    let meta = record.meta();
+    let id = meta.id.to_string();
+    let heads = heads_to_bytes(heads);
+    tx.execute(
+        "INSERT INTO records (id, kind, community, doc, heads, seq, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id) DO UPDATE SET community = excluded.community, doc = excluded.doc,
+             heads = excluded.heads, seq = excluded.seq, updated_at = excluded.updated_at",
+        params![id, meta.kind.as_str(), meta.community.as_str(), bytes, heads, seq, now],
+    )?;
+    tx.execute(
+        "INSERT INTO record_versions (record_id, seq, heads) VALUES (?1, ?2, ?3)",
+        params![id, seq, heads],
+    )?;
+    tx.execute(
+        "DELETE FROM record_versions WHERE record_id = ?1
+           AND seq NOT IN (SELECT seq FROM record_versions WHERE record_id = ?1 ORDER BY seq DESC LIMIT ?2)",
+        params![id, VERSIONS_KEPT],
+    )?;
+    materialize::materialize(tx, record, now)?;
+    Ok(seq)
+}

@@ -1,0 +1,169 @@
+//! The figures a district publishes: per community, per street and in total.
+
+use std::collections::BTreeMap;
+
+use rusqlite::params_from_iter;
+use rusqlite::types::Value as Sql;
+use serde::{Deserialize, Serialize};
+
+use super::Store;
+use super::query::scope_clause;
+use crate::error::Result;
+use crate::ids::{CommunityPath, ScopePath};
+use crate::workflow::Status;
+
+const DAY_MS: f64 = 86_400_000.0;
+
+/// Cards per current status.
+pub type StatusCounts = BTreeMap<String, u64>;
+
+/// The published counts for one scope.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScopeStats {
+    /// The scope these figures cover.
+    pub scope: String,
+    /// Every card in the scope, drafts included, by current status.
+    pub by_status: StatusCounts,
+    /// Cards collected: submitted for review at least once.
+    pub collected: u64,
+    /// Cards a supervisor has reviewed (approved, rejected or sent back).
+    pub reviewed: u64,
+    /// Cards approved and not rejected or withdrawn since (approved, claimed, fulfilled, confirmed).
+    pub approved: u64,
+    /// Cards claimed or further along.
+    pub claimed: u64,
+    /// Cards fulfilled ("lit up"), confirmed or not.
+    pub fulfilled: u64,
+    /// Cards the resident confirmed.
+    pub confirmed: u64,
+    /// Average rating of confirmed cards (1–5).
+    pub satisfaction: Option<f64>,
+    /// Median days from first submission to fulfilment.
+    pub median_days_to_fulfil: Option<f64>,
+    #[serde(skip)]
+    ratings: Vec<i64>,
+    #[serde(skip)]
+    days: Vec<f64>,
+}
+
+/// Statistics for a set of scopes: the total and a breakdown.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatsReport {
+    /// All cards in the scopes together.
+    pub total: ScopeStats,
+    /// One entry per street.
+    pub streets: Vec<ScopeStats>,
+    /// One entry per community.
+    pub communities: Vec<ScopeStats>,
+}
+
+impl ScopeStats {
+    fn add(&mut self, status: Status, submitted: Option<i64>, reviewed: Option<i64>, fulfilled: Option<i64>, confirmed: Option<i64>, rating: Option<i64>) {
+        *self.by_status.entry(status.as_str().to_owned()).or_default() += 1;
+        self.collected += u64::from(submitted.is_some());
+        self.reviewed += u64::from(reviewed.is_some());
+        self.approved += u64::from(matches!(
+            status,
+            Status::Approved | Status::Claimed | Status::Fulfilled | Status::Confirmed
+        ));
+        self.claimed += u64::from(matches!(status, Status::Claimed | Status::Fulfilled | Status::Confirmed));
+        let is_fulfilled = matches!(status, Status::Fulfilled | Status::Confirmed);
+        self.fulfilled += u64::from(is_fulfilled);
+        self.confirmed += u64::from(status == Status::Confirmed && confirmed.is_some());
+        if status == Status::Confirmed {
+            self.ratings.extend(rating);
+        }
+        if let (true, Some(s), Some(f)) = (is_fulfilled, submitted, fulfilled) {
+            self.days.push((f - s) as f64 / DAY_MS);
+        }
+    }
+
+    fn merge(&mut self, other: &ScopeStats) {
+        for (status, n) in &other.by_status {
+            *self.by_status.entry(status.clone()).or_default() += n;
+        }
+        self.collected += other.collected;
+        self.reviewed += other.reviewed;
+        self.approved += other.approved;
+        self.claimed += other.claimed;
+        self.fulfilled += other.fulfilled;
+        self.confirmed += other.confirmed;
+        self.ratings.extend(&other.ratings);
+        self.days.extend(&other.days);
+    }
+
+    fn finish(mut self) -> Self {
+        if !self.ratings.is_empty() {
+            self.satisfaction = Some(self.ratings.iter().sum::<i64>() as f64 / self.ratings.len() as f64);
+        }
+        self.median_days_to_fulfil = median(&mut self.days);
+        self
+    }
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    })
+}
+
+impl Store {
+    /// Statistics for the cards under `scopes` (all cards if empty).
+    pub fn stats(&self, scopes: &[ScopePath]) -> Result<StatsReport> {
+        let mut args: Vec<Sql> = Vec::new();
+        let where_sql = if scopes.is_empty() {
+            String::new()
+        } else {
+            let scopes: Vec<&ScopePath> = scopes.iter().collect();
+            format!("WHERE {}", scope_clause("community", &scopes, &mut args))
+        };
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT community, status, submitted_at, reviewed_at, fulfilled_at, confirmed_at, rating
+             FROM wishes {where_sql}"
+        ))?;
+        let mut communities: BTreeMap<String, ScopeStats> = BTreeMap::new();
+        let mut rows = stmt.query(params_from_iter(args.iter()))?;
+        while let Some(r) = rows.next()? {
+            let community: String = r.get(0)?;
+            let status: String = r.get(1)?;
+            let Ok(status) = status.parse::<Status>() else { continue };
+            communities
+                .entry(community.clone())
+                .or_insert_with(|| ScopeStats {
+                    scope: community,
+                    ..ScopeStats::default()
+                })
+                .add(status, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?);
+        }
+        let mut streets: BTreeMap<String, ScopeStats> = BTreeMap::new();
+        let mut total = ScopeStats {
+            scope: scopes.iter().map(ScopePath::as_str).collect::<Vec<_>>().join(","),
+            ..ScopeStats::default()
+        };
+        for (path, stats) in &communities {
+            let street = CommunityPath::new(path.clone())
+                .map(|c| c.street().as_str().to_owned())
+                .unwrap_or_else(|_| path.clone());
+            streets
+                .entry(street.clone())
+                .or_insert_with(|| ScopeStats {
+                    scope: street,
+                    ..ScopeStats::default()
+                })
+                .merge(stats);
+            total.merge(stats);
+        }
+        Ok(StatsReport {
+            total: total.finish(),
+            streets: streets.into_values().map(ScopeStats::finish).collect(),
+            communities: communities.into_values().map(ScopeStats::finish).collect(),
+        })
+    }
+}

@@ -1,0 +1,142 @@
+//! Per-peer sync state: cursors, shared heads, refusals.
+
+use std::fmt;
+
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use super::Store;
+use crate::error::{Error, InvalidInput, Result};
+use crate::ids::RecordId;
+
+/// Names a sync peer: the relay (by a name the app chooses, such as its URL)
+/// or another phone (by its store id).
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct PeerId(String);
+
+impl PeerId {
+    /// A peer name of 1–200 characters.
+    pub fn new(name: impl Into<String>) -> Result<Self, InvalidInput> {
+        let name = name.into();
+        if name.is_empty() || name.len() > 200 {
+            Err(InvalidInput::new("a peer name is 1-200 characters", &name))
+        } else {
+            Ok(Self(name))
+        }
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PeerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where this store is with one peer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PeerState {
+    /// The peer's feed position this store has applied.
+    pub(crate) pull_cursor: i64,
+    /// This store's feed position the peer has acknowledged.
+    pub(crate) push_cursor: i64,
+}
+
+/// A local edit the peer refused. It stays in the store, flagged, until the
+/// user retries it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// The record.
+    pub record: RecordId,
+    /// Why, as a code (see [`crate::sync::RejectCode`]).
+    pub code: String,
+    /// Why, for a person.
+    pub reason: String,
+    /// When it was refused (ms).
+    pub at: i64,
+}
+
+impl Store {
+    pub(crate) fn peer_state(&self, peer: &PeerId) -> Result<PeerState> {
+        Ok(self
+            .connection()
+            .query_row(
+                "SELECT pull_cursor, push_cursor FROM peers WHERE peer = ?1",
+                [peer.as_str()],
+                |r| {
+                    Ok(PeerState {
+                        pull_cursor: r.get(0)?,
+                        push_cursor: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    /// The peer's feed position this store has applied (0 before the first sync).
+    pub fn pull_cursor(&self, peer: &PeerId) -> Result<i64> {
+        Ok(self.peer_state(peer)?.pull_cursor)
+    }
+
+    /// How many records hold local changes `peer` has not acknowledged,
+    /// refused ones excluded.
+    pub fn pending_changes(&self, peer: &PeerId) -> Result<u64> {
+        let state = self.peer_state(peer)?;
+        let n: i64 = self.connection().query_row(
+            "SELECT count(*) FROM records r
+             LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
+             WHERE (r.seq > ?2 OR r.id IN (SELECT record_id FROM sync_todo WHERE peer = ?1 AND what = 'push'))
+               AND (ph.heads IS NULL OR ph.heads != r.heads)
+               AND r.id NOT IN (SELECT record_id FROM rejections WHERE peer = ?1)",
+            params![peer.as_str(), state.push_cursor],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Local edits `peer` refused, newest first.
+    pub fn rejections(&self, peer: &PeerId) -> Result<Vec<Rejection>> {
+        let mut stmt = self.connection().prepare(
+            "SELECT record_id, code, reason, at FROM rejections WHERE peer = ?1 ORDER BY at DESC, record_id",
+        )?;
+        let rows = stmt
+            .query_map([peer.as_str()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .map(|row| {
+                let (id, code, reason, at) = row?;
+                Ok(Rejection {
+                    record: id.parse()?,
+                    code,
+                    reason,
+                    at,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Sends a refused record again at the next sync (after the user fixed
+    /// what was wrong, or to try once more).
+    pub fn retry_rejected(&mut self, peer: &PeerId, record: RecordId) -> Result<()> {
+        let tx = self.conn_mut().transaction()?;
+        let n = tx.execute(
+            "DELETE FROM rejections WHERE peer = ?1 AND record_id = ?2",
+            params![peer.as_str(), record.to_string()],
+        )?;
+        if n == 0 {
+            return Err(Error::NotFound(format!("rejected edit of {record}")));
+        }
+        tx.execute(
+            "INSERT OR IGNORE INTO sync_todo (peer, record_id, what) VALUES (?1, ?2, 'push')",
+            params![peer.as_str(), record.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,309 @@
+//! The client side of the engine: build a request from what this store
+//! changed since the peer last acknowledged it, and apply the response.
+
+use std::collections::HashSet;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+
+use super::server::merged;
+use super::wire::{Payload, RecordUpdate, RejectCode, Rejected, SyncRequest, SyncResponse};
+use super::{hashes_from_wire, hashes_to_wire};
+use crate::doc::{RecordDoc, heads_from_bytes, heads_to_bytes};
+use crate::error::Result;
+use crate::ids::{RecordId, ScopePath};
+use crate::model::Record;
+use crate::store::{PeerId, Store, load_stored, write_record};
+
+/// Record bytes one push carries; the rest goes in the next round.
+pub const PUSH_PAGE_BYTES: usize = 4 << 20;
+
+/// What a request pushed, kept until its response arrives.
+#[derive(Debug, Clone)]
+pub struct PendingSync {
+    peer: PeerId,
+    pushed: Vec<(RecordId, Vec<u8>)>,
+    push_upto: i64,
+    push_complete: bool,
+}
+
+/// What one sync round (or a whole sync) did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// Records sent.
+    pub sent: usize,
+    /// Records the peer accepted.
+    pub accepted: usize,
+    /// Records received and applied.
+    pub received: usize,
+    /// Records the peer refused, with reasons.
+    pub rejected: Vec<Rejected>,
+    /// Received records that could not be applied here, with reasons.
+    pub skipped: Vec<Rejected>,
+    /// Received wish cards that now have unresolved conflicts.
+    pub conflicts: Vec<RecordId>,
+    /// True when another round is needed to finish.
+    pub more: bool,
+}
+
+impl SyncReport {
+    /// Adds another round's figures to this report.
+    pub fn absorb(&mut self, round: SyncReport) {
+        self.sent += round.sent;
+        self.accepted += round.accepted;
+        self.received += round.received;
+        for r in round.rejected {
+            if !self.rejected.iter().any(|x| x.id == r.id) {
+                self.rejected.push(r);
+            }
+        }
+        self.skipped.extend(round.skipped);
+        for c in round.conflicts {
+            if !self.conflicts.contains(&c) {
+                self.conflicts.push(c);
+            }
+        }
+        self.more = round.more;
+    }
+}
+
+impl Store {
+    /// Builds the next request to `peer`: the records this store changed
+    /// since the peer last acknowledged them, and where it is in the peer's feed.
+    pub fn begin_sync(&mut self, peer: &PeerId, scopes: &[ScopePath]) -> Result<(SyncRequest, PendingSync)> {
+        let state = self.peer_state(peer)?;
+        let key = peer.as_str();
+        let mut candidates: Vec<(String, Vec<u8>, Vec<u8>, i64, Option<Vec<u8>>)> = {
+            let mut stmt = self.connection().prepare_cached(
+                "SELECT r.id, r.doc, r.heads, r.seq, ph.heads FROM records r
+                 LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
+                 WHERE (r.seq > ?2 OR r.id IN (SELECT record_id FROM sync_todo WHERE peer = ?1 AND what = 'push'))
+                   AND (ph.heads IS NULL OR ph.heads != r.heads)
+                   AND r.id NOT IN (SELECT record_id FROM rejections WHERE peer = ?1)
+                 ORDER BY r.seq",
+            )?;
+            stmt.query_map(params![key, state.push_cursor], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?
+        };
+        let mut push = Vec::new();
+        let mut pushed = Vec::new();
+        let mut bytes = 0usize;
+        let mut push_upto = state.push_cursor;
+        let mut push_complete = true;
+        for (id, doc, heads, seq, shared) in candidates.drain(..) {
+            let id: RecordId = id.parse()?;
+            let payload = match shared {
+                None => Payload::Full(doc),
+                Some(shared) => {
+                    let base = heads_from_bytes(&shared)?;
+                    let loaded = RecordDoc::load(&doc)?;
+                    let changes = loaded.changes_since(&base).iter().map(|c| c.raw_bytes().to_vec()).collect();
+                    Payload::Changes {
+                        base: hashes_to_wire(&base),
+                        changes,
+                    }
+                }
+            };
+            if bytes + payload.size() > PUSH_PAGE_BYTES && !push.is_empty() {
+                push_complete = false;
+                break;
+            }
+            bytes += payload.size();
+            push.push(RecordUpdate {
+                id,
+                heads: hashes_to_wire(&heads_from_bytes(&heads)?),
+                payload,
+            });
+            pushed.push((id, heads));
+            push_upto = push_upto.max(seq);
+        }
+        if push_complete {
+            push_upto = push_upto.max(self.feed_seq()?);
+        }
+        let need_full = {
+            let mut stmt = self
+                .connection()
+                .prepare_cached("SELECT record_id FROM sync_todo WHERE peer = ?1 AND what = 'fetch'")?;
+            stmt.query_map([key], |r| r.get::<_, String>(0))?
+                .map(|id| Ok(id?.parse()?))
+                .collect::<Result<Vec<RecordId>>>()?
+        };
+        let request = SyncRequest {
+            from: self.id(),
+            cursor: u64::try_from(state.pull_cursor).unwrap_or(0),
+            push,
+            need_full,
+            scopes: scopes.to_vec(),
+        };
+        Ok((
+            request,
+            PendingSync {
+                peer: peer.clone(),
+                pushed,
+                push_upto,
+                push_complete,
+            },
+        ))
+    }
+
+    /// Applies a peer's response in one transaction: acknowledgements,
+    /// refusals (kept, flagged, not resent until the user retries) and the
+    /// pulled records. A crash before the commit leaves the store as it was,
+    /// and the next sync does the same work again.
+    pub fn finish_sync(&mut self, pending: PendingSync, response: &SyncResponse) -> Result<SyncReport> {
+        let peer = pending.peer.as_str().to_owned();
+        let now = self.now();
+        let mut report = SyncReport {
+            sent: pending.pushed.len(),
+            ..SyncReport::default()
+        };
+        let tx = self.conn_mut().transaction()?;
+        let known_remote: Option<Option<String>> = tx
+            .query_row("SELECT remote_id FROM peers WHERE peer = ?1", [&peer], |r| r.get(0))
+            .optional()?;
+        let remote = response.from.to_string();
+        if let Some(Some(known)) = &known_remote {
+            if *known != remote {
+                // The peer is a different store now (a relay rebuilt from
+                // scratch): start over so nothing is assumed to be there.
+                tx.execute("DELETE FROM peer_heads WHERE peer = ?1", [&peer])?;
+                tx.execute("DELETE FROM sync_todo WHERE peer = ?1", [&peer])?;
+                tx.execute(
+                    "UPDATE peers SET pull_cursor = 0, push_cursor = 0, remote_id = ?2 WHERE peer = ?1",
+                    params![peer, remote],
+                )?;
+                tx.commit()?;
+                report.sent = 0;
+                report.more = true;
+                return Ok(report);
+            }
+        }
+        let accepted: HashSet<RecordId> = response.accepted.iter().copied().collect();
+        for (id, heads) in &pending.pushed {
+            let id_text = id.to_string();
+            if accepted.contains(id) {
+                report.accepted += 1;
+                set_shared(&tx, &peer, &id_text, heads)?;
+                tx.execute("DELETE FROM rejections WHERE peer = ?1 AND record_id = ?2", params![peer, id_text])?;
+                tx.execute(
+                    "DELETE FROM sync_todo WHERE peer = ?1 AND record_id = ?2 AND what = 'push'",
+                    params![peer, id_text],
+                )?;
+            } else if let Some(refusal) = response.rejected.iter().find(|r| r.id == *id) {
+                if refusal.code.is_retryable() || refusal.code == RejectCode::Actor {
+                    // Not the user's doing: try again at the next sync.
+                    if refusal.code == RejectCode::NeedFull {
+                        tx.execute("DELETE FROM peer_heads WHERE peer = ?1 AND record_id = ?2", params![peer, id_text])?;
+                    }
+                    todo(&tx, &peer, &id_text, "push")?;
+                } else {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO rejections (peer, record_id, code, reason, heads, at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![peer, id_text, refusal.code.as_str(), refusal.reason, heads, now],
+                    )?;
+                }
+                report.rejected.push(refusal.clone());
+            } else {
+                todo(&tx, &peer, &id_text, "push")?;
+            }
+        }
+        for update in &response.pull {
+            apply_remote(&tx, &peer, update, now, &mut report)?;
+        }
+        let push_cursor = pending.push_upto;
+        tx.execute(
+            "INSERT INTO peers (peer, pull_cursor, push_cursor, remote_id) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (peer) DO UPDATE SET pull_cursor = excluded.pull_cursor,
+                 push_cursor = max(push_cursor, excluded.push_cursor), remote_id = excluded.remote_id",
+            params![peer, i64::try_from(response.cursor).unwrap_or(i64::MAX), push_cursor, remote],
+        )?;
+        tx.commit()?;
+        report.more = response.more || !pending.push_complete;
+        Ok(report)
+    }
+}
+
+fn set_shared(tx: &Transaction<'_>, peer: &str, id: &str, heads: &[u8]) -> Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO peer_heads (peer, record_id, heads) VALUES (?1, ?2, ?3)",
+        params![peer, id, heads],
+    )?;
+    Ok(())
+}
+
+fn todo(tx: &Transaction<'_>, peer: &str, id: &str, what: &str) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO sync_todo (peer, record_id, what) VALUES (?1, ?2, ?3)",
+        params![peer, id, what],
+    )?;
+    Ok(())
+}
+
+/// Merges one received record into the store.
+fn apply_remote(tx: &Transaction<'_>, peer: &str, update: &RecordUpdate, now: i64, report: &mut SyncReport) -> Result<()> {
+    let id_text = update.id.to_string();
+    let stored = load_stored(tx, update.id)?;
+    let before = match &stored {
+        Some(s) => Some(RecordDoc::load(&s.doc)?),
+        None => None,
+    };
+    let skip = |report: &mut SyncReport, code, reason: String| {
+        report.skipped.push(Rejected {
+            id: update.id,
+            code,
+            reason,
+        });
+    };
+    let doc = match merged(before.as_ref(), &update.payload) {
+        Ok(doc) => doc,
+        Err(refusal) if refusal.code == RejectCode::NeedFull => {
+            todo(tx, peer, &id_text, "fetch")?;
+            return Ok(());
+        }
+        Err(refusal) => {
+            skip(report, refusal.code, refusal.reason);
+            return Ok(());
+        }
+    };
+    tx.execute(
+        "DELETE FROM sync_todo WHERE peer = ?1 AND record_id = ?2 AND what = 'fetch'",
+        params![peer, id_text],
+    )?;
+    let their_heads = heads_to_bytes(&hashes_from_wire(&update.heads));
+    let heads = doc.heads();
+    let changed = before.as_ref().is_none_or(|b| b.heads() != heads);
+    if changed {
+        let record = match doc.read() {
+            Ok(record) if record.meta().id == update.id => record,
+            Ok(record) => {
+                skip(report, RejectCode::Invalid, format!("document is record {}", record.meta().id));
+                return Ok(());
+            }
+            Err(e) => {
+                skip(report, RejectCode::Invalid, e.to_string());
+                return Ok(());
+            }
+        };
+        let bytes = match (&update.payload, &before) {
+            (Payload::Full(bytes), None) => bytes.clone(),
+            _ => doc.save(),
+        };
+        write_record(tx, &record, &bytes, &heads, now)?;
+        if let Record::Wish(card) = &record {
+            if card.state.open_conflicts().next().is_some() {
+                report.conflicts.push(update.id);
+            }
+        }
+    }
+    report.received += 1;
+    set_shared(tx, peer, &id_text, &their_heads)?;
+    if heads_to_bytes(&heads) == their_heads {
+        // The peer has everything this store has for the record: any
+        // earlier refusal no longer holds anything back.
+        tx.execute("DELETE FROM rejections WHERE peer = ?1 AND record_id = ?2", params![peer, id_text])?;
+    }
+    Ok(())
+}

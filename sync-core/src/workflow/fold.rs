@@ -1,0 +1,295 @@
+//! The deterministic fold from a card's events to its status and conflicts.
+//!
+//! Every replica sorts the same set of events by `(hlc, id)` and folds them in
+//! that order, so all replicas agree on the status and on which events lost.
+//! A losing event is never dropped: it stays in the document and is reported
+//! as a [`Conflict`] until a supervisor resolves it.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::event::{EventKind, Hlc, Role, Status, WishEvent};
+use super::rules::next_status;
+use crate::ids::EventId;
+
+/// Why an event lost.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// A workflow event arrived after a concurrent one had moved the card to a
+    /// status where it no longer applies: two claims of one wish, a claim
+    /// against a rejection.
+    Superseded,
+    /// An edit of the card's content raced a withdrawal, rejection or
+    /// cancellation. The edited text is kept in the document.
+    EditOverridden,
+}
+
+impl ConflictKind {
+    /// The stable text form.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ConflictKind::Superseded => "superseded",
+            ConflictKind::EditOverridden => "edit_overridden",
+        }
+    }
+}
+
+/// One event that lost to a concurrent one.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Conflict {
+    /// The losing event, which also names the conflict.
+    pub event: EventId,
+    /// The losing event's kind.
+    pub event_kind: EventKind,
+    /// The event it lost to, if there was one.
+    pub winner: Option<EventId>,
+    /// Why it lost.
+    pub kind: ConflictKind,
+    /// The status the card had when the losing event was folded.
+    pub status: Status,
+    /// True once a supervisor has resolved it.
+    pub resolved: bool,
+}
+
+/// The outcome of folding a card's events.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct Folded {
+    /// The current status.
+    pub status: Status,
+    /// Who holds the wish while claimed or fulfilled.
+    pub claimant: Option<String>,
+    /// Wall time of the first submission.
+    pub submitted_at: Option<i64>,
+    /// Wall time of the first review decision (approve, reject, request_info).
+    pub reviewed_at: Option<i64>,
+    /// Wall time the wish was fulfilled.
+    pub fulfilled_at: Option<i64>,
+    /// Wall time the resident confirmed.
+    pub confirmed_at: Option<i64>,
+    /// The resident's rating.
+    pub rating: Option<u8>,
+    /// The last event in fold order: a new event's `base`.
+    pub last_event: Option<EventId>,
+    /// The largest clock among the events: a new event's clock must exceed it.
+    pub max_hlc: Option<Hlc>,
+    /// Events that lost, in fold order.
+    pub conflicts: Vec<Conflict>,
+}
+
+impl Folded {
+    /// Conflicts a supervisor has not resolved yet.
+    pub fn open_conflicts(&self) -> impl Iterator<Item = &Conflict> {
+        self.conflicts.iter().filter(|c| !c.resolved)
+    }
+}
+
+/// Folds events (in any order, duplicates allowed) into the card's state.
+pub fn fold(events: &[WishEvent]) -> Folded {
+    let mut order: Vec<&WishEvent> = events.iter().collect();
+    order.sort_by_key(|e| (e.hlc, e.id));
+    order.dedup_by_key(|e| e.id);
+    let position: HashMap<EventId, usize> =
+        order.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+
+    let mut out = Folded::default();
+    let mut resolved = HashSet::new();
+    let mut status_event: Option<&WishEvent> = None;
+    let mut applied_edits: Vec<usize> = Vec::new();
+
+    for (i, event) in order.iter().enumerate() {
+        out.last_event = Some(event.id);
+        out.max_hlc = Some(event.hlc);
+        if event.kind == EventKind::ResolveConflict {
+            resolved.extend(event.target);
+            continue;
+        }
+        let next = next_status(out.status, event.kind).filter(|_| claimant_may_act(&out, event));
+        let Some(next) = next else {
+            out.conflicts.push(Conflict {
+                event: event.id,
+                event_kind: event.kind,
+                winner: status_event.map(|w| w.id),
+                kind: if event.kind == EventKind::Edit {
+                    ConflictKind::EditOverridden
+                } else {
+                    ConflictKind::Superseded
+                },
+                status: out.status,
+                resolved: false,
+            });
+            continue;
+        };
+        if event.kind == EventKind::Edit {
+            applied_edits.push(i);
+            continue;
+        }
+        if matches!(
+            next,
+            Status::Withdrawn | Status::Rejected | Status::Cancelled
+        ) {
+            // Edits its author had not seen when closing the card lost to it.
+            let seen_up_to = event.base.and_then(|b| position.get(&b).copied());
+            for &j in applied_edits.iter().filter(|&&j| seen_up_to.is_none_or(|s| j > s)) {
+                out.conflicts.push(Conflict {
+                    event: order[j].id,
+                    event_kind: EventKind::Edit,
+                    winner: Some(event.id),
+                    kind: ConflictKind::EditOverridden,
+                    status: next,
+                    resolved: false,
+                });
+            }
+        }
+        apply(&mut out, event, next);
+        status_event = Some(event);
+    }
+    for conflict in &mut out.conflicts {
+        conflict.resolved = resolved.contains(&conflict.event);
+    }
+    out
+}
+
+/// A worker or volunteer may only release or fulfil a wish they hold.
+fn claimant_may_act(state: &Folded, event: &WishEvent) -> bool {
+    let own_only = matches!(event.kind, EventKind::Release | EventKind::Fulfil)
+        && matches!(event.role, Role::Worker | Role::Volunteer);
+    !own_only || state.claimant.as_deref() == Some(event.actor.as_str())
+}
+
+fn apply(out: &mut Folded, event: &WishEvent, next: Status) {
+    let at = event.hlc.wall_ms;
+    match event.kind {
+        EventKind::Submit => {
+            out.submitted_at.get_or_insert(at);
+        }
+        EventKind::Approve | EventKind::Reject | EventKind::RequestInfo => {
+            out.reviewed_at.get_or_insert(at);
+        }
+        EventKind::Claim => out.claimant = Some(event.actor.as_str().to_owned()),
+        EventKind::Assign => out.claimant.clone_from(&event.claimant),
+        EventKind::Release | EventKind::Cancel => out.claimant = None,
+        EventKind::Fulfil => out.fulfilled_at = Some(at),
+        EventKind::Confirm => {
+            out.confirmed_at = Some(at);
+            out.rating = event.rating;
+        }
+        EventKind::Withdraw | EventKind::Edit | EventKind::ResolveConflict => {}
+    }
+    out.status = next;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{DeviceId, UserId};
+
+    fn event(kind: EventKind, actor: &str, role: Role, wall_ms: i64, base: Option<EventId>) -> WishEvent {
+        WishEvent {
+            id: EventId::random(),
+            kind,
+            actor: UserId::new(actor).unwrap(),
+            role,
+            device: DeviceId::random(),
+            hlc: Hlc { wall_ms, counter: 0 },
+            base,
+            note: None,
+            claimant: None,
+            rating: None,
+            target: None,
+        }
+    }
+
+    fn approved() -> Vec<WishEvent> {
+        let submit = event(EventKind::Submit, "wang", Role::Worker, 1, None);
+        let approve = event(EventKind::Approve, "chen", Role::Supervisor, 2, Some(submit.id));
+        vec![submit, approve]
+    }
+
+    #[test]
+    fn two_concurrent_claims_keep_the_earlier_and_flag_the_later() {
+        let mut events = approved();
+        let base = events[1].id;
+        let first = event(EventKind::Claim, "li", Role::Volunteer, 10, Some(base));
+        let second = event(EventKind::Claim, "zhao", Role::Volunteer, 11, Some(base));
+        events.extend([second.clone(), first.clone()]);
+        let folded = fold(&events);
+        assert_eq!(folded.status, Status::Claimed);
+        assert_eq!(folded.claimant.as_deref(), Some("li"));
+        assert_eq!(folded.conflicts.len(), 1);
+        assert_eq!(folded.conflicts[0].event, second.id);
+        assert_eq!(folded.conflicts[0].winner, Some(first.id));
+        assert_eq!(folded.conflicts[0].kind, ConflictKind::Superseded);
+
+        // Every delivery order gives the same result.
+        events.reverse();
+        assert_eq!(fold(&events), folded);
+    }
+
+    #[test]
+    fn a_claim_racing_a_rejection_is_flagged_whichever_wins() {
+        let mut events = approved();
+        let base = events[1].id;
+        let reject = event(EventKind::Reject, "chen", Role::Supervisor, 10, Some(base));
+        let claim = event(EventKind::Claim, "li", Role::Volunteer, 12, Some(base));
+        events.extend([reject.clone(), claim.clone()]);
+        let folded = fold(&events);
+        assert_eq!(folded.status, Status::Rejected);
+        assert_eq!(folded.conflicts.len(), 1);
+        assert_eq!(folded.conflicts[0].event, claim.id);
+    }
+
+    #[test]
+    fn an_edit_racing_a_withdrawal_is_flagged_in_either_order() {
+        let submit = event(EventKind::Submit, "wang", Role::Worker, 1, None);
+        for (edit_at, withdraw_at) in [(5, 6), (6, 5)] {
+            let edit = event(EventKind::Edit, "wang", Role::Worker, edit_at, Some(submit.id));
+            let withdraw = event(EventKind::Withdraw, "chen", Role::Supervisor, withdraw_at, Some(submit.id));
+            let folded = fold(&[submit.clone(), edit.clone(), withdraw]);
+            assert_eq!(folded.status, Status::Withdrawn);
+            assert_eq!(folded.conflicts.len(), 1, "edit at {edit_at}");
+            assert_eq!(folded.conflicts[0].event, edit.id);
+            assert_eq!(folded.conflicts[0].kind, ConflictKind::EditOverridden);
+        }
+    }
+
+    #[test]
+    fn an_edit_the_closer_had_seen_is_no_conflict() {
+        let submit = event(EventKind::Submit, "wang", Role::Worker, 1, None);
+        let edit = event(EventKind::Edit, "wang", Role::Worker, 2, Some(submit.id));
+        let withdraw = event(EventKind::Withdraw, "wang", Role::Worker, 3, Some(edit.id));
+        let folded = fold(&[submit, edit, withdraw]);
+        assert_eq!(folded.status, Status::Withdrawn);
+        assert!(folded.conflicts.is_empty());
+    }
+
+    #[test]
+    fn resolving_a_conflict_keeps_it_but_marks_it_resolved() {
+        let mut events = approved();
+        let base = events[1].id;
+        let first = event(EventKind::Claim, "li", Role::Volunteer, 10, Some(base));
+        let second = event(EventKind::Claim, "zhao", Role::Volunteer, 11, Some(base));
+        let mut resolve = event(EventKind::ResolveConflict, "chen", Role::Supervisor, 20, Some(second.id));
+        resolve.target = Some(second.id);
+        events.extend([first, second, resolve]);
+        let folded = fold(&events);
+        assert_eq!(folded.conflicts.len(), 1);
+        assert!(folded.conflicts[0].resolved);
+        assert_eq!(folded.open_conflicts().count(), 0);
+    }
+
+    #[test]
+    fn only_the_claimant_may_fulfil_unless_a_supervisor_does() {
+        let mut events = approved();
+        let claim = event(EventKind::Claim, "li", Role::Volunteer, 10, Some(events[1].id));
+        let other = event(EventKind::Fulfil, "zhao", Role::Volunteer, 11, Some(claim.id));
+        events.extend([claim, other]);
+        assert_eq!(fold(&events).status, Status::Claimed);
+        let sup = event(EventKind::Fulfil, "chen", Role::Supervisor, 12, None);
+        events.push(sup);
+        let folded = fold(&events);
+        assert_eq!(folded.status, Status::Fulfilled);
+        assert_eq!(folded.fulfilled_at, Some(12));
+    }
+}

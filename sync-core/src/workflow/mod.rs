@@ -1,0 +1,18 @@
+//! The wish-card workflow: roles, statuses, events, who may append what, and
+//! the deterministic fold from events to the current status and conflicts.
+//!
+//! ```text
+//! draft → submitted → approved → claimed → fulfilled → confirmed
+//!           │   ↑        │ ↘ rejected      │ ↘ released (back to approved)
+//!           ↓   │        ↘ withdrawn       ↘ cancelled
+//!        needs_info ─────┘
+//! ```
+
+mod event;
+mod fold;
+mod rules;
+
+pub use event::{EventKind, Hlc, Role, Status, WishEvent};
+pub use fold::{Conflict, ConflictKind, Folded, fold};
+pub use rules::{may_append, next_status};
+pub(crate) use event::text_enum;

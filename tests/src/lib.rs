@@ -1,0 +1,1 @@
+//! Shared helpers for Doorstep integration tests.
