@@ -108,6 +108,12 @@ impl Policy for RelayPolicy {
             .filter(|(e, _)| !before_ids.contains(&e.id))
             .collect();
         for (event, creator) in &new_events {
+            if !may_append(self.role, event.kind) {
+                return Err(Refusal::new(
+                    RejectCode::Role,
+                    format!("a {} may not {} a wish", self.role, event.kind),
+                ));
+            }
             if event.actor != self.user || event.device != self.device || event.role != self.role {
                 return Err(Refusal::new(
                     RejectCode::Actor,
@@ -119,12 +125,6 @@ impl Policy for RelayPolicy {
             }
             if creator.as_ref() != Some(&actor) {
                 return Err(Refusal::new(RejectCode::Actor, format!("event {} was written by another device", event.id)));
-            }
-            if !may_append(self.role, event.kind) {
-                return Err(Refusal::new(
-                    RejectCode::Role,
-                    format!("a {} may not {} a wish", self.role, event.kind),
-                ));
             }
         }
         if let Record::Wish(after) = incoming.after {

@@ -139,7 +139,7 @@ impl Payload {
 
 /// Why the server refused one record. Refusals are per record: the rest of
 /// the sync goes through.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectCode {
     /// The record lies outside the scopes the user may write.
