@@ -208,8 +208,9 @@ impl ScopePath {
             && path.len() <= 200
             && segments.iter().all(|s| {
                 !s.is_empty()
-                    && s.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+                    && s.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'
+                    })
             });
         if ok {
             Ok(Self(path))

@@ -36,7 +36,15 @@ pub mod workflow;
 
 pub use doc::{Author, RecordDoc};
 pub use error::{Error, InvalidInput, Result};
-pub use ids::{CommunityPath, DeviceId, EventId, HouseholdId, PhotoRef, RecordId, ScopePath, UserId, VisitId, WishId};
+pub use ids::{
+    CommunityPath, DeviceId, EventId, HouseholdId, PhotoRef, RecordId, ScopePath, UserId, VisitId,
+    WishId,
+};
 pub use model::{NewHousehold, NewVisit, NewWish, Record, RecordKind};
 pub use store::Store;
 pub use workflow::{EventKind, Role, Status};
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

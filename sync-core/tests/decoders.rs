@@ -1,23 +1,42 @@
 //! Every decoder of untrusted bytes, fed random and truncated input: it
 //! returns an error (or a refusal) and never panics, and nothing stored changes.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use proptest::prelude::*;
 use sync_core::doc::{RecordDoc, heads_from_bytes};
 use sync_core::model::{Category, Urgency};
 use sync_core::store::PeerId;
-use sync_core::sync::{Message, Payload, RecordUpdate, RejectCode, RelayPolicy, SyncRequest, SyncResponse};
-use sync_core::{Author, CommunityPath, DeviceId, NewHousehold, NewWish, RecordId, Role, ScopePath, Store, UserId};
+use sync_core::sync::{
+    Message, Payload, RecordUpdate, RejectCode, RelayPolicy, SyncRequest, SyncResponse,
+};
+use sync_core::{
+    Author, CommunityPath, DeviceId, NewHousehold, NewWish, RecordId, Role, ScopePath, Store,
+    UserId,
+};
 
 fn phone_and_relay() -> (Store, Store, Author, RecordId) {
     let phone = Store::open_in_memory().unwrap();
     let mut relay = Store::open_in_memory().unwrap();
-    let author = Author { user: UserId::new("wang").unwrap(), role: Role::Worker, device: phone.id() };
+    let author = Author {
+        user: UserId::new("wang").unwrap(),
+        role: Role::Worker,
+        device: phone.id(),
+    };
     let community = CommunityPath::new("longgang/yuanshan/xikeng").unwrap();
-    let home = relay.create_household(&author, &community, &NewHousehold::default()).unwrap();
+    let home = relay
+        .create_household(&author, &community, &NewHousehold::default())
+        .unwrap();
     let wish = relay
         .create_wish(
             &author,
-            &NewWish { household: home, text: "一台轮椅".into(), category: Category::MobilityAid, urgency: Urgency::High, photos: vec![] },
+            &NewWish {
+                household: home,
+                text: "一台轮椅".into(),
+                category: Category::MobilityAid,
+                urgency: Urgency::High,
+                photos: vec![],
+            },
         )
         .unwrap();
     (phone, relay, author, wish.record())
@@ -33,16 +52,29 @@ fn policy(author: &Author) -> RelayPolicy {
 }
 
 fn snapshot(store: &Store) -> Vec<(String, i64, Vec<u8>)> {
-    let mut stmt = store.connection().prepare("SELECT id, seq, doc FROM records ORDER BY id").unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().collect::<Result<_, _>>().unwrap()
+    let mut stmt = store
+        .connection()
+        .prepare("SELECT id, seq, doc FROM records ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }
 
 fn valid_doc_and_change() -> (Vec<u8>, Vec<u8>) {
     let (_, relay, author, wish) = phone_and_relay();
     let mut doc = relay.doc(wish).unwrap();
     let base = doc.heads();
-    doc.update_wish(&author, &sync_core::model::WishPatch { text: Some("两台轮椅".into()), ..Default::default() }, 1)
-        .unwrap();
+    doc.update_wish(
+        &author,
+        &sync_core::model::WishPatch {
+            text: Some("两台轮椅".into()),
+            ..Default::default()
+        },
+        1,
+    )
+    .unwrap();
     let change = doc.changes_since(&base)[0].raw_bytes().to_vec();
     (doc.save(), change)
 }
@@ -133,8 +165,18 @@ fn a_valid_message_round_trips_through_the_wire() {
     let (_, change) = valid_doc_and_change();
     let message = Message::Request(SyncRequest {
         from: DeviceId::random(),
-        push: vec![RecordUpdate { id: RecordId::random(), heads: vec![[3; 32]], payload: Payload::Changes { base: vec![], changes: vec![change] } }],
+        push: vec![RecordUpdate {
+            id: RecordId::random(),
+            heads: vec![[3; 32]],
+            payload: Payload::Changes {
+                base: vec![],
+                changes: vec![change],
+            },
+        }],
         ..SyncRequest::default()
     });
-    assert_eq!(Message::decode(&message.encode().unwrap()).unwrap(), message);
+    assert_eq!(
+        Message::decode(&message.encode().unwrap()).unwrap(),
+        message
+    );
 }

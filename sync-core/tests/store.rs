@@ -1,6 +1,8 @@
 //! The store as the phone and the relay use it: queries, search, statistics,
 //! history, and bad input that must change nothing.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -8,8 +10,8 @@ use sync_core::doc::EventInput;
 use sync_core::model::{Category, Urgency, WishPatch};
 use sync_core::store::WishFilter;
 use sync_core::{
-    Author, CommunityPath, DeviceId, Error, EventKind, HouseholdId, NewHousehold, NewWish, Role, ScopePath,
-    Status, Store, UserId, WishId,
+    Author, CommunityPath, DeviceId, Error, EventKind, HouseholdId, NewHousehold, NewWish, Role,
+    ScopePath, Status, Store, UserId, WishId,
 };
 
 const DAY: i64 = 86_400_000;
@@ -97,11 +99,30 @@ impl Desk {
 fn a_two_character_chinese_word_from_the_middle_of_a_wish_finds_it() {
     let mut desk = Desk::new();
     let home = desk.home("longgang/yuanshan/xikeng");
-    let chair = desk.wish(home, "希望给独居的李大爷配一台轮椅方便出门", Category::MobilityAid);
-    desk.wish(home, "三巷的路灯坏了，晚上看不见路", Category::PublicFacility);
-    desk.wish(home, "Need a wheelchair ramp at the gate", Category::PublicFacility);
+    let chair = desk.wish(
+        home,
+        "希望给独居的李大爷配一台轮椅方便出门",
+        Category::MobilityAid,
+    );
+    desk.wish(
+        home,
+        "三巷的路灯坏了，晚上看不见路",
+        Category::PublicFacility,
+    );
+    desk.wish(
+        home,
+        "Need a wheelchair ramp at the gate",
+        Category::PublicFacility,
+    );
 
-    let ids = |store: &Store, q: &str| -> Vec<String> { store.search_wishes(q).unwrap().into_iter().map(|w| w.id).collect() };
+    let ids = |store: &Store, q: &str| -> Vec<String> {
+        store
+            .search_wishes(q)
+            .unwrap()
+            .into_iter()
+            .map(|w| w.id)
+            .collect()
+    };
     assert_eq!(ids(&desk.store, "轮椅"), vec![chair.to_string()]);
     assert_eq!(ids(&desk.store, "大爷配"), vec![chair.to_string()]);
     assert_eq!(ids(&desk.store, "路灯").len(), 1);
@@ -112,7 +133,14 @@ fn a_two_character_chinese_word_from_the_middle_of_a_wish_finds_it() {
     // Search follows edits.
     let worker = desk.worker.clone();
     desk.store
-        .update_wish(&worker, chair, &WishPatch { text: Some("希望配一台助行器".into()), ..Default::default() })
+        .update_wish(
+            &worker,
+            chair,
+            &WishPatch {
+                text: Some("希望配一台助行器".into()),
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert!(ids(&desk.store, "轮椅").is_empty());
     assert_eq!(ids(&desk.store, "助行器"), vec![chair.to_string()]);
@@ -135,24 +163,52 @@ fn filters_combine_scope_status_category_and_text() {
     let count = |filter: WishFilter| desk.store.list_wishes(&filter).unwrap().total;
     let street = ScopePath::new("longgang/yuanshan").unwrap();
     assert_eq!(count(WishFilter::default()), 4);
-    assert_eq!(count(WishFilter { scope: Some(street.clone()), ..Default::default() }), 3);
     assert_eq!(
-        count(WishFilter { scope: Some(ScopePath::new("longgang/yuan").unwrap()), ..Default::default() }),
+        count(WishFilter {
+            scope: Some(street.clone()),
+            ..Default::default()
+        }),
+        3
+    );
+    assert_eq!(
+        count(WishFilter {
+            scope: Some(ScopePath::new("longgang/yuan").unwrap()),
+            ..Default::default()
+        }),
         0,
         "a scope is a path, not a text prefix"
     );
-    assert_eq!(count(WishFilter { status: Some(Status::Submitted), ..Default::default() }), 2);
     assert_eq!(
-        count(WishFilter { status: Some(Status::Submitted), scope: Some(street.clone()), ..Default::default() }),
+        count(WishFilter {
+            status: Some(Status::Submitted),
+            ..Default::default()
+        }),
+        2
+    );
+    assert_eq!(
+        count(WishFilter {
+            status: Some(Status::Submitted),
+            scope: Some(street.clone()),
+            ..Default::default()
+        }),
         1
     );
     assert_eq!(
-        count(WishFilter { category: Some(Category::MobilityAid), q: Some("轮椅".into()), scopes: vec![street], ..Default::default() }),
+        count(WishFilter {
+            category: Some(Category::MobilityAid),
+            q: Some("轮椅".into()),
+            scopes: vec![street],
+            ..Default::default()
+        }),
         2
     );
     let page = desk
         .store
-        .list_wishes(&WishFilter { limit: Some(2), offset: Some(2), ..Default::default() })
+        .list_wishes(&WishFilter {
+            limit: Some(2),
+            offset: Some(2),
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!((page.items.len(), page.total), (2, 4));
 }
@@ -162,7 +218,11 @@ fn statistics_count_each_stage_and_the_median_days_to_fulfil() {
     let mut desk = Desk::new();
     let home = desk.home("longgang/yuanshan/xikeng");
     let far = desk.home("longgang/buji/sanlian");
-    let (worker, sup, vol) = (desk.worker.clone(), desk.supervisor.clone(), desk.volunteer.clone());
+    let (worker, sup, vol) = (
+        desk.worker.clone(),
+        desk.supervisor.clone(),
+        desk.volunteer.clone(),
+    );
 
     // Three cards go all the way, taking 2, 4 and 9 days from submission to fulfilment.
     for (days, rating) in [(2, 5), (4, 4), (9, 3)] {
@@ -171,19 +231,47 @@ fn statistics_count_each_stage_and_the_median_days_to_fulfil() {
         desk.event(&sup, id, EventInput::new(EventKind::Approve));
         desk.event(&vol, id, EventInput::new(EventKind::Claim));
         desk.advance_days(days);
-        desk.event(&vol, id, EventInput::new(EventKind::Fulfil).with_note("已送到"));
-        desk.event(&worker, id, EventInput { rating: Some(rating), ..EventInput::new(EventKind::Confirm) });
+        desk.event(
+            &vol,
+            id,
+            EventInput::new(EventKind::Fulfil).with_note("已送到"),
+        );
+        desk.event(
+            &worker,
+            id,
+            EventInput {
+                rating: Some(rating),
+                ..EventInput::new(EventKind::Confirm)
+            },
+        );
     }
     let rejected = desk.wish(home, "要一台电视", Category::Other);
     desk.event(&worker, rejected, EventInput::new(EventKind::Submit));
-    desk.event(&sup, rejected, EventInput::new(EventKind::Reject).with_note("不在帮扶范围"));
+    desk.event(
+        &sup,
+        rejected,
+        EventInput::new(EventKind::Reject).with_note("不在帮扶范围"),
+    );
     desk.wish(home, "草稿", Category::Other);
     let elsewhere = desk.wish(far, "书桌", Category::Education);
     desk.event(&worker, elsewhere, EventInput::new(EventKind::Submit));
 
-    let report = desk.store.stats(&[ScopePath::new("longgang").unwrap()]).unwrap();
+    let report = desk
+        .store
+        .stats(&[ScopePath::new("longgang").unwrap()])
+        .unwrap();
     let t = &report.total;
-    assert_eq!((t.collected, t.reviewed, t.approved, t.claimed, t.fulfilled, t.confirmed), (5, 4, 3, 3, 3, 3));
+    assert_eq!(
+        (
+            t.collected,
+            t.reviewed,
+            t.approved,
+            t.claimed,
+            t.fulfilled,
+            t.confirmed
+        ),
+        (5, 4, 3, 3, 3, 3)
+    );
     assert_eq!(t.by_status.get("draft"), Some(&1));
     assert_eq!(t.by_status.get("rejected"), Some(&1));
     assert_eq!(t.satisfaction, Some(4.0));
@@ -191,10 +279,17 @@ fn statistics_count_each_stage_and_the_median_days_to_fulfil() {
     assert!((median - 4.0).abs() < 0.01, "median {median}");
     assert_eq!(report.streets.len(), 2);
     assert_eq!(report.communities.len(), 2);
-    let xikeng = report.communities.iter().find(|c| c.scope == "longgang/yuanshan/xikeng").unwrap();
+    let xikeng = report
+        .communities
+        .iter()
+        .find(|c| c.scope == "longgang/yuanshan/xikeng")
+        .unwrap();
     assert_eq!((xikeng.collected, xikeng.fulfilled), (4, 3));
 
-    let street_only = desk.store.stats(&[ScopePath::new("longgang/buji").unwrap()]).unwrap();
+    let street_only = desk
+        .store
+        .stats(&[ScopePath::new("longgang/buji").unwrap()])
+        .unwrap();
     assert_eq!(street_only.total.collected, 1);
     assert_eq!(street_only.total.fulfilled, 0);
 }
@@ -206,7 +301,15 @@ fn history_says_who_changed_what_from_what_to_what() {
     let id = desk.wish(home, "一台轮椅", Category::MobilityAid);
     let worker = desk.worker.clone();
     desk.store
-        .update_wish(&worker, id, &WishPatch { text: Some("一台轻便轮椅".into()), urgency: Some(Urgency::High), ..Default::default() })
+        .update_wish(
+            &worker,
+            id,
+            &WishPatch {
+                text: Some("一台轻便轮椅".into()),
+                urgency: Some(Urgency::High),
+                ..Default::default()
+            },
+        )
         .unwrap();
     let history = desk.store.history(id.record()).unwrap();
     assert_eq!(history.len(), 2);
@@ -214,9 +317,20 @@ fn history_says_who_changed_what_from_what_to_what() {
     assert_eq!(edit.user.as_ref().unwrap().as_str(), "wang");
     assert_eq!(edit.device, Some(desk.store.id()));
     let text = edit.fields.iter().find(|f| f.field == "text").unwrap();
-    assert_eq!((text.from.as_deref(), text.to.as_deref()), (Some("一台轮椅"), Some("一台轻便轮椅")));
-    assert!(edit.fields.iter().any(|f| f.field == "urgency" && f.to.as_deref() == Some("high")));
-    assert!(edit.fields.iter().any(|f| f.field == "event" && f.to.as_deref() == Some("edit")));
+    assert_eq!(
+        (text.from.as_deref(), text.to.as_deref()),
+        (Some("一台轮椅"), Some("一台轻便轮椅"))
+    );
+    assert!(
+        edit.fields
+            .iter()
+            .any(|f| f.field == "urgency" && f.to.as_deref() == Some("high"))
+    );
+    assert!(
+        edit.fields
+            .iter()
+            .any(|f| f.field == "event" && f.to.as_deref() == Some("edit"))
+    );
 }
 
 #[test]
@@ -230,22 +344,60 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let before = desk.snapshot();
 
     let attempts: Vec<(Error, &str)> = vec![
-        (desk.store.append_event(&worker, id, &EventInput::new(EventKind::Approve)).unwrap_err(), "may not approve"),
-        (desk.store.append_event(&sup, draft, &EventInput::new(EventKind::Approve)).unwrap_err(), "draft"),
-        (desk.store.append_event(&sup, id, &EventInput::new(EventKind::Reject)).unwrap_err(), "reason"),
         (
             desk.store
-                .append_event(&worker, id, &EventInput { rating: Some(7), ..EventInput::new(EventKind::Confirm) })
+                .append_event(&worker, id, &EventInput::new(EventKind::Approve))
+                .unwrap_err(),
+            "may not approve",
+        ),
+        (
+            desk.store
+                .append_event(&sup, draft, &EventInput::new(EventKind::Approve))
+                .unwrap_err(),
+            "draft",
+        ),
+        (
+            desk.store
+                .append_event(&sup, id, &EventInput::new(EventKind::Reject))
+                .unwrap_err(),
+            "reason",
+        ),
+        (
+            desk.store
+                .append_event(
+                    &worker,
+                    id,
+                    &EventInput {
+                        rating: Some(7),
+                        ..EventInput::new(EventKind::Confirm)
+                    },
+                )
                 .unwrap_err(),
             "submitted",
         ),
         (
-            desk.store.update_wish(&worker, id, &WishPatch { text: Some("   ".into()), ..Default::default() }).unwrap_err(),
+            desk.store
+                .update_wish(
+                    &worker,
+                    id,
+                    &WishPatch {
+                        text: Some("   ".into()),
+                        ..Default::default()
+                    },
+                )
+                .unwrap_err(),
             "needs some text",
         ),
         (
             desk.store
-                .update_wish(&worker, id, &WishPatch { text: Some("x".repeat(5000)), ..Default::default() })
+                .update_wish(
+                    &worker,
+                    id,
+                    &WishPatch {
+                        text: Some("x".repeat(5000)),
+                        ..Default::default()
+                    },
+                )
                 .unwrap_err(),
             "longer than",
         ),
@@ -264,10 +416,22 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
                 .unwrap_err(),
             "not found",
         ),
-        (desk.store.append_event(&worker, WishId::random(), &EventInput::new(EventKind::Submit)).unwrap_err(), "not found"),
+        (
+            desk.store
+                .append_event(
+                    &worker,
+                    WishId::random(),
+                    &EventInput::new(EventKind::Submit),
+                )
+                .unwrap_err(),
+            "not found",
+        ),
     ];
     for (error, expected) in attempts {
-        assert!(error.to_string().contains(expected), "{error} should mention {expected:?}");
+        assert!(
+            error.to_string().contains(expected),
+            "{error} should mention {expected:?}"
+        );
     }
     assert_eq!(desk.snapshot(), before, "nothing stored changed");
     assert_eq!(desk.store.feed_seq().unwrap(), 4);
@@ -277,17 +441,28 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
 fn the_store_file_survives_reopening_with_its_identity() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("phone.sqlite");
-    let worker = Author { user: UserId::new("wang").unwrap(), role: Role::Worker, device: DeviceId::random() };
+    let worker = Author {
+        user: UserId::new("wang").unwrap(),
+        role: Role::Worker,
+        device: DeviceId::random(),
+    };
     let (id, home) = {
         let mut store = Store::open(&path).unwrap();
         let home = store
-            .create_household(&worker, &CommunityPath::new("a/b/c").unwrap(), &NewHousehold::default())
+            .create_household(
+                &worker,
+                &CommunityPath::new("a/b/c").unwrap(),
+                &NewHousehold::default(),
+            )
             .unwrap();
         (store.id(), home)
     };
     let store = Store::open(&path).unwrap();
     assert_eq!(store.id(), id);
     assert!(store.record(home.record()).is_ok());
-    let mode: String = store.connection().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = store
+        .connection()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
 }

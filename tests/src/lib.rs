@@ -42,7 +42,9 @@ impl Relay {
     /// A relay with an in-memory store.
     pub fn new(clock: Clock) -> Self {
         Self {
-            store: Store::open_in_memory().expect("open relay store").with_clock(clock),
+            store: Store::open_in_memory()
+                .expect("open relay store")
+                .with_clock(clock),
         }
     }
 
@@ -55,7 +57,9 @@ impl Relay {
 impl Phone {
     /// A phone for `user` in `role`, working in `scopes`.
     pub fn new(user: &str, role: Role, scopes: &[&str], clock: Clock) -> Self {
-        let store = Store::open_in_memory().expect("open phone store").with_clock(clock);
+        let store = Store::open_in_memory()
+            .expect("open phone store")
+            .with_clock(clock);
         let author = Author {
             user: UserId::new(user).expect("valid user"),
             role,
@@ -64,7 +68,10 @@ impl Phone {
         Self {
             store,
             author,
-            scopes: scopes.iter().map(|s| ScopePath::new(*s).expect("valid scope")).collect(),
+            scopes: scopes
+                .iter()
+                .map(|s| ScopePath::new(*s).expect("valid scope"))
+                .collect(),
         }
     }
 

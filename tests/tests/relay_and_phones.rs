@@ -2,13 +2,16 @@
 //! encoded messages: offline edits, a lost response, a duplicated request, a
 //! relay restart, and records refused for scope and for role.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use doorstep_tests::{Phone, Relay, relay_peer, test_clock};
 use sync_core::doc::EventInput;
 use sync_core::model::{Category, HouseholdPatch, Urgency, VulnerabilityTag};
 use sync_core::store::{Clock, WishFilter};
 use sync_core::sync::{self, Message, RejectCode};
 use sync_core::{
-    CommunityPath, EventKind, HouseholdId, NewHousehold, NewWish, Record, Role, Status, Store, WishId,
+    CommunityPath, EventKind, HouseholdId, NewHousehold, NewWish, Record, Role, Status, Store,
+    WishId,
 };
 
 const XIKENG: &str = "longgang/yuanshan/xikeng";
@@ -92,7 +95,12 @@ fn world() -> World {
         a: Phone::new("wang", Role::Worker, &[XIKENG], clock.clone()),
         b: Phone::new("zhao", Role::Worker, &[XIKENG], clock.clone()),
         c: Phone::new("sun", Role::Worker, &[HEHUA], clock.clone()),
-        sup: Phone::new("chen", Role::Supervisor, &["longgang/yuanshan"], clock.clone()),
+        sup: Phone::new(
+            "chen",
+            Role::Supervisor,
+            &["longgang/yuanshan"],
+            clock.clone(),
+        ),
         clock,
     }
 }
@@ -131,19 +139,37 @@ fn offline_work_converges_and_stays_in_its_community() {
     b.sync(&mut relay);
     c.sync(&mut relay);
 
-    assert_eq!(card(&b.store, w1).state.status, Status::Approved, "b sees a's card and the approval");
+    assert_eq!(
+        card(&b.store, w1).state.status,
+        Status::Approved,
+        "b sees a's card and the approval"
+    );
     assert_eq!(card(&a.store, w2).text, "修好三巷的路灯", "a sees b's card");
-    assert_eq!(texts(&a.store), texts(&b.store), "the two xikeng phones agree");
-    assert!(c.store.record(w1.record()).is_err(), "hehua never sees xikeng's cards");
+    assert_eq!(
+        texts(&a.store),
+        texts(&b.store),
+        "the two xikeng phones agree"
+    );
+    assert!(
+        c.store.record(w1.record()).is_err(),
+        "hehua never sees xikeng's cards"
+    );
     assert_eq!(texts(&c.store).len(), 1);
     assert_eq!(card(&c.store, w3).state.status, Status::Submitted);
-    assert_eq!(texts(&sup.store).len(), 3, "the street supervisor sees all three");
+    assert_eq!(
+        texts(&sup.store).len(),
+        3,
+        "the street supervisor sees all three"
+    );
 }
 
 #[test]
 fn concurrent_household_edits_both_survive() {
     let World {
-        mut relay, mut a, mut b, ..
+        mut relay,
+        mut a,
+        mut b,
+        ..
     } = world();
     let home = household(&mut a, "西坑村三巷5号");
     a.sync(&mut relay);
@@ -187,7 +213,11 @@ fn concurrent_household_edits_both_survive() {
     let history = a.store.history(home.record()).unwrap();
     let by_b = history
         .iter()
-        .find(|e| e.fields.iter().any(|f| f.field == "notes" && f.to.as_deref() == Some("女儿在深圳工作，每月回来一次")))
+        .find(|e| {
+            e.fields.iter().any(|f| {
+                f.field == "notes" && f.to.as_deref() == Some("女儿在深圳工作，每月回来一次")
+            })
+        })
         .expect("history records b's edit");
     assert_eq!(by_b.user.as_ref().map(|u| u.as_str()), Some("zhao"));
     assert_eq!(by_b.device, Some(b.device()));
@@ -196,7 +226,10 @@ fn concurrent_household_edits_both_survive() {
 #[test]
 fn a_lost_response_and_a_duplicated_request_lose_nothing_and_apply_nothing_twice() {
     let World {
-        mut relay, mut a, mut b, ..
+        mut relay,
+        mut a,
+        mut b,
+        ..
     } = world();
     let home = household(&mut a, "西坑村三巷5号");
     let w1 = wish(&mut a, home, "给李大爷一台轮椅");
@@ -210,7 +243,11 @@ fn a_lost_response_and_a_duplicated_request_lose_nothing_and_apply_nothing_twice
 
     // The same request arrives again (a retry by the HTTP client).
     let duplicate = relay.serve(&a, bytes);
-    assert_eq!(relay.store.feed_seq().unwrap(), seq_after_first, "a duplicate writes nothing");
+    assert_eq!(
+        relay.store.feed_seq().unwrap(),
+        seq_after_first,
+        "a duplicate writes nothing"
+    );
     let Message::Response(duplicate) = Message::decode(&duplicate).unwrap() else {
         panic!("response expected")
     };
@@ -308,17 +345,30 @@ fn records_refused_for_scope_and_role_stay_on_the_phone_and_go_nowhere_else() {
         c.sort();
         c
     };
-    let mut expected = vec![(stray.record(), RejectCode::Scope), (w1.record(), RejectCode::Role)];
+    let mut expected = vec![
+        (stray.record(), RejectCode::Scope),
+        (w1.record(), RejectCode::Role),
+    ];
     expected.sort();
     assert_eq!(codes, expected);
-    assert!(report.rejected.iter().all(|r| !r.reason.is_empty()), "each refusal says why");
+    assert!(
+        report.rejected.iter().all(|r| !r.reason.is_empty()),
+        "each refusal says why"
+    );
 
     // The rest of the sync went through.
     b.sync(&mut relay);
     assert!(b.store.record(good.record()).is_ok());
-    assert_eq!(card(&b.store, w1).state.status, Status::Submitted, "the forged approval reached nobody");
+    assert_eq!(
+        card(&b.store, w1).state.status,
+        Status::Submitted,
+        "the forged approval reached nobody"
+    );
     assert!(b.store.record(stray.record()).is_err());
-    assert!(relay.store.record(stray.record()).is_err(), "nothing refused is stored");
+    assert!(
+        relay.store.record(stray.record()).is_err(),
+        "nothing refused is stored"
+    );
 
     // The worker still sees both refused edits, flagged, and they are not resent.
     let flagged = a.store.rejections(&relay_peer()).unwrap();
@@ -326,11 +376,16 @@ fn records_refused_for_scope_and_role_stay_on_the_phone_and_go_nowhere_else() {
     assert!(a.store.record(stray.record()).is_ok());
     assert_eq!(card(&a.store, w1).state.status, Status::Approved);
     let again = a.sync(&mut relay);
-    assert_eq!(again.sent, 0, "refused edits are not sent again by themselves");
+    assert_eq!(
+        again.sent, 0,
+        "refused edits are not sent again by themselves"
+    );
     assert_eq!(a.store.pending_changes(&relay_peer()).unwrap(), 0);
 
     // Retrying without fixing anything is refused again, and still kept.
-    a.store.retry_rejected(&relay_peer(), stray.record()).unwrap();
+    a.store
+        .retry_rejected(&relay_peer(), stray.record())
+        .unwrap();
     let retried = a.sync(&mut relay);
     assert_eq!(retried.sent, 1);
     assert_eq!(retried.rejected.len(), 1);
@@ -341,19 +396,29 @@ fn records_refused_for_scope_and_role_stay_on_the_phone_and_go_nowhere_else() {
     sup.sync(&mut relay);
     let sup_author = sup.author.clone();
     sup.store
-        .append_event(&sup_author, w1, &EventInput::new(EventKind::RequestInfo).with_note("请补充照片"))
+        .append_event(
+            &sup_author,
+            w1,
+            &EventInput::new(EventKind::RequestInfo).with_note("请补充照片"),
+        )
         .unwrap();
     sup.sync(&mut relay);
     a.sync(&mut relay);
     let seen = card(&a.store, w1);
     assert!(seen.events.iter().any(|e| e.kind == EventKind::RequestInfo));
-    assert!(seen.events.iter().any(|e| e.kind == EventKind::Approve), "the refused event is still kept locally");
+    assert!(
+        seen.events.iter().any(|e| e.kind == EventKind::Approve),
+        "the refused event is still kept locally"
+    );
 }
 
 #[test]
 fn a_phone_that_misses_a_base_fetches_the_whole_record() {
     let World {
-        mut relay, mut a, mut b, ..
+        mut relay,
+        mut a,
+        mut b,
+        ..
     } = world();
     let home = household(&mut a, "西坑村三巷5号");
     a.sync(&mut relay);
@@ -387,7 +452,10 @@ fn a_phone_that_misses_a_base_fetches_the_whole_record() {
 #[test]
 fn phones_sync_directly_then_both_with_the_relay_without_duplicates() {
     let World {
-        mut relay, mut a, mut b, ..
+        mut relay,
+        mut a,
+        mut b,
+        ..
     } = world();
     let home = household(&mut a, "西坑村三巷5号");
     let w1 = wish(&mut a, home, "给李大爷一台轮椅");
@@ -410,7 +478,11 @@ fn phones_sync_directly_then_both_with_the_relay_without_duplicates() {
         }
         turn_b = !turn_b;
     }
-    assert_eq!(texts(&a.store), texts(&b.store), "phones agree without a relay");
+    assert_eq!(
+        texts(&a.store),
+        texts(&b.store),
+        "phones agree without a relay"
+    );
     assert_eq!(card(&b.store, w1).text, "给李大爷一台轮椅");
 
     b.sync(&mut relay);

@@ -11,7 +11,9 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use automerge::transaction::Transactable;
-use automerge::{ActorId, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, ScalarValueRef, Value, ValueRef};
+use automerge::{
+    ActorId, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, ScalarValueRef, Value, ValueRef,
+};
 
 use crate::ids::{CommunityPath, DeviceId, EventId, HouseholdId, PhotoRef, RecordId, UserId};
 use crate::model::{Gps, Household, Meta, Record, RecordKind, Visit, WishCard};
@@ -23,7 +25,11 @@ pub(crate) const LAYOUT_VERSION: i64 = 1;
 /// A reason a document is not a valid record.
 pub(crate) type Invalid = String;
 
-pub(crate) fn scalar<R: ReadDoc>(doc: &R, obj: &ObjId, key: &str) -> Result<Option<ScalarValue>, Invalid> {
+pub(crate) fn scalar<R: ReadDoc>(
+    doc: &R,
+    obj: &ObjId,
+    key: &str,
+) -> Result<Option<ScalarValue>, Invalid> {
     match doc.get(obj, key) {
         Ok(Some((Value::Scalar(v), _))) => Ok(Some(v.into_owned())),
         Ok(Some((Value::Object(_), _))) => Err(format!("{key} is an object, expected a value")),
@@ -32,7 +38,11 @@ pub(crate) fn scalar<R: ReadDoc>(doc: &R, obj: &ObjId, key: &str) -> Result<Opti
     }
 }
 
-pub(crate) fn opt_str<R: ReadDoc>(doc: &R, obj: &ObjId, key: &str) -> Result<Option<String>, Invalid> {
+pub(crate) fn opt_str<R: ReadDoc>(
+    doc: &R,
+    obj: &ObjId,
+    key: &str,
+) -> Result<Option<String>, Invalid> {
     match scalar(doc, obj, key)? {
         Some(ScalarValue::Str(s)) => Ok(Some(s.to_string())),
         None | Some(ScalarValue::Null) => Ok(None),
@@ -47,7 +57,9 @@ pub(crate) fn str_field<R: ReadDoc>(doc: &R, obj: &ObjId, key: &str) -> Result<S
 pub(crate) fn opt_int<R: ReadDoc>(doc: &R, obj: &ObjId, key: &str) -> Result<Option<i64>, Invalid> {
     match scalar(doc, obj, key)? {
         Some(ScalarValue::Int(i)) | Some(ScalarValue::Timestamp(i)) => Ok(Some(i)),
-        Some(ScalarValue::Uint(u)) => i64::try_from(u).map(Some).map_err(|_| format!("{key} is too large")),
+        Some(ScalarValue::Uint(u)) => i64::try_from(u)
+            .map(Some)
+            .map_err(|_| format!("{key} is too large")),
         None | Some(ScalarValue::Null) => Ok(None),
         Some(other) => Err(format!("{key} should be a number, found {other}")),
     }
@@ -84,7 +96,12 @@ where
         .transpose()
 }
 
-pub(crate) fn object<R: ReadDoc>(doc: &R, obj: &ObjId, key: &str, want: ObjType) -> Result<Option<ObjId>, Invalid> {
+pub(crate) fn object<R: ReadDoc>(
+    doc: &R,
+    obj: &ObjId,
+    key: &str,
+    want: ObjType,
+) -> Result<Option<ObjId>, Invalid> {
     match doc.get(obj, key) {
         Ok(Some((Value::Object(t), id))) if t == want => Ok(Some(id)),
         Ok(Some(_)) => Err(format!("{key} should be a {want}")),
@@ -165,7 +182,10 @@ fn read_wish<R: ReadDoc>(doc: &R, meta: Meta) -> Result<WishCard, Invalid> {
             }
         }
     }
-    let events = read_events(doc)?.into_iter().map(|(e, _)| e).collect::<Vec<_>>();
+    let events = read_events(doc)?
+        .into_iter()
+        .map(|(e, _)| e)
+        .collect::<Vec<_>>();
     let state = fold(&events);
     Ok(WishCard {
         meta,
@@ -180,7 +200,9 @@ fn read_wish<R: ReadDoc>(doc: &R, meta: Meta) -> Result<WishCard, Invalid> {
 }
 
 /// Reads a wish's events, each with the actor (device) whose change created it.
-pub(crate) fn read_events<R: ReadDoc>(doc: &R) -> Result<Vec<(WishEvent, Option<ActorId>)>, Invalid> {
+pub(crate) fn read_events<R: ReadDoc>(
+    doc: &R,
+) -> Result<Vec<(WishEvent, Option<ActorId>)>, Invalid> {
     let Some(list) = object(doc, &ROOT, "events", ObjType::List)? else {
         return Ok(Vec::new());
     };

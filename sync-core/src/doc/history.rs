@@ -1,7 +1,9 @@
 //! A record's history: for every change, who made it, from which device,
 //! when, and which fields went from what to what.
 
-use automerge::{Automerge, ChangeHash, ObjId, PatchAction, Prop, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{
+    Automerge, ChangeHash, ObjId, PatchAction, Prop, ROOT, ReadDoc, ScalarValue, Value,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{ChangeNote, device_of};
@@ -41,7 +43,8 @@ pub(super) fn history(doc: &Automerge) -> Vec<HistoryEntry> {
         .get_changes(&[])
         .iter()
         .map(|change| {
-            let note: Option<ChangeNote> = change.message().and_then(|m| serde_json::from_str(m).ok());
+            let note: Option<ChangeNote> =
+                change.message().and_then(|m| serde_json::from_str(m).ok());
             let before = change.deps().to_vec();
             let after = [change.hash()];
             HistoryEntry {
@@ -64,20 +67,28 @@ fn field_changes(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHash]) -
         let parent = patch.path.last().map(|(_, prop)| prop_name(prop));
         match patch.action {
             PatchAction::PutMap { key, value, .. } if patch.obj == ROOT => out.push(FieldChange {
-                from: doc.get_at(&ROOT, key.as_str(), before).ok().flatten().map(|(v, _)| show(&v)),
+                from: doc
+                    .get_at(&ROOT, key.as_str(), before)
+                    .ok()
+                    .flatten()
+                    .map(|(v, _)| show(&v)),
                 to: Some(show(&value.0)),
                 field: key,
             }),
-            PatchAction::PutMap { key, .. } if parent.as_deref() == Some("tags") => out.push(FieldChange {
-                field: format!("tags.{key}"),
-                from: None,
-                to: Some("added".to_owned()),
-            }),
-            PatchAction::DeleteMap { key } if parent.as_deref() == Some("tags") => out.push(FieldChange {
-                field: format!("tags.{key}"),
-                from: Some("added".to_owned()),
-                to: None,
-            }),
+            PatchAction::PutMap { key, .. } if parent.as_deref() == Some("tags") => {
+                out.push(FieldChange {
+                    field: format!("tags.{key}"),
+                    from: None,
+                    to: Some("added".to_owned()),
+                })
+            }
+            PatchAction::DeleteMap { key } if parent.as_deref() == Some("tags") => {
+                out.push(FieldChange {
+                    field: format!("tags.{key}"),
+                    from: Some("added".to_owned()),
+                    to: None,
+                })
+            }
             PatchAction::Insert { values, .. } if parent.as_deref() == Some("events") => {
                 for (_, obj, _) in values.iter() {
                     out.push(FieldChange {

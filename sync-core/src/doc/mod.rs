@@ -49,7 +49,9 @@ pub fn actor_of(device: DeviceId) -> ActorId {
 
 /// The device an actor id is bound to, if it is one of ours.
 pub fn device_of(actor: &ActorId) -> Option<DeviceId> {
-    <[u8; 16]>::try_from(actor.to_bytes()).ok().map(DeviceId::from_bytes)
+    <[u8; 16]>::try_from(actor.to_bytes())
+        .ok()
+        .map(DeviceId::from_bytes)
 }
 
 /// The message stored with every change.
@@ -137,10 +139,10 @@ impl RecordDoc {
     ) -> Result<Self> {
         check_text("notes", &fields.notes)?;
         check_text("needs", &fields.needs)?;
-        if let Some(gps) = fields.gps {
-            if !(-90.0..=90.0).contains(&gps.lat) || !(-180.0..=180.0).contains(&gps.lon) {
-                return Err(InvalidInput::new("GPS fix out of range", &format!("{gps:?}")).into());
-            }
+        if let Some(gps) = fields.gps
+            && (!(-90.0..=90.0).contains(&gps.lat) || !(-180.0..=180.0).contains(&gps.lon))
+        {
+            return Err(InvalidInput::new("GPS fix out of range", &format!("{gps:?}")).into());
         }
         Self::create(author, id, RecordKind::Visit, community, now_ms, |tx| {
             tx.put(ROOT, "household", fields.household.to_string())?;
@@ -257,12 +259,24 @@ impl RecordDoc {
 
     /// Changes the community a record belongs to (a household that moved
     /// street, a record filed under the wrong community).
-    pub fn move_to(&mut self, author: &Author, community: &CommunityPath, now_ms: i64) -> Result<()> {
-        self.change(author, now_ms, |tx| codec::put_if_changed(tx, "community", community.as_str()))
+    pub fn move_to(
+        &mut self,
+        author: &Author,
+        community: &CommunityPath,
+        now_ms: i64,
+    ) -> Result<()> {
+        self.change(author, now_ms, |tx| {
+            codec::put_if_changed(tx, "community", community.as_str())
+        })
     }
 
     /// Applies a patch to a household's fields.
-    pub fn update_household(&mut self, author: &Author, patch: &HouseholdPatch, now_ms: i64) -> Result<()> {
+    pub fn update_household(
+        &mut self,
+        author: &Author,
+        patch: &HouseholdPatch,
+        now_ms: i64,
+    ) -> Result<()> {
         self.expect_kind(RecordKind::Household)?;
         let texts = [
             ("address", &patch.address),
@@ -340,7 +354,12 @@ impl RecordDoc {
     }
 
     /// Appends a workflow event after checking the role and the card's status.
-    pub fn append_event(&mut self, author: &Author, input: &EventInput, now_ms: i64) -> Result<Status> {
+    pub fn append_event(
+        &mut self,
+        author: &Author,
+        input: &EventInput,
+        now_ms: i64,
+    ) -> Result<Status> {
         let event = self.prepare_event(author, input, now_ms)?;
         self.change(author, now_ms, |tx| codec::write_event(tx, &event))?;
         Ok(self.wish()?.state.status)
@@ -370,15 +389,23 @@ impl RecordDoc {
         let card = self.wish()?;
         let state = &card.state;
         if !may_append(author.role, kind) {
-            return Err(Error::NotAllowed(format!("a {} may not {kind} a wish", author.role)));
+            return Err(Error::NotAllowed(format!(
+                "a {} may not {kind} a wish",
+                author.role
+            )));
         }
         if next_status(state.status, kind).is_none() {
-            return Err(Error::NotAllowed(format!("cannot {kind} a wish that is {}", state.status)));
+            return Err(Error::NotAllowed(format!(
+                "cannot {kind} a wish that is {}",
+                state.status
+            )));
         }
         let own_only = matches!(kind, EventKind::Release | EventKind::Fulfil)
             && matches!(author.role, Role::Worker | Role::Volunteer);
         if own_only && state.claimant.as_deref() != Some(author.user.as_str()) {
-            return Err(Error::NotAllowed(format!("only the claimant may {kind} this wish")));
+            return Err(Error::NotAllowed(format!(
+                "only the claimant may {kind} this wish"
+            )));
         }
         if let Some(note) = &input.note {
             check_text("note", note)?;
@@ -391,7 +418,11 @@ impl RecordDoc {
             EventKind::Assign => {
                 let claimant = input.claimant.as_deref().map(str::trim).unwrap_or_default();
                 if claimant.is_empty() || claimant.chars().count() > 100 {
-                    return Err(InvalidInput::new("assign needs a claimant (1-100 characters)", claimant).into());
+                    return Err(InvalidInput::new(
+                        "assign needs a claimant (1-100 characters)",
+                        claimant,
+                    )
+                    .into());
                 }
                 Some(claimant.to_owned())
             }
@@ -401,16 +432,18 @@ impl RecordDoc {
             EventKind::Confirm => match input.rating {
                 Some(r @ 1..=5) => Some(r),
                 other => {
-                    return Err(InvalidInput::new("a rating is 1 to 5", &format!("{other:?}")).into());
+                    return Err(
+                        InvalidInput::new("a rating is 1 to 5", &format!("{other:?}")).into(),
+                    );
                 }
             },
             _ => None,
         };
         let target = match kind {
             EventKind::ResolveConflict => {
-                let target = input
-                    .target
-                    .ok_or_else(|| InvalidInput::new("resolve_conflict needs the conflict's id", ""))?;
+                let target = input.target.ok_or_else(|| {
+                    InvalidInput::new("resolve_conflict needs the conflict's id", "")
+                })?;
                 if !state.open_conflicts().any(|c| c.event == target) {
                     return Err(Error::NotFound(format!("open conflict {target}")));
                 }
@@ -447,7 +480,14 @@ impl RecordDoc {
         };
         let message = serde_json::to_string(&note).unwrap_or_default();
         self.doc
-            .transact_with(|_| CommitOptions::default().with_message(message).with_time(now_ms), f)
+            .transact_with(
+                |_| {
+                    CommitOptions::default()
+                        .with_message(message)
+                        .with_time(now_ms)
+                },
+                f,
+            )
             .map_err(|failure| Error::Automerge(failure.error))?;
         Ok(())
     }
@@ -499,7 +539,7 @@ pub fn heads_to_bytes(heads: &[ChangeHash]) -> Vec<u8> {
 
 /// Heads from bytes written by [`heads_to_bytes`].
 pub fn heads_from_bytes(bytes: &[u8]) -> Result<Vec<ChangeHash>, InvalidInput> {
-    if bytes.len() % 32 != 0 {
+    if !bytes.len().is_multiple_of(32) {
         return Err(InvalidInput::new("heads are a multiple of 32 bytes", ""));
     }
     Ok(bytes

@@ -89,7 +89,10 @@ pub fn check_text(field: &str, text: &str) -> Result<(), InvalidInput> {
             text,
         ));
     }
-    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return Err(InvalidInput::new(
             format!("{field} contains control characters"),
             text,

@@ -10,7 +10,9 @@ use crate::model::{Household, Record, Visit, WishCard};
 /// that stores the document.
 pub(crate) fn materialize(tx: &Transaction<'_>, record: &Record, now: i64) -> Result<()> {
     let id = record.meta().id.to_string();
-    let rowid: i64 = tx.query_row("SELECT rowid FROM records WHERE id = ?1", [&id], |r| r.get(0))?;
+    let rowid: i64 = tx.query_row("SELECT rowid FROM records WHERE id = ?1", [&id], |r| {
+        r.get(0)
+    })?;
     tx.execute("DELETE FROM search WHERE rowid = ?1", [rowid])?;
     let body = match record {
         Record::Household(h) => {

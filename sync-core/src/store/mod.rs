@@ -26,7 +26,9 @@ pub use sync_state::{PeerId, Rejection};
 use crate::doc::{Author, EventInput, HistoryEntry, RecordDoc, heads_to_bytes};
 use crate::error::{Error, Result};
 use crate::ids::{CommunityPath, DeviceId, HouseholdId, RecordId, VisitId, WishId};
-use crate::model::{HouseholdPatch, NewHousehold, NewVisit, NewWish, Record, RecordKind, WishPatch};
+use crate::model::{
+    HouseholdPatch, NewHousehold, NewVisit, NewWish, Record, RecordKind, WishPatch,
+};
 use crate::workflow::Status;
 
 /// How many recent versions of a record's heads are kept for pulls. A peer
@@ -75,7 +77,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -105,7 +109,9 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         MIGRATIONS.to_latest(&mut conn)?;
         let existing: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'store_id'", [], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = 'store_id'", [], |r| {
+                r.get(0)
+            })
             .optional()?;
         let id = match existing {
             Some(text) => text.parse()?,
@@ -153,9 +159,11 @@ impl Store {
 
     /// The last sequence number of the change feed.
     pub fn feed_seq(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'seq'", [], |r| r.get(0))?)
+        Ok(self.conn.query_row(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'seq'",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     // ---- records ----------------------------------------------------------
@@ -167,7 +175,9 @@ impl Store {
 
     /// Loads a record's document.
     pub fn doc(&self, id: RecordId) -> Result<RecordDoc> {
-        let stored = self.stored(id)?.ok_or_else(|| Error::NotFound(format!("record {id}")))?;
+        let stored = self
+            .stored(id)?
+            .ok_or_else(|| Error::NotFound(format!("record {id}")))?;
         RecordDoc::load(&stored.doc)
     }
 
@@ -195,7 +205,11 @@ impl Store {
     }
 
     /// Loads, changes and writes back one record.
-    fn edit(&mut self, id: RecordId, f: impl FnOnce(&mut RecordDoc, i64) -> Result<()>) -> Result<RecordDoc> {
+    fn edit(
+        &mut self,
+        id: RecordId,
+        f: impl FnOnce(&mut RecordDoc, i64) -> Result<()>,
+    ) -> Result<RecordDoc> {
         let mut doc = self.doc(id)?;
         let now = self.now();
         f(&mut doc, now)?;
@@ -219,8 +233,15 @@ impl Store {
     }
 
     /// Changes some fields of a household.
-    pub fn update_household(&mut self, author: &Author, id: HouseholdId, patch: &HouseholdPatch) -> Result<()> {
-        self.edit(id.record(), |doc, now| doc.update_household(author, patch, now))?;
+    pub fn update_household(
+        &mut self,
+        author: &Author,
+        id: HouseholdId,
+        patch: &HouseholdPatch,
+    ) -> Result<()> {
+        self.edit(id.record(), |doc, now| {
+            doc.update_household(author, patch, now)
+        })?;
         Ok(())
     }
 
@@ -249,7 +270,12 @@ impl Store {
     }
 
     /// Appends a workflow event to a wish card and returns its new status.
-    pub fn append_event(&mut self, author: &Author, id: WishId, input: &EventInput) -> Result<Status> {
+    pub fn append_event(
+        &mut self,
+        author: &Author,
+        id: WishId,
+        input: &EventInput,
+    ) -> Result<Status> {
         let mut status = Status::Draft;
         self.edit(id.record(), |doc, now| {
             status = doc.append_event(author, input, now)?;
@@ -259,7 +285,12 @@ impl Store {
     }
 
     /// Moves a record to another community.
-    pub fn move_record(&mut self, author: &Author, id: RecordId, community: &CommunityPath) -> Result<()> {
+    pub fn move_record(
+        &mut self,
+        author: &Author,
+        id: RecordId,
+        community: &CommunityPath,
+    ) -> Result<()> {
         self.edit(id, |doc, now| doc.move_to(author, community, now))?;
         Ok(())
     }
@@ -292,7 +323,7 @@ fn check_id(id: RecordId, record: &Record) -> Result<()> {
 }
 
 pub(crate) fn load_stored(conn: &Connection, id: RecordId) -> Result<Option<StoredRecord>> {
-    Ok(conn
+    let row = conn
         .query_row(
             "SELECT kind, community, doc, heads, seq FROM records WHERE id = ?1",
             [id.to_string()],
@@ -306,18 +337,18 @@ pub(crate) fn load_stored(conn: &Connection, id: RecordId) -> Result<Option<Stor
                 ))
             },
         )
-        .optional()?
-        .map(|(kind, community, doc, heads, seq)| {
-            Ok::<_, Error>(StoredRecord {
-                id,
-                kind: kind.parse()?,
-                community,
-                doc,
-                heads,
-                seq,
-            })
+        .optional()?;
+    row.map(|(kind, community, doc, heads, seq)| {
+        Ok(StoredRecord {
+            id,
+            kind: kind.parse()?,
+            community,
+            doc,
+            heads,
+            seq,
         })
-        .transpose()?)
+    })
+    .transpose()
 }
 
 /// Writes one record inside a transaction: bumps the feed, stores the
@@ -342,7 +373,15 @@ pub(crate) fn write_record(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (id) DO UPDATE SET community = excluded.community, doc = excluded.doc,
              heads = excluded.heads, seq = excluded.seq, updated_at = excluded.updated_at",
-        params![id, meta.kind.as_str(), meta.community.as_str(), bytes, heads, seq, now],
+        params![
+            id,
+            meta.kind.as_str(),
+            meta.community.as_str(),
+            bytes,
+            heads,
+            seq,
+            now
+        ],
     )?;
     tx.execute(
         "INSERT INTO record_versions (record_id, seq, heads) VALUES (?1, ?2, ?3)",

@@ -187,7 +187,12 @@ pub(crate) fn scope_clause(column: &str, scopes: &[&ScopePath], args: &mut Vec<S
             args.push(Sql::Text(format!("{base}/")));
             args.push(Sql::Text(format!("{base}0")));
             let n = args.len();
-            format!("({column} = ?{} OR ({column} > ?{} AND {column} < ?{}))", n - 2, n - 1, n)
+            format!(
+                "({column} = ?{} OR ({column} > ?{} AND {column} < ?{}))",
+                n - 2,
+                n - 1,
+                n
+            )
         })
         .collect();
     format!("({})", parts.join(" OR "))
@@ -226,7 +231,10 @@ impl Store {
         let mut from = "wishes w".to_owned();
         if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
             let Some(expr) = match_expression(q) else {
-                return Ok(Page { items: Vec::new(), total: 0 });
+                return Ok(Page {
+                    items: Vec::new(),
+                    total: 0,
+                });
             };
             from.push_str(" JOIN records r ON r.id = w.id JOIN search s ON s.rowid = r.rowid");
             args.push(Sql::Text(expr));
@@ -249,7 +257,9 @@ impl Store {
         };
         let limit = filter.limit.unwrap_or(50).clamp(1, 500);
         let offset = filter.offset.unwrap_or(0);
-        let sql = format!("SELECT w.* FROM {from} {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
+        let sql = format!(
+            "SELECT w.* FROM {from} {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+        );
         let mut stmt = self.conn.prepare(&sql)?;
         let items = stmt
             .query_map(params_from_iter(args.iter()), WishRow::from_row)?
@@ -273,7 +283,13 @@ impl Store {
 
     /// Lists households under the given scopes (all if empty), optionally
     /// matching a full-text query over address, name and notes.
-    pub fn households(&self, scopes: &[ScopePath], q: Option<&str>, limit: u32, offset: u32) -> Result<Page<HouseholdRow>> {
+    pub fn households(
+        &self,
+        scopes: &[ScopePath],
+        q: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<HouseholdRow>> {
         let mut args: Vec<Sql> = Vec::new();
         let mut wheres = Vec::new();
         if !scopes.is_empty() {
@@ -283,7 +299,10 @@ impl Store {
         let mut from = "households h".to_owned();
         if let Some(q) = q.filter(|q| !q.trim().is_empty()) {
             let Some(expr) = match_expression(q) else {
-                return Ok(Page { items: Vec::new(), total: 0 });
+                return Ok(Page {
+                    items: Vec::new(),
+                    total: 0,
+                });
             };
             from.push_str(" JOIN records r ON r.id = h.id JOIN search s ON s.rowid = r.rowid");
             args.push(Sql::Text(expr));
@@ -314,7 +333,11 @@ impl Store {
                     head_name: r.get("head_name")?,
                     phone: r.get("phone")?,
                     members: r.get("members")?,
-                    tags: tags.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+                    tags: tags
+                        .split(',')
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
                     notes: r.get("notes")?,
                 })
             })?
@@ -327,9 +350,9 @@ impl Store {
 
     /// A household's visits, most recent first.
     pub fn visits(&self, household: HouseholdId) -> Result<Vec<VisitRow>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT * FROM visits WHERE household_id = ?1 ORDER BY visited_at DESC, id",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT * FROM visits WHERE household_id = ?1 ORDER BY visited_at DESC, id")?;
         let rows = stmt
             .query_map([household.to_string()], |r| {
                 Ok(VisitRow {
@@ -348,7 +371,11 @@ impl Store {
     }
 
     /// Conflicts under the given scopes (all if empty); unresolved only unless asked.
-    pub fn conflicts(&self, scopes: &[ScopePath], include_resolved: bool) -> Result<Vec<ConflictRow>> {
+    pub fn conflicts(
+        &self,
+        scopes: &[ScopePath],
+        include_resolved: bool,
+    ) -> Result<Vec<ConflictRow>> {
         let mut args: Vec<Sql> = Vec::new();
         let mut wheres = Vec::new();
         if !scopes.is_empty() {
@@ -363,9 +390,9 @@ impl Store {
         } else {
             format!("WHERE {}", wheres.join(" AND "))
         };
-        let mut stmt = self
-            .conn
-            .prepare(&format!("SELECT * FROM conflicts {where_sql} ORDER BY record_id, event_id"))?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT * FROM conflicts {where_sql} ORDER BY record_id, event_id"
+        ))?;
         let rows = stmt
             .query_map(params_from_iter(args.iter()), |r| {
                 Ok(ConflictRow {

@@ -15,7 +15,7 @@ fn is_cjk(c: char) -> bool {
         | 0xF900..=0xFAFF    // CJK Compatibility Ideographs
         | 0x20000..=0x2FA1F  // Extensions B–F, compatibility supplement
         | 0x3040..=0x30FF    // Hiragana, Katakana
-        | 0xAC00..=0xD7AF)   // Hangul syllables
+        | 0xAC00..=0xD7AF) // Hangul syllables
 }
 
 /// Splits text into the tokens that are indexed, in order.
@@ -76,7 +76,10 @@ pub(crate) fn match_expression(query: &str) -> Option<String> {
             if toks.len() >= 2 {
                 let last = &toks[toks.len() - 1];
                 let before = &toks[toks.len() - 2];
-                if last.chars().count() == 1 && before.ends_with(last.as_str()) && last.chars().all(is_cjk) {
+                if last.chars().count() == 1
+                    && before.ends_with(last.as_str())
+                    && last.chars().all(is_cjk)
+                {
                     toks.pop();
                 }
             }
@@ -92,14 +95,20 @@ mod tests {
 
     #[test]
     fn cjk_runs_become_bigrams_and_words_stay_whole() {
-        assert_eq!(tokens("李大爷要轮椅"), ["李大", "大爷", "爷要", "要轮", "轮椅", "椅"]);
+        assert_eq!(
+            tokens("李大爷要轮椅"),
+            ["李大", "大爷", "爷要", "要轮", "轮椅", "椅"]
+        );
         assert_eq!(tokens("Fix lamp 3号"), ["fix", "lamp", "3", "号"]);
     }
 
     #[test]
     fn queries_are_phrases() {
         assert_eq!(match_expression("轮椅").as_deref(), Some("\"轮椅\""));
-        assert_eq!(match_expression("大爷的轮椅").as_deref(), Some("\"大爷 爷的 的轮 轮椅\""));
+        assert_eq!(
+            match_expression("大爷的轮椅").as_deref(),
+            Some("\"大爷 爷的 的轮 轮椅\"")
+        );
         assert_eq!(match_expression("椅").as_deref(), Some("\"椅\"*"));
         assert_eq!(match_expression("  ").as_deref(), None);
         assert_eq!(match_expression("\"*").as_deref(), None);

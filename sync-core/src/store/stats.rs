@@ -58,15 +58,29 @@ pub struct StatsReport {
 }
 
 impl ScopeStats {
-    fn add(&mut self, status: Status, submitted: Option<i64>, reviewed: Option<i64>, fulfilled: Option<i64>, confirmed: Option<i64>, rating: Option<i64>) {
-        *self.by_status.entry(status.as_str().to_owned()).or_default() += 1;
+    fn add(
+        &mut self,
+        status: Status,
+        submitted: Option<i64>,
+        reviewed: Option<i64>,
+        fulfilled: Option<i64>,
+        confirmed: Option<i64>,
+        rating: Option<i64>,
+    ) {
+        *self
+            .by_status
+            .entry(status.as_str().to_owned())
+            .or_default() += 1;
         self.collected += u64::from(submitted.is_some());
         self.reviewed += u64::from(reviewed.is_some());
         self.approved += u64::from(matches!(
             status,
             Status::Approved | Status::Claimed | Status::Fulfilled | Status::Confirmed
         ));
-        self.claimed += u64::from(matches!(status, Status::Claimed | Status::Fulfilled | Status::Confirmed));
+        self.claimed += u64::from(matches!(
+            status,
+            Status::Claimed | Status::Fulfilled | Status::Confirmed
+        ));
         let is_fulfilled = matches!(status, Status::Fulfilled | Status::Confirmed);
         self.fulfilled += u64::from(is_fulfilled);
         self.confirmed += u64::from(status == Status::Confirmed && confirmed.is_some());
@@ -94,7 +108,8 @@ impl ScopeStats {
 
     fn finish(mut self) -> Self {
         if !self.ratings.is_empty() {
-            self.satisfaction = Some(self.ratings.iter().sum::<i64>() as f64 / self.ratings.len() as f64);
+            self.satisfaction =
+                Some(self.ratings.iter().sum::<i64>() as f64 / self.ratings.len() as f64);
         }
         self.median_days_to_fulfil = median(&mut self.days);
         self
@@ -107,7 +122,7 @@ fn median(values: &mut [f64]) -> Option<f64> {
     }
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    Some(if values.len() % 2 == 0 {
+    Some(if values.len().is_multiple_of(2) {
         (values[mid - 1] + values[mid]) / 2.0
     } else {
         values[mid]
@@ -133,18 +148,31 @@ impl Store {
         while let Some(r) = rows.next()? {
             let community: String = r.get(0)?;
             let status: String = r.get(1)?;
-            let Ok(status) = status.parse::<Status>() else { continue };
+            let Ok(status) = status.parse::<Status>() else {
+                continue;
+            };
             communities
                 .entry(community.clone())
                 .or_insert_with(|| ScopeStats {
                     scope: community,
                     ..ScopeStats::default()
                 })
-                .add(status, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?);
+                .add(
+                    status,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                );
         }
         let mut streets: BTreeMap<String, ScopeStats> = BTreeMap::new();
         let mut total = ScopeStats {
-            scope: scopes.iter().map(ScopePath::as_str).collect::<Vec<_>>().join(","),
+            scope: scopes
+                .iter()
+                .map(ScopePath::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
             ..ScopeStats::default()
         };
         for (path, stats) in &communities {

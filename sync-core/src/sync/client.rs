@@ -18,6 +18,10 @@ use crate::store::{PeerId, Store, load_stored, write_record};
 /// Record bytes one push carries; the rest goes in the next round.
 pub const PUSH_PAGE_BYTES: usize = 4 << 20;
 
+/// A record that may need pushing: id, document, heads, feed position and
+/// the heads the peer is known to share.
+type Candidate = (String, Vec<u8>, Vec<u8>, i64, Option<Vec<u8>>);
+
 /// What a request pushed, kept until its response arrives.
 #[derive(Debug, Clone)]
 pub struct PendingSync {
@@ -70,10 +74,14 @@ impl SyncReport {
 impl Store {
     /// Builds the next request to `peer`: the records this store changed
     /// since the peer last acknowledged them, and where it is in the peer's feed.
-    pub fn begin_sync(&mut self, peer: &PeerId, scopes: &[ScopePath]) -> Result<(SyncRequest, PendingSync)> {
+    pub fn begin_sync(
+        &mut self,
+        peer: &PeerId,
+        scopes: &[ScopePath],
+    ) -> Result<(SyncRequest, PendingSync)> {
         let state = self.peer_state(peer)?;
         let key = peer.as_str();
-        let mut candidates: Vec<(String, Vec<u8>, Vec<u8>, i64, Option<Vec<u8>>)> = {
+        let mut candidates: Vec<Candidate> = {
             let mut stmt = self.connection().prepare_cached(
                 "SELECT r.id, r.doc, r.heads, r.seq, ph.heads FROM records r
                  LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
@@ -99,7 +107,11 @@ impl Store {
                 Some(shared) => {
                     let base = heads_from_bytes(&shared)?;
                     let loaded = RecordDoc::load(&doc)?;
-                    let changes = loaded.changes_since(&base).iter().map(|c| c.raw_bytes().to_vec()).collect();
+                    let changes = loaded
+                        .changes_since(&base)
+                        .iter()
+                        .map(|c| c.raw_bytes().to_vec())
+                        .collect();
                     Payload::Changes {
                         base: hashes_to_wire(&base),
                         changes,
@@ -123,9 +135,9 @@ impl Store {
             push_upto = push_upto.max(self.feed_seq()?);
         }
         let need_full = {
-            let mut stmt = self
-                .connection()
-                .prepare_cached("SELECT record_id FROM sync_todo WHERE peer = ?1 AND what = 'fetch'")?;
+            let mut stmt = self.connection().prepare_cached(
+                "SELECT record_id FROM sync_todo WHERE peer = ?1 AND what = 'fetch'",
+            )?;
             stmt.query_map([key], |r| r.get::<_, String>(0))?
                 .map(|id| Ok(id?.parse()?))
                 .collect::<Result<Vec<RecordId>>>()?
@@ -152,7 +164,11 @@ impl Store {
     /// refusals (kept, flagged, not resent until the user retries) and the
     /// pulled records. A crash before the commit leaves the store as it was,
     /// and the next sync does the same work again.
-    pub fn finish_sync(&mut self, pending: PendingSync, response: &SyncResponse) -> Result<SyncReport> {
+    pub fn finish_sync(
+        &mut self,
+        pending: PendingSync,
+        response: &SyncResponse,
+    ) -> Result<SyncReport> {
         let peer = pending.peer.as_str().to_owned();
         let now = self.now();
         let mut report = SyncReport {
@@ -161,11 +177,17 @@ impl Store {
         };
         let tx = self.conn_mut().transaction()?;
         let known_remote: Option<Option<String>> = tx
-            .query_row("SELECT remote_id FROM peers WHERE peer = ?1", [&peer], |r| r.get(0))
+            .query_row(
+                "SELECT remote_id FROM peers WHERE peer = ?1",
+                [&peer],
+                |r| r.get(0),
+            )
             .optional()?;
         let remote = response.from.to_string();
-        if let Some(Some(known)) = &known_remote {
-            if *known != remote {
+        if let Some(Some(known)) = &known_remote
+            && *known != remote
+        {
+            {
                 // The peer is a different store now (a relay rebuilt from
                 // scratch): start over so nothing is assumed to be there.
                 tx.execute("DELETE FROM peer_heads WHERE peer = ?1", [&peer])?;
@@ -186,7 +208,10 @@ impl Store {
             if accepted.contains(id) {
                 report.accepted += 1;
                 set_shared(&tx, &peer, &id_text, heads)?;
-                tx.execute("DELETE FROM rejections WHERE peer = ?1 AND record_id = ?2", params![peer, id_text])?;
+                tx.execute(
+                    "DELETE FROM rejections WHERE peer = ?1 AND record_id = ?2",
+                    params![peer, id_text],
+                )?;
                 tx.execute(
                     "DELETE FROM sync_todo WHERE peer = ?1 AND record_id = ?2 AND what = 'push'",
                     params![peer, id_text],
@@ -195,7 +220,10 @@ impl Store {
                 if refusal.code.is_retryable() || refusal.code == RejectCode::Actor {
                     // Not the user's doing: try again at the next sync.
                     if refusal.code == RejectCode::NeedFull {
-                        tx.execute("DELETE FROM peer_heads WHERE peer = ?1 AND record_id = ?2", params![peer, id_text])?;
+                        tx.execute(
+                            "DELETE FROM peer_heads WHERE peer = ?1 AND record_id = ?2",
+                            params![peer, id_text],
+                        )?;
                     }
                     todo(&tx, &peer, &id_text, "push")?;
                 } else {
@@ -243,7 +271,13 @@ fn todo(tx: &Transaction<'_>, peer: &str, id: &str, what: &str) -> Result<()> {
 }
 
 /// Merges one received record into the store.
-fn apply_remote(tx: &Transaction<'_>, peer: &str, update: &RecordUpdate, now: i64, report: &mut SyncReport) -> Result<()> {
+fn apply_remote(
+    tx: &Transaction<'_>,
+    peer: &str,
+    update: &RecordUpdate,
+    now: i64,
+    report: &mut SyncReport,
+) -> Result<()> {
     let id_text = update.id.to_string();
     let stored = load_stored(tx, update.id)?;
     let before = match &stored {
@@ -279,7 +313,11 @@ fn apply_remote(tx: &Transaction<'_>, peer: &str, update: &RecordUpdate, now: i6
         let record = match doc.read() {
             Ok(record) if record.meta().id == update.id => record,
             Ok(record) => {
-                skip(report, RejectCode::Invalid, format!("document is record {}", record.meta().id));
+                skip(
+                    report,
+                    RejectCode::Invalid,
+                    format!("document is record {}", record.meta().id),
+                );
                 return Ok(());
             }
             Err(e) => {
@@ -292,10 +330,10 @@ fn apply_remote(tx: &Transaction<'_>, peer: &str, update: &RecordUpdate, now: i6
             _ => doc.save(),
         };
         write_record(tx, &record, &bytes, &heads, now)?;
-        if let Record::Wish(card) = &record {
-            if card.state.open_conflicts().next().is_some() {
-                report.conflicts.push(update.id);
-            }
+        if let Record::Wish(card) = &record
+            && card.state.open_conflicts().next().is_some()
+        {
+            report.conflicts.push(update.id);
         }
     }
     report.received += 1;
@@ -303,7 +341,10 @@ fn apply_remote(tx: &Transaction<'_>, peer: &str, update: &RecordUpdate, now: i6
     if heads_to_bytes(&heads) == their_heads {
         // The peer has everything this store has for the record: any
         // earlier refusal no longer holds anything back.
-        tx.execute("DELETE FROM rejections WHERE peer = ?1 AND record_id = ?2", params![peer, id_text])?;
+        tx.execute(
+            "DELETE FROM rejections WHERE peer = ?1 AND record_id = ?2",
+            params![peer, id_text],
+        )?;
     }
     Ok(())
 }

@@ -22,9 +22,9 @@ pub use peer::PeerSession;
 pub use policy::{Incoming, PeerPolicy, Policy, Refusal, RelayPolicy};
 pub use server::PULL_PAGE_BYTES;
 pub use wire::{
-    MAGIC, MAX_BODY_BYTES, MAX_CHANGES, MAX_MESSAGE_BYTES, MAX_RECORD_BYTES, MAX_RECORDS, MIN_PROTOCOL_VERSION, Message,
-    PROTOCOL_VERSION, Payload, PeerHello, RecordUpdate, RejectCode, Rejected, SyncRequest, SyncResponse,
-    WireError,
+    MAGIC, MAX_BODY_BYTES, MAX_CHANGES, MAX_MESSAGE_BYTES, MAX_RECORD_BYTES, MAX_RECORDS,
+    MIN_PROTOCOL_VERSION, Message, PROTOCOL_VERSION, Payload, PeerHello, RecordUpdate, RejectCode,
+    Rejected, SyncRequest, SyncResponse, WireError,
 };
 
 use crate::error::Result;
@@ -54,11 +54,17 @@ pub fn drive<E>(
     let mut report = SyncReport::default();
     for _ in 0..MAX_ROUNDS {
         let (request, pending) = store.begin_sync(peer, scopes)?;
-        let bytes = Message::Request(request).encode().map_err(crate::Error::from)?;
+        let bytes = Message::Request(request)
+            .encode()
+            .map_err(crate::Error::from)?;
         let answer = exchange(bytes).map_err(DriveError::Transport)?;
         let response = match Message::decode(&answer).map_err(crate::Error::from)? {
             Message::Response(response) => response,
-            _ => return Err(DriveError::Core(crate::Error::Wire(WireError::Malformed("expected a response".into())))),
+            _ => {
+                return Err(DriveError::Core(crate::Error::Wire(WireError::Malformed(
+                    "expected a response".into(),
+                ))));
+            }
         };
         let round = store.finish_sync(pending, &response)?;
         let more = round.more;
@@ -85,7 +91,9 @@ pub enum DriveError<E> {
 /// Serves one encoded request under `policy` and returns the encoded response.
 pub fn serve(store: &mut Store, policy: &dyn Policy, request: &[u8]) -> Result<Vec<u8>> {
     match Message::decode(request)? {
-        Message::Request(request) => Ok(Message::Response(store.serve_sync(policy, &request)?).encode()?),
+        Message::Request(request) => {
+            Ok(Message::Response(store.serve_sync(policy, &request)?).encode()?)
+        }
         _ => Err(WireError::Malformed("expected a request".into()).into()),
     }
 }

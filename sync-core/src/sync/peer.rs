@@ -50,10 +50,9 @@ impl PeerSession {
                 Ok(Some(Message::Response(response).encode()?))
             }
             Message::Response(response) => {
-                let pending = self
-                    .waiting
-                    .take()
-                    .ok_or_else(|| Error::Wire(WireError::Malformed("a response nobody asked for".into())))?;
+                let pending = self.waiting.take().ok_or_else(|| {
+                    Error::Wire(WireError::Malformed("a response nobody asked for".into()))
+                })?;
                 let peer = PeerId::new(response.from.to_string())?;
                 let round = store.finish_sync(pending, &response)?;
                 let more = round.more;

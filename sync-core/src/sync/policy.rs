@@ -94,7 +94,10 @@ impl Policy for RelayPolicy {
             if !within(&self.scopes, place) {
                 return Err(Refusal::new(
                     RejectCode::Scope,
-                    format!("record is in {place}, outside the scopes {} may write", self.user),
+                    format!(
+                        "record is in {place}, outside the scopes {} may write",
+                        self.user
+                    ),
                 ));
             }
         }
@@ -119,12 +122,21 @@ impl Policy for RelayPolicy {
                     RejectCode::Actor,
                     format!(
                         "event {} claims to be by {} ({}) on {}, but the sender is {} ({}) on {}",
-                        event.id, event.actor, event.role, event.device, self.user, self.role, self.device
+                        event.id,
+                        event.actor,
+                        event.role,
+                        event.device,
+                        self.user,
+                        self.role,
+                        self.device
                     ),
                 ));
             }
             if creator.as_ref() != Some(&actor) {
-                return Err(Refusal::new(RejectCode::Actor, format!("event {} was written by another device", event.id)));
+                return Err(Refusal::new(
+                    RejectCode::Actor,
+                    format!("event {} was written by another device", event.id),
+                ));
             }
         }
         if let Record::Wish(after) = incoming.after {
@@ -136,7 +148,10 @@ impl Policy for RelayPolicy {
                     || before.photos != after.photos
                     || before.household != after.household;
                 if edited && !new_events.iter().any(|(e, _)| e.kind == EventKind::Edit) {
-                    return Err(Refusal::new(RejectCode::Workflow, "a wish's content changed without an edit event"));
+                    return Err(Refusal::new(
+                        RejectCode::Workflow,
+                        "a wish's content changed without an edit event",
+                    ));
                 }
             }
         }
@@ -147,13 +162,21 @@ impl Policy for RelayPolicy {
 /// A new event that loses in the fold is fine when it lost a race (the
 /// winner is something its author had not seen) and refused when its author
 /// could see it was not allowed.
-fn check_workflow(after: &crate::model::WishCard, new_events: &[&(WishEvent, Option<ActorId>)]) -> Result<(), Refusal> {
+fn check_workflow(
+    after: &crate::model::WishCard,
+    new_events: &[&(WishEvent, Option<ActorId>)],
+) -> Result<(), Refusal> {
     let new_ids: HashSet<EventId> = new_events.iter().map(|(e, _)| e.id).collect();
     let mut sorted: Vec<&WishEvent> = after.events.iter().collect();
     sorted.sort_by_key(|e| (e.hlc, e.id));
-    let position: HashMap<EventId, usize> = sorted.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+    let position: HashMap<EventId, usize> =
+        sorted.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
     let folded = fold(&after.events);
-    for conflict in folded.conflicts.iter().filter(|c| new_ids.contains(&c.event)) {
+    for conflict in folded
+        .conflicts
+        .iter()
+        .filter(|c| new_ids.contains(&c.event))
+    {
         let Some(event) = after.events.iter().find(|e| e.id == conflict.event) else {
             continue;
         };
@@ -211,7 +234,10 @@ impl Policy for PeerPolicy {
         if within(&self.own, place) {
             Ok(())
         } else {
-            Err(Refusal::new(RejectCode::Scope, format!("this phone does not keep records of {place}")))
+            Err(Refusal::new(
+                RejectCode::Scope,
+                format!("this phone does not keep records of {place}"),
+            ))
         }
     }
 }

@@ -29,7 +29,11 @@ impl Store {
     /// Each pushed record is applied in its own transaction, or refused with a
     /// reason without touching the store. Applying the same request twice
     /// changes nothing the second time.
-    pub fn serve_sync(&mut self, policy: &dyn Policy, request: &SyncRequest) -> Result<SyncResponse> {
+    pub fn serve_sync(
+        &mut self,
+        policy: &dyn Policy,
+        request: &SyncRequest,
+    ) -> Result<SyncResponse> {
         let mut response = SyncResponse {
             from: self.id(),
             ..SyncResponse::default()
@@ -54,7 +58,11 @@ impl Store {
 
     /// Applies one pushed record if it passes every check. The outer error is
     /// a storage failure; the inner one a refusal of this record.
-    fn accept(&mut self, policy: &dyn Policy, update: &RecordUpdate) -> Result<Result<(), Refusal>> {
+    fn accept(
+        &mut self,
+        policy: &dyn Policy,
+        update: &RecordUpdate,
+    ) -> Result<Result<(), Refusal>> {
         let stored = self.stored(update.id)?;
         let before_doc = match &stored {
             Some(s) => Some(RecordDoc::load(&s.doc)?),
@@ -64,14 +72,22 @@ impl Store {
             Ok(doc) => doc,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        let before_heads = before_doc.as_ref().map(RecordDoc::heads).unwrap_or_default();
+        let before_heads = before_doc
+            .as_ref()
+            .map(RecordDoc::heads)
+            .unwrap_or_default();
         let new_changes = after_doc.changes_since(&before_heads);
         if new_changes.is_empty() {
             return Ok(Ok(())); // Nothing new: a duplicate or an echo.
         }
         let before = match before_doc.as_ref().map(RecordDoc::read).transpose() {
             Ok(before) => before,
-            Err(e) => return Ok(Err(Refusal::new(RejectCode::Invalid, format!("stored record unreadable: {e}")))),
+            Err(e) => {
+                return Ok(Err(Refusal::new(
+                    RejectCode::Invalid,
+                    format!("stored record unreadable: {e}"),
+                )));
+            }
         };
         let after = match after_doc.read() {
             Ok(after) => after,
@@ -123,8 +139,11 @@ impl Store {
         let mut budget = PULL_PAGE_BYTES;
         let mut sent: HashSet<RecordId> = HashSet::new();
         for id in &request.need_full {
-            if let Some(stored) = load_stored(&tx, *id)? {
-                if in_scope(&stored.community) && sent.insert(*id) {
+            if let Some(stored) = load_stored(&tx, *id)?
+                && in_scope(&stored.community)
+                && sent.insert(*id)
+            {
+                {
                     budget = budget.saturating_sub(stored.doc.len());
                     response.pull.push(RecordUpdate {
                         id: *id,
@@ -152,7 +171,12 @@ impl Store {
             ))?;
             let rows = stmt
                 .query_map(params_from_iter(args.iter()), |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, i64>(3)?))
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let exhausted = rows.len() < FEED_BATCH;
@@ -191,7 +215,12 @@ impl Store {
                 break;
             }
         }
-        response.cursor = u64::try_from(if more { after_seq } else { feed_seq.max(cursor) }).unwrap_or(0);
+        response.cursor = u64::try_from(if more {
+            after_seq
+        } else {
+            feed_seq.max(cursor)
+        })
+        .unwrap_or(0);
         response.more = more;
         tx.commit()?;
         Ok(())
@@ -199,7 +228,12 @@ impl Store {
 }
 
 /// What to send for one record, given the heads the client is known to have.
-fn update_for(id: RecordId, doc: Vec<u8>, heads: &[u8], known: Option<Vec<ChangeHash>>) -> Result<Option<RecordUpdate>> {
+fn update_for(
+    id: RecordId,
+    doc: Vec<u8>,
+    heads: &[u8],
+    known: Option<Vec<ChangeHash>>,
+) -> Result<Option<RecordUpdate>> {
     let current = heads_from_bytes(heads)?;
     let wire_heads = hashes_to_wire(&current);
     let Some(known) = known else {
@@ -213,7 +247,11 @@ fn update_for(id: RecordId, doc: Vec<u8>, heads: &[u8], known: Option<Vec<Change
         return Ok(None);
     }
     let loaded = RecordDoc::load(&doc)?;
-    let changes: Vec<Vec<u8>> = loaded.changes_since(&known).iter().map(|c| c.raw_bytes().to_vec()).collect();
+    let changes: Vec<Vec<u8>> = loaded
+        .changes_since(&known)
+        .iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
     if changes.is_empty() {
         return Ok(None);
     }
@@ -246,20 +284,29 @@ pub(crate) fn merged(before: Option<&RecordDoc>, payload: &Payload) -> Result<Re
             let changes = changes
                 .iter()
                 .map(|bytes| {
-                    Change::from_bytes(bytes.clone())
-                        .map_err(|e| Refusal::new(RejectCode::Invalid, format!("invalid change: {e}")))
+                    Change::from_bytes(bytes.clone()).map_err(|e| {
+                        Refusal::new(RejectCode::Invalid, format!("invalid change: {e}"))
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let mut doc = match before {
                 Some(before) => before.clone(),
                 None if base.is_empty() => RecordDoc::empty(),
-                None => return Err(Refusal::new(RejectCode::NeedFull, "this side does not have the record yet")),
+                None => {
+                    return Err(Refusal::new(
+                        RejectCode::NeedFull,
+                        "this side does not have the record yet",
+                    ));
+                }
             };
             let missing = doc.apply_changes(changes).map_err(invalid)?;
             if missing.is_empty() {
                 Ok(doc)
             } else {
-                Err(Refusal::new(RejectCode::NeedFull, "the changes build on ones this side does not have"))
+                Err(Refusal::new(
+                    RejectCode::NeedFull,
+                    "the changes build on ones this side does not have",
+                ))
             }
         }
     }
@@ -267,13 +314,24 @@ pub(crate) fn merged(before: Option<&RecordDoc>, payload: &Payload) -> Result<Re
 
 /// Checks every policy shares: the record is the one named, keeps its kind,
 /// and no workflow event was altered or removed.
-fn structure(id: RecordId, before: Option<&Record>, after: &Record, _doc: &RecordDoc) -> Result<(), Refusal> {
+fn structure(
+    id: RecordId,
+    before: Option<&Record>,
+    after: &Record,
+    _doc: &RecordDoc,
+) -> Result<(), Refusal> {
     if after.meta().id != id {
-        return Err(Refusal::new(RejectCode::Invalid, format!("document is record {}, not {id}", after.meta().id)));
+        return Err(Refusal::new(
+            RejectCode::Invalid,
+            format!("document is record {}, not {id}", after.meta().id),
+        ));
     }
     let Some(before) = before else { return Ok(()) };
     if before.meta().kind != after.meta().kind {
-        return Err(Refusal::new(RejectCode::Invalid, "a record cannot change its kind"));
+        return Err(Refusal::new(
+            RejectCode::Invalid,
+            "a record cannot change its kind",
+        ));
     }
     if let (Record::Wish(b), Record::Wish(a)) = (before, after) {
         let after_events: HashMap<_, _> = a.events.iter().map(|e| (e.id, e)).collect();
@@ -281,7 +339,10 @@ fn structure(id: RecordId, before: Option<&Record>, after: &Record, _doc: &Recor
             if after_events.get(&event.id) != Some(&event) {
                 return Err(Refusal::new(
                     RejectCode::History,
-                    format!("workflow event {} was altered or removed; events are append-only", event.id),
+                    format!(
+                        "workflow event {} was altered or removed; events are append-only",
+                        event.id
+                    ),
                 ));
             }
         }

@@ -132,7 +132,9 @@ impl Payload {
     pub fn size(&self) -> usize {
         match self {
             Payload::Full(bytes) => bytes.len(),
-            Payload::Changes { changes, base } => changes.iter().map(Vec::len).sum::<usize>() + base.len() * 32,
+            Payload::Changes { changes, base } => {
+                changes.iter().map(Vec::len).sum::<usize>() + base.len() * 32
+            }
         }
     }
 }
@@ -243,7 +245,9 @@ impl Message {
                 limit: MAX_MESSAGE_BYTES,
             });
         }
-        let (header, body) = bytes.split_at_checked(HEADER).ok_or(WireError::NotAMessage)?;
+        let (header, body) = bytes
+            .split_at_checked(HEADER)
+            .ok_or(WireError::NotAMessage)?;
         if header[..4] != MAGIC {
             return Err(WireError::NotAMessage);
         }
@@ -272,7 +276,10 @@ impl Message {
         let (records, lists): (usize, Vec<&[RecordUpdate]>) = match self {
             Message::PeerHello(_) => (0, vec![]),
             Message::Request(r) => (r.push.len() + r.need_full.len(), vec![&r.push]),
-            Message::Response(r) => (r.pull.len() + r.accepted.len() + r.rejected.len(), vec![&r.pull]),
+            Message::Response(r) => (
+                r.pull.len() + r.accepted.len() + r.rejected.len(),
+                vec![&r.pull],
+            ),
         };
         limit("records", records, MAX_RECORDS)?;
         for update in lists.into_iter().flatten() {
@@ -353,7 +360,10 @@ mod tests {
         bytes.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
         bytes.push(1);
         bytes.extend_from_slice(&packed);
-        assert!(matches!(Message::decode(&bytes), Err(WireError::TooLarge { .. })));
+        assert!(matches!(
+            Message::decode(&bytes),
+            Err(WireError::TooLarge { .. })
+        ));
     }
 
     proptest! {

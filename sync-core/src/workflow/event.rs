@@ -117,6 +117,8 @@ text_enum!(
     }
 );
 
+// The macro cannot derive `Default` for only some of its enums.
+#[allow(clippy::derivable_impls)]
 impl Default for Status {
     fn default() -> Self {
         Status::Draft

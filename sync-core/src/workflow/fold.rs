@@ -131,7 +131,10 @@ pub fn fold(events: &[WishEvent]) -> Folded {
         ) {
             // Edits its author had not seen when closing the card lost to it.
             let seen_up_to = event.base.and_then(|b| position.get(&b).copied());
-            for &j in applied_edits.iter().filter(|&&j| seen_up_to.is_none_or(|s| j > s)) {
+            for &j in applied_edits
+                .iter()
+                .filter(|&&j| seen_up_to.is_none_or(|s| j > s))
+            {
                 out.conflicts.push(Conflict {
                     event: order[j].id,
                     event_kind: EventKind::Edit,
@@ -185,14 +188,23 @@ mod tests {
     use super::*;
     use crate::ids::{DeviceId, UserId};
 
-    fn event(kind: EventKind, actor: &str, role: Role, wall_ms: i64, base: Option<EventId>) -> WishEvent {
+    fn event(
+        kind: EventKind,
+        actor: &str,
+        role: Role,
+        wall_ms: i64,
+        base: Option<EventId>,
+    ) -> WishEvent {
         WishEvent {
             id: EventId::random(),
             kind,
             actor: UserId::new(actor).unwrap(),
             role,
             device: DeviceId::random(),
-            hlc: Hlc { wall_ms, counter: 0 },
+            hlc: Hlc {
+                wall_ms,
+                counter: 0,
+            },
             base,
             note: None,
             claimant: None,
@@ -203,7 +215,13 @@ mod tests {
 
     fn approved() -> Vec<WishEvent> {
         let submit = event(EventKind::Submit, "wang", Role::Worker, 1, None);
-        let approve = event(EventKind::Approve, "chen", Role::Supervisor, 2, Some(submit.id));
+        let approve = event(
+            EventKind::Approve,
+            "chen",
+            Role::Supervisor,
+            2,
+            Some(submit.id),
+        );
         vec![submit, approve]
     }
 
@@ -244,8 +262,20 @@ mod tests {
     fn an_edit_racing_a_withdrawal_is_flagged_in_either_order() {
         let submit = event(EventKind::Submit, "wang", Role::Worker, 1, None);
         for (edit_at, withdraw_at) in [(5, 6), (6, 5)] {
-            let edit = event(EventKind::Edit, "wang", Role::Worker, edit_at, Some(submit.id));
-            let withdraw = event(EventKind::Withdraw, "chen", Role::Supervisor, withdraw_at, Some(submit.id));
+            let edit = event(
+                EventKind::Edit,
+                "wang",
+                Role::Worker,
+                edit_at,
+                Some(submit.id),
+            );
+            let withdraw = event(
+                EventKind::Withdraw,
+                "chen",
+                Role::Supervisor,
+                withdraw_at,
+                Some(submit.id),
+            );
             let folded = fold(&[submit.clone(), edit.clone(), withdraw]);
             assert_eq!(folded.status, Status::Withdrawn);
             assert_eq!(folded.conflicts.len(), 1, "edit at {edit_at}");
@@ -270,7 +300,13 @@ mod tests {
         let base = events[1].id;
         let first = event(EventKind::Claim, "li", Role::Volunteer, 10, Some(base));
         let second = event(EventKind::Claim, "zhao", Role::Volunteer, 11, Some(base));
-        let mut resolve = event(EventKind::ResolveConflict, "chen", Role::Supervisor, 20, Some(second.id));
+        let mut resolve = event(
+            EventKind::ResolveConflict,
+            "chen",
+            Role::Supervisor,
+            20,
+            Some(second.id),
+        );
         resolve.target = Some(second.id);
         events.extend([first, second, resolve]);
         let folded = fold(&events);
@@ -282,8 +318,20 @@ mod tests {
     #[test]
     fn only_the_claimant_may_fulfil_unless_a_supervisor_does() {
         let mut events = approved();
-        let claim = event(EventKind::Claim, "li", Role::Volunteer, 10, Some(events[1].id));
-        let other = event(EventKind::Fulfil, "zhao", Role::Volunteer, 11, Some(claim.id));
+        let claim = event(
+            EventKind::Claim,
+            "li",
+            Role::Volunteer,
+            10,
+            Some(events[1].id),
+        );
+        let other = event(
+            EventKind::Fulfil,
+            "zhao",
+            Role::Volunteer,
+            11,
+            Some(claim.id),
+        );
         events.extend([claim, other]);
         assert_eq!(fold(&events).status, Status::Claimed);
         let sup = event(EventKind::Fulfil, "chen", Role::Supervisor, 12, None);

@@ -12,7 +12,7 @@ mod event;
 mod fold;
 mod rules;
 
+pub(crate) use event::text_enum;
 pub use event::{EventKind, Hlc, Role, Status, WishEvent};
 pub use fold::{Conflict, ConflictKind, Folded, fold};
 pub use rules::{may_append, next_status};
-pub(crate) use event::text_enum;
