@@ -2,6 +2,8 @@
 //! in-process relay that talk through sync-core's engine, byte for byte as
 //! they would over HTTP.
 
+pub mod http;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 

@@ -120,6 +120,7 @@ pub struct Meta {
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct Household {
     /// Common record fields.
+    #[serde(flatten)]
     pub meta: Meta,
     /// Street address.
     pub address: String,
@@ -155,6 +156,7 @@ pub struct Gps {
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct Visit {
     /// Common record fields.
+    #[serde(flatten)]
     pub meta: Meta,
     /// The household visited.
     pub household: HouseholdId,
@@ -181,6 +183,7 @@ impl Visit {
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct WishCard {
     /// Common record fields.
+    #[serde(flatten)]
     pub meta: Meta,
     /// The household the wish came from.
     pub household: HouseholdId,

@@ -35,8 +35,12 @@ use crate::workflow::Status;
 /// whose cursor is older than all of them gets the whole document instead.
 const VERSIONS_KEPT: i64 = 8;
 
-static MIGRATIONS: LazyLock<Migrations<'static>> =
-    LazyLock::new(|| Migrations::new(vec![M::up(include_str!("../../migrations/001_init.sql"))]));
+static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
+    Migrations::new(vec![
+        M::up(include_str!("../../migrations/001_init.sql")),
+        M::up(include_str!("../../migrations/002_accounts.sql")),
+    ])
+});
 
 /// A source of wall-clock time in milliseconds since the epoch.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;

@@ -1,0 +1,215 @@
+//! Access tokens (short-lived JWTs) and the extractor that checks them.
+//!
+//! Every authenticated request also checks, in the database, that the
+//! device is not revoked and the user not disabled, so revoking a lost phone
+//! takes effect at its next request rather than when its token expires.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use serde::{Deserialize, Serialize};
+use sync_core::{DeviceId, ScopePath};
+
+use crate::accounts::{self, User};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// The smallest signing secret accepted, in bytes.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// The relay's signing keys (HMAC-SHA256).
+pub struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys(..)")
+    }
+}
+
+impl Keys {
+    /// Keys from a secret of at least [`MIN_SECRET_BYTES`] bytes.
+    pub fn from_secret(secret: &[u8]) -> AppResult<Self> {
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(AppError::BadRequest(format!(
+                "the signing secret must be at least {MIN_SECRET_BYTES} bytes"
+            )));
+        }
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        })
+    }
+
+    /// Reads the key file, or creates it (64 random bytes, base64, mode 0600).
+    pub fn load_or_create(path: &Path) -> AppResult<Self> {
+        if path.exists() {
+            let text = fs::read_to_string(path)
+                .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
+            let secret = STANDARD.decode(text.trim()).map_err(|e| {
+                AppError::Internal(format!("{} is not base64: {e}", path.display()))
+            })?;
+            return Self::from_secret(&secret);
+        }
+        let mut secret = [0u8; 64];
+        getrandom::fill(&mut secret)
+            .map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options
+            .open(path)
+            .map_err(|e| AppError::Internal(format!("cannot create {}: {e}", path.display())))?;
+        file.write_all(STANDARD.encode(secret).as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| AppError::Internal(format!("cannot write {}: {e}", path.display())))?;
+        tracing::info!(path = %path.display(), "created a new signing key");
+        Self::from_secret(&secret)
+    }
+
+    /// Signs an access token for a user on a device.
+    pub fn issue(
+        &self,
+        user: &User,
+        device: DeviceId,
+        ttl_secs: i64,
+        now_secs: i64,
+    ) -> AppResult<String> {
+        let claims = Claims {
+            sub: user.username.to_string(),
+            role: user.role.as_str().to_owned(),
+            dev: device.to_string(),
+            iat: now_secs,
+            exp: now_secs + ttl_secs,
+        };
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| AppError::Internal(e.to_string()))
+    }
+
+    /// Checks a token's signature, algorithm and expiry.
+    pub fn verify(&self, token: &str) -> AppResult<Claims> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        decode::<Claims>(token, &self.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => {
+                    AppError::InvalidToken("the access token has expired".into())
+                }
+                _ => AppError::InvalidToken("the access token is not valid".into()),
+            })
+    }
+}
+
+/// What an access token says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user name.
+    pub sub: String,
+    /// The role when the token was issued (the database is checked again).
+    pub role: String,
+    /// The device the token was issued to.
+    pub dev: String,
+    /// Issued at (seconds).
+    pub iat: i64,
+    /// Expires at (seconds).
+    pub exp: i64,
+}
+
+/// An authenticated request: the user (as the database has them now) and
+/// the device the token was issued to.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    /// The user.
+    pub user: User,
+    /// The device.
+    pub device: DeviceId,
+}
+
+impl AuthUser {
+    /// True when `scope` lies within one of the user's scopes.
+    pub fn may_see(&self, scope: &ScopePath) -> bool {
+        self.user.scopes.iter().any(|s| s.contains(scope))
+    }
+
+    /// Refuses users who are not supervisors or admins.
+    pub fn require_supervisor(&self) -> AppResult<()> {
+        match self.user.role {
+            sync_core::Role::Supervisor | sync_core::Role::Admin => Ok(()),
+            role => Err(AppError::Forbidden(format!("a {role} may not do this"))),
+        }
+    }
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)
+            .ok_or_else(|| AppError::Unauthorized("an access token is required".into()))?;
+        let claims = state.keys.verify(token)?;
+        let device: DeviceId = claims
+            .dev
+            .parse()
+            .map_err(|_| AppError::InvalidToken("the access token is not valid".into()))?;
+        authorize(state, claims.sub, device).await
+    }
+}
+
+/// Loads the user and device behind a valid token and checks both are still in good standing.
+pub async fn authorize(
+    state: &AppState,
+    username: String,
+    device: DeviceId,
+) -> AppResult<AuthUser> {
+    state
+        .db
+        .run(move |store| {
+            let conn = store.connection();
+            let registered = accounts::device(conn, device)?
+                .ok_or_else(|| AppError::InvalidToken("the access token is not valid".into()))?;
+            if registered.revoked_at.is_some() {
+                return Err(AppError::DeviceRevoked);
+            }
+            if registered.username != username {
+                return Err(AppError::InvalidToken(
+                    "the access token is not valid".into(),
+                ));
+            }
+            let user = accounts::user(conn, &username)?
+                .ok_or_else(|| AppError::InvalidToken("the access token is not valid".into()))?;
+            if user.disabled {
+                return Err(AppError::Forbidden("this user is disabled".into()));
+            }
+            Ok(AuthUser { user, device })
+        })
+        .await
+}

@@ -1,0 +1,300 @@
+//! The `doorstep` command line.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use sync_core::{DeviceId, Role, ScopePath, UserId};
+
+use crate::config::{LogFormat, Settings};
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+use crate::state::now_ms;
+use crate::{accounts, backup, demo, init_logging, run};
+
+/// Doorstep relay: sync for offline field work, and the supervisors' API.
+#[derive(Debug, Parser)]
+#[command(name = "doorstep", version, about)]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, env = "DOORSTEP_LOG_FORMAT", global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the relay.
+    Serve(ServeArgs),
+    /// Seeds a demo district (through simulated phones) and runs the relay on it.
+    Demo(DemoArgs),
+    /// Manages users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manages devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Writes a consistent copy of a live database.
+    Backup {
+        /// The database to copy.
+        #[arg(long, env = "DOORSTEP_DB", default_value = "doorstep.sqlite")]
+        db: PathBuf,
+        /// Where to write the copy (must not exist).
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "DOORSTEP_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// SQLite database file [default: doorstep.sqlite].
+    #[arg(long, env = "DOORSTEP_DB")]
+    db: Option<PathBuf>,
+    /// Settings file (TOML).
+    #[arg(long, env = "DOORSTEP_CONFIG")]
+    config: Option<PathBuf>,
+    /// Signing key file [default: the database path + `.key`].
+    #[arg(long, env = "DOORSTEP_KEY_FILE")]
+    key_file: Option<PathBuf>,
+    /// Signing secret (at least 32 bytes), instead of a key file.
+    #[arg(long, env = "DOORSTEP_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, env = "DOORSTEP_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// SQLite database file; seeded when it holds no users yet.
+    #[arg(long, env = "DOORSTEP_DB", default_value = "doorstep-demo.sqlite")]
+    db: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct DbArg {
+    /// SQLite database file.
+    #[arg(long, env = "DOORSTEP_DB", default_value = "doorstep.sqlite")]
+    db: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Adds a user (the password comes from --password or the first line of stdin).
+    Add {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// worker, volunteer, supervisor or admin.
+        #[arg(long)]
+        role: String,
+        /// A scope the user works in (repeat for several), e.g. longgang/yuanshan.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// The password (at least 8 characters).
+        #[arg(long)]
+        password: Option<String>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Lists users.
+    List {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Disables a user and ends their sessions.
+    Disable {
+        /// Login name.
+        username: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Lists devices.
+    List {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Revokes a device: it is refused from its next request on.
+    Revoke {
+        /// The device id.
+        device_id: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format.unwrap_or_default());
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("doorstep: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> AppResult<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::Internal(format!("cannot start the runtime: {e}")))
+}
+
+fn execute(cli: Cli) -> AppResult<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let mut settings = Settings::from_file(args.config.as_deref())?;
+            if let Some(listen) = args.listen {
+                settings.listen = listen;
+            }
+            if let Some(db) = args.db {
+                settings.db = db;
+            }
+            if args.key_file.is_some() {
+                settings.key_file = args.key_file;
+            }
+            if args.jwt_secret.is_some() {
+                settings.jwt_secret = args.jwt_secret;
+            }
+            if let Some(format) = cli.log_format {
+                settings.log_format = format;
+            }
+            runtime()?.block_on(run(settings))
+        }
+        Command::Demo(args) => {
+            let seeded = demo::seed_if_empty(&args.db)?;
+            let settings = Settings {
+                listen: args.listen,
+                db: args.db,
+                ..Settings::default()
+            };
+            demo::print_welcome(&settings, seeded);
+            runtime()?.block_on(run(settings))
+        }
+        Command::User(command) => user(command),
+        Command::Device(command) => device(command),
+        Command::Backup { db, out } => {
+            backup(&db, &out)?;
+            println!("backed up {} to {}", db.display(), out.display());
+            Ok(())
+        }
+    }
+}
+
+fn open(db: &DbArg) -> AppResult<Db> {
+    Db::open(&db.db)
+        .map_err(|e| AppError::Internal(format!("cannot open {}: {e}", db.db.display())))
+}
+
+fn user(command: UserCommand) -> AppResult<()> {
+    match command {
+        UserCommand::Add {
+            username,
+            role,
+            scopes,
+            password,
+            db,
+        } => {
+            let username =
+                UserId::new(username).map_err(|e| AppError::BadRequest(e.to_string()))?;
+            let role: Role = role
+                .parse()
+                .map_err(|e: sync_core::InvalidInput| AppError::BadRequest(e.to_string()))?;
+            let scopes = scopes
+                .into_iter()
+                .map(|s| ScopePath::new(s).map_err(|e| AppError::BadRequest(e.to_string())))
+                .collect::<AppResult<Vec<_>>>()?;
+            let password = match password {
+                Some(p) => p,
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+                        AppError::BadRequest(format!("cannot read the password from stdin: {e}"))
+                    })?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            open(&db)?.blocking(|store| {
+                accounts::add_user(
+                    store.connection(),
+                    &username,
+                    role,
+                    &scopes,
+                    &password,
+                    now_ms(),
+                )
+            })?;
+            println!("added {role} {username}");
+            Ok(())
+        }
+        UserCommand::List { db } => {
+            let users = open(&db)?.blocking(|store| accounts::list_users(store.connection()))?;
+            println!("{:<20} {:<11} {:<9} scopes", "user", "role", "status");
+            for u in users {
+                let scopes: Vec<&str> = u.scopes.iter().map(ScopePath::as_str).collect();
+                let status = if u.disabled { "disabled" } else { "active" };
+                println!(
+                    "{:<20} {:<11} {:<9} {}",
+                    u.username,
+                    u.role,
+                    status,
+                    scopes.join(",")
+                );
+            }
+            Ok(())
+        }
+        UserCommand::Disable { username, db } => {
+            open(&db)?.blocking(|store| {
+                accounts::disable_user(store.connection(), &username, now_ms())
+            })?;
+            println!("disabled {username}");
+            Ok(())
+        }
+    }
+}
+
+fn device(command: DeviceCommand) -> AppResult<()> {
+    match command {
+        DeviceCommand::List { db } => {
+            let devices =
+                open(&db)?.blocking(|store| accounts::list_devices(store.connection()))?;
+            println!(
+                "{:<36}  {:<16} {:<6} {:<8} name",
+                "device", "user", "kind", "status"
+            );
+            for d in devices {
+                let status = if d.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<36}  {:<16} {:<6} {:<8} {}",
+                    d.id, d.username, d.kind, status, d.name
+                );
+            }
+            Ok(())
+        }
+        DeviceCommand::Revoke { device_id, db } => {
+            let id: DeviceId = device_id
+                .parse()
+                .map_err(|e: sync_core::InvalidInput| AppError::BadRequest(e.to_string()))?;
+            open(&db)?
+                .blocking(|store| accounts::revoke_device(store.connection(), id, now_ms()))?;
+            println!("revoked {id}");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Relay settings: a TOML file, then `DOORSTEP_*` environment variables and
+//! command-line flags on top (clap reads both).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{AppError, AppResult};
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything the relay needs to run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The SQLite file.
+    pub db: PathBuf,
+    /// The signing key file; defaults to the database path with `.key` appended.
+    pub key_file: Option<PathBuf>,
+    /// A signing secret given directly (at least 32 bytes), instead of a key file.
+    pub jwt_secret: Option<String>,
+    /// Lifetime of access tokens, in seconds.
+    pub access_ttl_secs: i64,
+    /// Lifetime of refresh tokens, in days: how long a phone may stay offline.
+    pub refresh_ttl_days: i64,
+    /// Requests taking longer than this are cut off, in seconds.
+    pub request_timeout_secs: u64,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            db: PathBuf::from("doorstep.sqlite"),
+            key_file: None,
+            jwt_secret: None,
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_days: 60,
+            request_timeout_secs: 30,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads a settings file (TOML), or the defaults when there is none.
+    pub fn from_file(path: Option<&Path>) -> AppResult<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| AppError::BadRequest(format!("cannot read {}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| AppError::BadRequest(format!("{}: {e}", path.display())))
+    }
+
+    /// The key file to use.
+    pub fn key_path(&self) -> PathBuf {
+        self.key_file.clone().unwrap_or_else(|| {
+            let mut name = self.db.clone().into_os_string();
+            name.push(".key");
+            PathBuf::from(name)
+        })
+    }
+
+    /// Refresh-token lifetime in milliseconds.
+    pub fn refresh_ttl_ms(&self) -> i64 {
+        self.refresh_ttl_days * 86_400_000
+    }
+}

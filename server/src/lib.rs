@@ -1,0 +1,124 @@
+//! # server
+//!
+//! The Doorstep relay. Phones sync through it (`POST /v1/sync`, sync-core's
+//! binary messages), supervisors work against its JSON API, and the district's
+//! IT team runs it as one binary, `doorstep`, over one SQLite file.
+//!
+//! The workflow and permission rules live in sync-core; this crate moves
+//! messages, authenticates callers and maps errors to HTTP.
+//!
+//! ```no_run
+//! # async fn start() -> Result<(), server::error::AppError> {
+//! let settings = server::config::Settings::default();
+//! server::run(settings).await
+//! # }
+//! ```
+
+pub mod accounts;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod metrics;
+mod routes;
+pub mod state;
+
+use std::path::Path;
+
+use tokio::net::TcpListener;
+
+pub use routes::{SYNC_MEDIA_TYPE, app};
+
+use crate::auth::Keys;
+use crate::config::{LogFormat, Settings};
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Opens the store and the signing keys named by `settings`.
+pub fn open_state(settings: Settings) -> AppResult<AppState> {
+    let db = Db::open(&settings.db)
+        .map_err(|e| AppError::Internal(format!("cannot open {}: {e}", settings.db.display())))?;
+    let keys = match &settings.jwt_secret {
+        Some(secret) => Keys::from_secret(secret.as_bytes())?,
+        None => Keys::load_or_create(&settings.key_path())?,
+    };
+    Ok(AppState::new(db, keys, settings))
+}
+
+/// Runs the relay until SIGTERM or Ctrl-C, then finishes in-flight requests.
+pub async fn run(settings: Settings) -> AppResult<()> {
+    let listen = settings.listen;
+    let state = open_state(settings)?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| AppError::Internal(format!("cannot listen on {listen}: {e}")))?;
+    serve(listener, state).await
+}
+
+/// Serves `state` on an already bound listener until shutdown is signalled.
+pub async fn serve(listener: TcpListener, state: AppState) -> AppResult<()> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    tracing::info!(%addr, db = %state.settings.db.display(), "doorstep relay listening");
+    // Scripts and tests read this line to find a relay started on port 0.
+    println!("listening on http://{addr}");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    tracing::info!("doorstep relay stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Sets up `tracing` output, as text or JSON; `RUST_LOG` picks the level.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rusqlite_migration=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second call (in tests) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// A consistent copy of a live database, taken while the relay runs.
+pub fn backup(db: &Path, out: &Path) -> AppResult<()> {
+    if out.exists() {
+        return Err(AppError::Conflict(format!(
+            "{} already exists",
+            out.display()
+        )));
+    }
+    let conn = rusqlite::Connection::open(db)?;
+    conn.execute("VACUUM INTO ?1", [out.to_string_lossy().as_ref()])?;
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! Prometheus metrics: syncs, records accepted and refused, bytes, latency,
+//! and the size of the database.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Label of a refused record.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabel {
+    /// The refusal code.
+    pub code: String,
+}
+
+/// The relay's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Sync requests served.
+    pub syncs: Counter,
+    /// Pushed records accepted.
+    pub accepted: Counter,
+    /// Pushed records refused, by code.
+    pub rejected: Family<CodeLabel, Counter>,
+    /// Records sent to phones.
+    pub pulled: Counter,
+    /// Sync request bytes received.
+    pub bytes_in: Counter,
+    /// Sync response bytes sent.
+    pub bytes_out: Counter,
+    /// Time to serve a sync request.
+    pub sync_seconds: Histogram,
+    /// Size of the database file in bytes (set when scraped).
+    pub db_bytes: Gauge,
+    /// Records stored (set when scraped).
+    pub records: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("doorstep");
+        let metrics = Self {
+            syncs: Counter::default(),
+            accepted: Counter::default(),
+            rejected: Family::default(),
+            pulled: Counter::default(),
+            bytes_in: Counter::default(),
+            bytes_out: Counter::default(),
+            sync_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+            db_bytes: Gauge::default(),
+            records: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register("syncs", "Sync requests served", metrics.syncs.clone());
+        registry.register(
+            "records_accepted",
+            "Pushed records accepted",
+            metrics.accepted.clone(),
+        );
+        registry.register(
+            "records_rejected",
+            "Pushed records refused, by code",
+            metrics.rejected.clone(),
+        );
+        registry.register(
+            "records_pulled",
+            "Records sent to phones",
+            metrics.pulled.clone(),
+        );
+        registry.register(
+            "sync_request_bytes",
+            "Sync request bytes received",
+            metrics.bytes_in.clone(),
+        );
+        registry.register(
+            "sync_response_bytes",
+            "Sync response bytes sent",
+            metrics.bytes_out.clone(),
+        );
+        registry.register(
+            "sync_duration_seconds",
+            "Time to serve a sync request",
+            metrics.sync_seconds.clone(),
+        );
+        registry.register(
+            "db_size_bytes",
+            "Size of the SQLite database",
+            metrics.db_bytes.clone(),
+        );
+        registry.register("records_stored", "Records stored", metrics.records.clone());
+        Self {
+            registry,
+            ..metrics
+        }
+    }
+}
+
+impl Metrics {
+    /// The metrics in Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}

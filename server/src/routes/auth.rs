@@ -1,0 +1,103 @@
+//! `POST /v1/auth/login` and `POST /v1/auth/refresh`.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use sync_core::{DeviceId, Role, ScopePath, UserId};
+
+use crate::accounts::{self, User};
+use crate::error::{AppError, AppResult};
+use crate::state::{AppState, now_ms};
+
+/// Login form.
+#[derive(Debug, Deserialize)]
+pub(super) struct Login {
+    username: String,
+    password: String,
+    device_id: String,
+    #[serde(default)]
+    device_name: String,
+}
+
+/// Refresh form.
+#[derive(Debug, Deserialize)]
+pub(super) struct Refresh {
+    refresh_token: String,
+}
+
+/// A new pair of tokens.
+#[derive(Debug, Serialize)]
+pub(super) struct Tokens {
+    access_token: String,
+    refresh_token: String,
+    expires_in: i64,
+    user: UserInfo,
+}
+
+#[derive(Debug, Serialize)]
+struct UserInfo {
+    id: UserId,
+    role: Role,
+    scopes: Vec<ScopePath>,
+}
+
+fn tokens(
+    state: &AppState,
+    user: User,
+    device: DeviceId,
+    refresh_token: String,
+) -> AppResult<Tokens> {
+    let ttl = state.settings.access_ttl_secs;
+    let access_token = state.keys.issue(&user, device, ttl, now_ms() / 1000)?;
+    Ok(Tokens {
+        access_token,
+        refresh_token,
+        expires_in: ttl,
+        user: UserInfo {
+            id: user.username,
+            role: user.role,
+            scopes: user.scopes,
+        },
+    })
+}
+
+/// Checks the password, registers the device and starts a session.
+pub(super) async fn login(
+    State(state): State<AppState>,
+    Json(form): Json<Login>,
+) -> AppResult<Json<Tokens>> {
+    let device: DeviceId = form
+        .device_id
+        .parse()
+        .map_err(|_| AppError::BadRequest("device_id must be a UUID".into()))?;
+    let name = form.device_name.chars().take(100).collect::<String>();
+    let ttl = state.settings.refresh_ttl_ms();
+    let (user, refresh) = state
+        .db
+        .run(move |store| {
+            let conn = store.connection();
+            let user = accounts::verify_login(conn, &form.username, &form.password)?;
+            let now = now_ms();
+            accounts::register_device(conn, &user.username, device, &name, "phone", now)?;
+            let refresh = accounts::issue_refresh(conn, device, None, ttl, now)?;
+            Ok((user, refresh))
+        })
+        .await?;
+    tracing::info!(user = %user.username, %device, "login");
+    Ok(Json(tokens(&state, user, device, refresh)?))
+}
+
+/// Trades a refresh token for a new pair; the old one stops working.
+pub(super) async fn refresh(
+    State(state): State<AppState>,
+    Json(form): Json<Refresh>,
+) -> AppResult<Json<Tokens>> {
+    let ttl = state.settings.refresh_ttl_ms();
+    let (user, device, next) = state
+        .db
+        .run(move |store| {
+            accounts::rotate_refresh(store.connection(), &form.refresh_token, ttl, now_ms())
+        })
+        .await?;
+    Ok(Json(tokens(&state, user, device, next)?))
+}

@@ -1,0 +1,70 @@
+//! The HTTP API: `fn app(state) -> Router`.
+
+mod auth;
+mod households;
+mod ops;
+pub(crate) mod params;
+mod stats;
+mod sync;
+mod wishes;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use sync::SYNC_MEDIA_TYPE;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The largest JSON body accepted.
+const JSON_LIMIT: usize = 64 * 1024;
+
+/// Builds the relay's router over `state`.
+pub fn app(state: AppState) -> Router {
+    let timeout = Duration::from_secs(state.settings.request_timeout_secs);
+    let sync_routes = Router::new()
+        .route("/v1/sync", post(sync::sync))
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(
+            sync_core::sync::MAX_MESSAGE_BYTES,
+        ));
+    let api = Router::new()
+        .route("/v1/auth/login", post(auth::login))
+        .route("/v1/auth/refresh", post(auth::refresh))
+        .route("/v1/wishes", get(wishes::list))
+        .route("/v1/wishes/{id}", get(wishes::get))
+        .route("/v1/wishes/{id}/history", get(wishes::history))
+        .route("/v1/wishes/{id}/review", post(wishes::review))
+        .route("/v1/wishes/{id}/assign", post(wishes::assign))
+        .route("/v1/wishes/{id}/fulfil", post(wishes::fulfil))
+        .route("/v1/wishes/{id}/feedback", post(wishes::feedback))
+        .route("/v1/conflicts", get(wishes::conflicts))
+        .route("/v1/conflicts/{id}/resolve", post(wishes::resolve))
+        .route("/v1/households", get(households::list))
+        .route("/v1/households/{id}", get(households::get))
+        .route("/v1/visits", get(households::visits))
+        .route("/v1/stats", get(stats::stats))
+        .route("/v1/export/wishes.csv", get(stats::export))
+        .route("/", get(ops::index))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .layer(DefaultBodyLimit::max(JSON_LIMIT))
+        .layer(RequestBodyLimitLayer::new(JSON_LIMIT));
+    Router::new()
+        .merge(sync_routes)
+        .merge(api)
+        .fallback(|| async { AppError::NotFound("no such endpoint".into()) })
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,110 @@
+//! `POST /v1/sync`: the engine's binary messages over HTTP.
+//!
+//! Each pushed record is checked by sync-core's relay policy for the
+//! authenticated user and device; a refused record is named in the response
+//! with its reason and the rest of the sync goes through.
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use sync_core::sync::{Message, RelayPolicy};
+
+use crate::auth::AuthUser;
+use crate::error::{AppError, AppResult};
+use crate::metrics::CodeLabel;
+use crate::state::{AppState, now_ms};
+
+/// The media type of sync messages.
+pub const SYNC_MEDIA_TYPE: &str = "application/vnd.doorstep.sync";
+
+/// Serves one sync round.
+pub(super) async fn sync(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    body: Bytes,
+) -> AppResult<impl IntoResponse> {
+    let started = Instant::now();
+    let metrics = state.metrics.clone();
+    metrics.bytes_in.inc_by(body.len() as u64);
+    let request = match Message::decode(&body) {
+        Ok(Message::Request(request)) => request,
+        Ok(_) => return Err(AppError::BadMessage("expected a sync request".into())),
+        Err(e) => return Err(AppError::BadMessage(e.to_string())),
+    };
+    if request.from != auth.device {
+        return Err(AppError::Forbidden(
+            "the request names another device than the token".into(),
+        ));
+    }
+    let policy = RelayPolicy {
+        user: auth.user.username.clone(),
+        role: auth.user.role,
+        device: auth.device,
+        scopes: auth.user.scopes.clone(),
+    };
+    let device = auth.device;
+    let response = state
+        .db
+        .run(move |store| {
+            let response = store.serve_sync(&policy, &request)?;
+            store.connection().execute(
+                "UPDATE devices SET last_seen = ?2 WHERE id = ?1",
+                rusqlite::params![device.to_string(), now_ms()],
+            )?;
+            Ok(response)
+        })
+        .await?;
+    metrics.syncs.inc();
+    metrics.accepted.inc_by(response.accepted.len() as u64);
+    metrics.pulled.inc_by(response.pull.len() as u64);
+    for refused in &response.rejected {
+        metrics
+            .rejected
+            .get_or_create(&CodeLabel {
+                code: refused.code.as_str().to_owned(),
+            })
+            .inc();
+        tracing::warn!(user = %auth.user.username, record = %refused.id, code = refused.code.as_str(), reason = %refused.reason, "record refused");
+    }
+    let status = status_of(&response);
+    let bytes = Message::Response(response)
+        .encode()
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    metrics.bytes_out.inc_by(bytes.len() as u64);
+    metrics
+        .sync_seconds
+        .observe(started.elapsed().as_secs_f64());
+    Ok((status, [(CONTENT_TYPE, SYNC_MEDIA_TYPE)], bytes))
+}
+
+/// The HTTP status of a sync answer. The body is always the engine's
+/// response, so the phone learns why each record was refused; the status
+/// tells plain HTTP tooling what happened: 200 when anything went through
+/// (or nothing was pushed), 403 when every pushed record was refused and one
+/// was refused for permissions, 422 when every one was refused as invalid.
+fn status_of(response: &sync_core::sync::SyncResponse) -> StatusCode {
+    use sync_core::sync::RejectCode as C;
+    let refused: Vec<C> = response
+        .rejected
+        .iter()
+        .map(|r| r.code)
+        .filter(|c| !c.is_retryable())
+        .collect();
+    if refused.is_empty()
+        || !response.accepted.is_empty()
+        || refused.len() < response.rejected.len()
+    {
+        StatusCode::OK
+    } else if refused
+        .iter()
+        .any(|c| matches!(c, C::Scope | C::Role | C::Actor | C::History | C::Workflow))
+    {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}

@@ -1,0 +1,121 @@
+//! A relay on a loopback port for tests, over a real SQLite file.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use server::config::Settings;
+use server::state::AppState;
+use sync_core::store::Clock;
+use sync_core::{Role, ScopePath, UserId};
+
+pub const PASSWORD: &str = "correct horse battery";
+pub const XIKENG: &str = "longgang/yuanshan/xikeng";
+pub const HEHUA: &str = "longgang/yuanshan/hehua";
+
+/// A relay served from a background thread until dropped.
+pub struct TestRelay {
+    pub url: String,
+    pub db: PathBuf,
+    pub state: AppState,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestRelay {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("relay.sqlite");
+        let settings = Settings {
+            db: db.clone(),
+            ..Settings::default()
+        };
+        let state = server::open_state(settings).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = server::app(state.clone());
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let relay = Self {
+            url,
+            db,
+            state,
+            _dir: dir,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        };
+        relay.add_user("wang", Role::Worker, &[XIKENG]);
+        relay.add_user("zhao", Role::Worker, &[XIKENG]);
+        relay.add_user("sun", Role::Worker, &[HEHUA]);
+        relay.add_user("chen", Role::Supervisor, &["longgang/yuanshan"]);
+        relay
+    }
+
+    pub fn add_user(&self, name: &str, role: Role, scopes: &[&str]) {
+        let scopes: Vec<ScopePath> = scopes.iter().map(|s| ScopePath::new(*s).unwrap()).collect();
+        self.state
+            .db
+            .blocking(|store| {
+                server::accounts::add_user(
+                    store.connection(),
+                    &UserId::new(name).unwrap(),
+                    role,
+                    &scopes,
+                    PASSWORD,
+                    0,
+                )
+            })
+            .unwrap();
+    }
+
+    /// Everything stored about records, and the feed position.
+    pub fn snapshot(&self) -> (Vec<(String, i64, Vec<u8>)>, i64) {
+        self.state
+            .db
+            .blocking(|store| {
+                let mut stmt = store
+                    .connection()
+                    .prepare("SELECT id, seq, doc FROM records ORDER BY id")?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((rows, store.feed_seq()?))
+            })
+            .unwrap()
+    }
+}
+
+impl Drop for TestRelay {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+pub fn clock() -> Clock {
+    let now = Arc::new(AtomicI64::new(1_760_000_000_000));
+    Arc::new(move || now.fetch_add(1, Ordering::SeqCst))
+}

@@ -1,0 +1,276 @@
+//! A phone that syncs with a real relay over HTTP, and small helpers for the
+//! relay's JSON API.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+use sync_core::doc::Author;
+use sync_core::store::Clock;
+use sync_core::sync::{self, SyncReport};
+use sync_core::{Role, ScopePath, Store, UserId};
+
+use crate::{Phone, relay_peer};
+
+/// A blocking HTTP client with short timeouts, for tests.
+pub fn client() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("build HTTP client")
+}
+
+/// Why an HTTP sync failed.
+#[derive(Debug)]
+pub struct HttpError {
+    /// The status, if the relay answered.
+    pub status: Option<StatusCode>,
+    /// The body or the transport error.
+    pub message: String,
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.status, self.message)
+    }
+}
+
+/// A phone logged in to a relay.
+pub struct HttpPhone {
+    /// The phone's store and user.
+    pub phone: Phone,
+    /// The relay's base URL.
+    pub base: String,
+    /// The current access token.
+    pub access: String,
+    /// The current refresh token.
+    pub refresh: String,
+    client: Client,
+}
+
+/// Logs in over the API and returns the whole JSON answer.
+pub fn login(base: &str, username: &str, password: &str, device: &str) -> Result<Value, HttpError> {
+    let response = client()
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({"username": username, "password": password, "device_id": device, "device_name": "test"}))
+        .send()
+        .map_err(|e| HttpError { status: None, message: e.to_string() })?;
+    let status = response.status();
+    let body: Value = response.json().unwrap_or(Value::Null);
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err(HttpError {
+            status: Some(status),
+            message: body.to_string(),
+        })
+    }
+}
+
+impl HttpPhone {
+    /// A fresh phone (in-memory store) logged in as `username`.
+    pub fn login(
+        base: &str,
+        username: &str,
+        password: &str,
+        clock: Clock,
+    ) -> Result<Self, HttpError> {
+        Self::login_with(
+            base,
+            username,
+            password,
+            Store::open_in_memory()
+                .expect("open store")
+                .with_clock(clock),
+        )
+    }
+
+    /// A phone over the given store, logged in as `username`.
+    pub fn login_with(
+        base: &str,
+        username: &str,
+        password: &str,
+        store: Store,
+    ) -> Result<Self, HttpError> {
+        let answer = login(base, username, password, &store.id().to_string())?;
+        let user = &answer["user"];
+        let role: Role = user["role"]
+            .as_str()
+            .unwrap_or_default()
+            .parse()
+            .expect("role");
+        let scopes = user["scopes"]
+            .as_array()
+            .expect("scopes")
+            .iter()
+            .map(|s| ScopePath::new(s.as_str().unwrap_or_default()).expect("scope"))
+            .collect();
+        let author = Author {
+            user: UserId::new(username).expect("user"),
+            role,
+            device: store.id(),
+        };
+        Ok(Self {
+            phone: Phone {
+                store,
+                author,
+                scopes,
+            },
+            base: base.to_owned(),
+            access: answer["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            refresh: answer["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            client: client(),
+        })
+    }
+
+    /// Syncs with the relay until nothing is left.
+    pub fn sync(&mut self) -> Result<SyncReport, HttpError> {
+        let url = format!("{}/v1/sync", self.base);
+        let (client, token) = (&self.client, &self.access);
+        let scopes = self.phone.scopes.clone();
+        sync::drive(&mut self.phone.store, &relay_peer(), &scopes, |request| {
+            let response = client
+                .post(&url)
+                .bearer_auth(token)
+                .header("content-type", server_media_type())
+                .body(request)
+                .send()
+                .map_err(|e| HttpError {
+                    status: None,
+                    message: e.to_string(),
+                })?;
+            let status = response.status();
+            let is_sync = response
+                .headers()
+                .get("content-type")
+                .is_some_and(|v| v.as_bytes() == server_media_type().as_bytes());
+            let bytes = response.bytes().map_err(|e| HttpError {
+                status: Some(status),
+                message: e.to_string(),
+            })?;
+            // Refusals come with 403/422 but still carry the engine's answer.
+            if status.is_success() || is_sync {
+                Ok(bytes.to_vec())
+            } else {
+                Err(HttpError {
+                    status: Some(status),
+                    message: String::from_utf8_lossy(&bytes).into_owned(),
+                })
+            }
+        })
+        .map_err(|e| match e {
+            sync::DriveError::Transport(e) => e,
+            sync::DriveError::Core(e) => HttpError {
+                status: None,
+                message: e.to_string(),
+            },
+        })
+    }
+
+    /// Trades the refresh token for a new pair.
+    pub fn refresh(&mut self) -> Result<(), HttpError> {
+        let response = self
+            .client
+            .post(format!("{}/v1/auth/refresh", self.base))
+            .json(&json!({"refresh_token": self.refresh}))
+            .send()
+            .map_err(|e| HttpError {
+                status: None,
+                message: e.to_string(),
+            })?;
+        let status = response.status();
+        let body: Value = response.json().unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(HttpError {
+                status: Some(status),
+                message: body.to_string(),
+            });
+        }
+        self.access = body["access_token"].as_str().unwrap_or_default().to_owned();
+        self.refresh = body["refresh_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        Ok(())
+    }
+}
+
+fn server_media_type() -> &'static str {
+    "application/vnd.doorstep.sync"
+}
+
+/// A JSON API session for a dashboard user.
+pub struct Api {
+    /// Base URL.
+    pub base: String,
+    /// Access token.
+    pub token: String,
+    client: Client,
+}
+
+impl Api {
+    /// Logs in as `username` from a fresh device id.
+    pub fn login(base: &str, username: &str, password: &str) -> Result<Self, HttpError> {
+        let answer = login(base, username, password, &uuid_like())?;
+        Ok(Self {
+            base: base.to_owned(),
+            token: answer["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            client: client(),
+        })
+    }
+
+    /// `GET path` → (status, JSON body).
+    pub fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .expect("relay answers");
+        let status = response.status();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+
+    /// `GET path` → (status, raw body).
+    pub fn get_text(&self, path: &str) -> (StatusCode, Vec<u8>) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .expect("relay answers");
+        let status = response.status();
+        (
+            status,
+            response.bytes().map(|b| b.to_vec()).unwrap_or_default(),
+        )
+    }
+
+    /// `POST path` with a JSON body → (status, JSON body).
+    pub fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .expect("relay answers");
+        let status = response.status();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+}
+
+/// A fresh device id.
+pub fn uuid_like() -> String {
+    sync_core::DeviceId::random().to_string()
+}
