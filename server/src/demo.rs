@@ -226,16 +226,18 @@ pub fn seed_if_empty(db: &Path) -> AppResult<bool> {
     if !accounts::list_users(store.connection())?.is_empty() {
         return Ok(false);
     }
-    let start = crate::state::now_ms() - 120 * DAY;
+    let start = crate::state::now_ms() - 60 * DAY;
     let now = Arc::new(AtomicI64::new(start));
     let ticking = now.clone();
     let clock: Clock = Arc::new(move || ticking.fetch_add(10, Ordering::SeqCst));
     let mut relay = store.with_clock(clock.clone());
-    let advance = |days: i64| now.fetch_add(days * DAY, Ordering::SeqCst);
+    let advance = |hours: i64| now.fetch_add(hours * DAY / 24, Ordering::SeqCst);
     seed(&mut relay, &clock, advance)?;
     Ok(true)
 }
 
+/// `advance(hours)` moves the demo clock forward, so that the figures
+/// (days from submission to fulfilment) look like a real district's.
 fn seed(relay: &mut Store, clock: &Clock, advance: impl Fn(i64) -> i64) -> AppResult<()> {
     let mut dice = Dice(0x5EED_D00D_CAFE_F00D);
     let conn = relay.connection();
@@ -324,7 +326,10 @@ fn seed(relay: &mut Store, clock: &Clock, advance: impl Fn(i64) -> i64) -> AppRe
             }
             homes.push(home);
         }
-        for _ in 0..WISHES_PER_COMMUNITY {
+        for w in 0..WISHES_PER_COMMUNITY {
+            if w % 20 == 19 {
+                advance(12);
+            }
             let (text, category) = dice.pick(WISHES);
             let id = phone
                 .store
@@ -348,7 +353,7 @@ fn seed(relay: &mut Store, clock: &Clock, advance: impl Fn(i64) -> i64) -> AppRe
         phone.sync(relay)?;
         workers.push((phone, *street_index));
     }
-    advance(3);
+    advance(72);
 
     // Street supervisors review what was submitted.
     for (n, id) in &wishes {
@@ -361,7 +366,7 @@ fn seed(relay: &mut Store, clock: &Clock, advance: impl Fn(i64) -> i64) -> AppRe
         };
         supervise(relay, supervisor, *id, input)?;
     }
-    advance(2);
+    advance(48);
 
     // Volunteers claim approved wishes on their phones; now and then both
     // claim the same wish before either syncs: a conflict.
@@ -395,8 +400,10 @@ fn seed(relay: &mut Store, clock: &Clock, advance: impl Fn(i64) -> i64) -> AppRe
     }
     // Claimants light up most of their wishes, over the following weeks.
     for (i, (v, id)) in claimed.iter().enumerate() {
+        if i % 30 == 29 {
+            advance(24);
+        }
         if i % 5 != 4 {
-            advance(dice.below(3) as i64);
             volunteers[*v].event(
                 *id,
                 EventInput::new(EventKind::Fulfil).with_note("已送到，居民很满意"),
@@ -406,7 +413,7 @@ fn seed(relay: &mut Store, clock: &Clock, advance: impl Fn(i64) -> i64) -> AppRe
     for phone in &mut volunteers {
         phone.sync(relay)?;
     }
-    advance(2);
+    advance(48);
     // Workers revisit and record the residents' confirmation.
     for (phone, _) in &mut workers {
         phone.sync(relay)?;
