@@ -24,7 +24,11 @@ const PASSWORD: &str = "correct horse battery";
 
 fn doorstep(args: &[&str]) {
     let out = Command::new(BIN).args(args).output().unwrap();
-    assert!(out.status.success(), "doorstep {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "doorstep {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Starts `doorstep serve` on a free port and returns it with its URL.
@@ -46,13 +50,18 @@ fn serve(db: &Path) -> (Child, String) {
             }
         }
     });
-    let url = rx.recv_timeout(Duration::from_secs(60)).expect("the relay starts");
+    let url = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the relay starts");
     (child, url)
 }
 
 fn wishes(store: &sync_core::Store) -> BTreeSet<(String, String)> {
     store
-        .list_wishes(&WishFilter { limit: Some(500), ..WishFilter::default() })
+        .list_wishes(&WishFilter {
+            limit: Some(500),
+            ..WishFilter::default()
+        })
         .unwrap()
         .items
         .into_iter()
@@ -66,7 +75,20 @@ fn acknowledged_changes_survive_a_sigkill_and_phones_converge() {
     let db = dir.path().join("relay.sqlite");
     let db_arg = db.to_str().unwrap();
     for user in ["wang", "zhao", "qian"] {
-        doorstep(&["user", "add", "--db", db_arg, "--username", user, "--role", "worker", "--scope", "longgang/yuanshan/xikeng", "--password", PASSWORD]);
+        doorstep(&[
+            "user",
+            "add",
+            "--db",
+            db_arg,
+            "--username",
+            user,
+            "--role",
+            "worker",
+            "--scope",
+            "longgang/yuanshan/xikeng",
+            "--password",
+            PASSWORD,
+        ]);
     }
     let (mut relay, url) = serve(&db);
 
@@ -75,12 +97,17 @@ fn acknowledged_changes_survive_a_sigkill_and_phones_converge() {
     let workers: Vec<_> = ["wang", "zhao", "qian"]
         .into_iter()
         .map(|user| {
-            let mut phone = HttpPhone::login(&url, user, PASSWORD, sync_core::store::system_clock()).unwrap();
+            let mut phone =
+                HttpPhone::login(&url, user, PASSWORD, sync_core::store::system_clock()).unwrap();
             let (synced, failed) = (synced.clone(), failed.clone());
             std::thread::spawn(move || {
                 let community = phone.phone.community();
                 let author = phone.phone.author.clone();
-                let home = phone.phone.store.create_household(&author, &community, &NewHousehold::default()).unwrap();
+                let home = phone
+                    .phone
+                    .store
+                    .create_household(&author, &community, &NewHousehold::default())
+                    .unwrap();
                 let mut acknowledged = BTreeSet::new();
                 let mut written = Vec::new();
                 let deadline = Instant::now() + Duration::from_secs(60);
@@ -88,9 +115,20 @@ fn acknowledged_changes_survive_a_sigkill_and_phones_converge() {
                     let text = format!("{} 的第{i}个心愿", author.user);
                     let store = &mut phone.phone.store;
                     let id = store
-                        .create_wish(&author, &NewWish { household: home, text: text.clone(), category: Category::Other, urgency: Urgency::Low, photos: vec![] })
+                        .create_wish(
+                            &author,
+                            &NewWish {
+                                household: home,
+                                text: text.clone(),
+                                category: Category::Other,
+                                urgency: Urgency::Low,
+                                photos: vec![],
+                            },
+                        )
                         .unwrap();
-                    store.append_event(&author, id, &EventInput::new(EventKind::Submit)).unwrap();
+                    store
+                        .append_event(&author, id, &EventInput::new(EventKind::Submit))
+                        .unwrap();
                     written.push((id.to_string(), text));
                     if Instant::now() > deadline {
                         break;
@@ -115,8 +153,14 @@ fn acknowledged_changes_survive_a_sigkill_and_phones_converge() {
     relay.kill().unwrap(); // SIGKILL: no shutdown, no flush
     relay.wait().unwrap();
     let mut phones: Vec<_> = workers.into_iter().map(|w| w.join().unwrap()).collect();
-    assert!(synced.load(Ordering::SeqCst) >= 15, "phones synced before the crash");
-    assert!(failed.load(Ordering::SeqCst) > 0, "the crash happened while phones were syncing");
+    assert!(
+        synced.load(Ordering::SeqCst) >= 15,
+        "phones synced before the crash"
+    );
+    assert!(
+        failed.load(Ordering::SeqCst) > 0,
+        "the crash happened while phones were syncing"
+    );
 
     let (mut relay, url) = serve(&db);
     for _ in 0..2 {
@@ -130,10 +174,30 @@ fn acknowledged_changes_survive_a_sigkill_and_phones_converge() {
 
     let stored = wishes(&sync_core::Store::open(&db).unwrap());
     for (phone, acknowledged) in &phones {
-        assert!(acknowledged.is_subset(&stored), "{} lost acknowledged changes", phone.phone.author.user);
-        assert_eq!(wishes(&phone.phone.store), stored, "{} converged", phone.phone.author.user);
-        assert_eq!(phone.phone.store.pending_changes(&doorstep_tests::relay_peer()).unwrap(), 0);
+        assert!(
+            acknowledged.is_subset(&stored),
+            "{} lost acknowledged changes",
+            phone.phone.author.user
+        );
+        assert_eq!(
+            wishes(&phone.phone.store),
+            stored,
+            "{} converged",
+            phone.phone.author.user
+        );
+        assert_eq!(
+            phone
+                .phone
+                .store
+                .pending_changes(&doorstep_tests::relay_peer())
+                .unwrap(),
+            0
+        );
     }
-    let written: usize = phones.iter().map(|(p, _)| wishes(&p.phone.store).len()).sum::<usize>() / phones.len();
+    let written: usize = phones
+        .iter()
+        .map(|(p, _)| wishes(&p.phone.store).len())
+        .sum::<usize>()
+        / phones.len();
     assert_eq!(stored.len(), written, "no duplicates");
 }

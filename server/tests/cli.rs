@@ -1,0 +1,253 @@
+//! The `doorstep` command line as a district's IT team uses it.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use doorstep_tests::http::{HttpPhone, login};
+
+const BIN: &str = env!("CARGO_BIN_EXE_doorstep");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn users_devices_keys_backup_and_a_graceful_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("district.sqlite");
+    let db_arg = db.to_str().unwrap();
+
+    // A password from stdin, as a script would give it.
+    let mut add = Command::new(BIN)
+        .args([
+            "user",
+            "add",
+            "--db",
+            db_arg,
+            "--username",
+            "wang",
+            "--role",
+            "worker",
+            "--scope",
+            "longgang/yuanshan/xikeng",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"from stdin 123\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let out = run(&[
+        "user",
+        "add",
+        "--db",
+        db_arg,
+        "--username",
+        "chen",
+        "--role",
+        "supervisor",
+        "--scope",
+        "longgang",
+        "--password",
+        "supervisor pass",
+    ]);
+    stdout(&out);
+    // Bad input is refused clearly.
+    let dup = run(&[
+        "user",
+        "add",
+        "--db",
+        db_arg,
+        "--username",
+        "chen",
+        "--role",
+        "worker",
+        "--scope",
+        "longgang",
+        "--password",
+        "whatever123",
+    ]);
+    assert!(!dup.status.success());
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+    let bad_role = run(&[
+        "user",
+        "add",
+        "--db",
+        db_arg,
+        "--username",
+        "x",
+        "--role",
+        "boss",
+        "--scope",
+        "longgang",
+        "--password",
+        "whatever123",
+    ]);
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("unknown Role"));
+    let listed = stdout(&run(&["user", "list", "--db", db_arg]));
+    assert!(
+        listed.contains("wang")
+            && listed.contains("worker")
+            && listed.contains("longgang/yuanshan/xikeng")
+    );
+
+    // The relay creates its signing key beside the database, readable by its owner only.
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            db_arg,
+            "--log-format",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let url = loop {
+        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+        if let Some(url) = line.strip_prefix("listening on ") {
+            break url.to_owned();
+        }
+    };
+    let key = dir.path().join("district.sqlite.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    let mut phone = HttpPhone::login(
+        &url,
+        "wang",
+        "from stdin 123",
+        sync_core::store::system_clock(),
+    )
+    .unwrap();
+    phone.sync().unwrap();
+    let device = phone.phone.device().to_string();
+    let devices = stdout(&run(&["device", "list", "--db", db_arg]));
+    assert!(devices.contains(&device) && devices.contains("active"));
+
+    // A consistent copy while the relay runs.
+    let copy = dir.path().join("copy.sqlite");
+    stdout(&run(&["backup", "--db", db_arg, copy.to_str().unwrap()]));
+    let users: i64 = rusqlite::Connection::open(&copy)
+        .unwrap()
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(users, 2);
+
+    // Revoking the phone cuts it off at its next request.
+    stdout(&run(&["device", "revoke", "--db", db_arg, &device]));
+    let refused = phone.sync().unwrap_err();
+    assert_eq!(refused.status.map(|s| s.as_u16()), Some(403));
+    assert!(stdout(&run(&["device", "list", "--db", db_arg])).contains("revoked"));
+    // Disabling a user ends their logins.
+    stdout(&run(&["user", "disable", "--db", db_arg, "chen"]));
+    assert!(
+        login(
+            &url,
+            "chen",
+            "supervisor pass",
+            &sync_core::DeviceId::random().to_string()
+        )
+        .is_err()
+    );
+
+    // SIGTERM: the relay finishes and exits cleanly, logging JSON.
+    let started = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    let first = logs.lines().next().unwrap_or_default();
+    assert!(
+        serde_json::from_str::<serde_json::Value>(first).is_ok(),
+        "JSON logs: {first}"
+    );
+}
+
+#[test]
+fn settings_come_from_a_file_and_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("from-file.sqlite");
+    let config = dir.path().join("doorstep.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "db = {:?}\nlisten = \"127.0.0.1:0\"\naccess_ttl_secs = 300\n",
+            db.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve"])
+        .env("DOORSTEP_CONFIG", &config)
+        .env(
+            "DOORSTEP_JWT_SECRET",
+            "an environment secret of more than thirty-two bytes",
+        )
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("listening on http://127.0.0.1:"), "{line}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(db.exists(), "the database named in the file was created");
+    assert!(
+        !dir.path().join("from-file.sqlite.key").exists(),
+        "no key file when a secret is given"
+    );
+
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\nunknown_setting = 1\n").unwrap();
+    let out = run(&["serve", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown"));
+}
