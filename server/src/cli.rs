@@ -6,10 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use sync_core::{DeviceId, Role, ScopePath, UserId};
+use sync_core::{DeviceId, Role, ScopePath, Store, UserId};
 
 use crate::config::{LogFormat, Settings};
-use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::state::now_ms;
 use crate::{accounts, backup, demo, init_logging, run};
@@ -193,8 +192,8 @@ fn execute(cli: Cli) -> AppResult<()> {
     }
 }
 
-fn open(db: &DbArg) -> AppResult<Db> {
-    Db::open(&db.db)
+fn open(db: &DbArg) -> AppResult<Store> {
+    Store::open(&db.db)
         .map_err(|e| AppError::Internal(format!("cannot open {}: {e}", db.db.display())))
 }
 
@@ -226,7 +225,8 @@ fn user(command: UserCommand) -> AppResult<()> {
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
-            open(&db)?.blocking(|store| {
+            let store = open(&db)?;
+            {
                 accounts::add_user(
                     store.connection(),
                     &username,
@@ -235,12 +235,12 @@ fn user(command: UserCommand) -> AppResult<()> {
                     &password,
                     now_ms(),
                 )
-            })?;
+            }?;
             println!("added {role} {username}");
             Ok(())
         }
         UserCommand::List { db } => {
-            let users = open(&db)?.blocking(|store| accounts::list_users(store.connection()))?;
+            let users = accounts::list_users(open(&db)?.connection())?;
             println!("{:<20} {:<11} {:<9} scopes", "user", "role", "status");
             for u in users {
                 let scopes: Vec<&str> = u.scopes.iter().map(ScopePath::as_str).collect();
@@ -256,9 +256,8 @@ fn user(command: UserCommand) -> AppResult<()> {
             Ok(())
         }
         UserCommand::Disable { username, db } => {
-            open(&db)?.blocking(|store| {
-                accounts::disable_user(store.connection(), &username, now_ms())
-            })?;
+            let store = open(&db)?;
+            { accounts::disable_user(store.connection(), &username, now_ms()) }?;
             println!("disabled {username}");
             Ok(())
         }
@@ -268,8 +267,7 @@ fn user(command: UserCommand) -> AppResult<()> {
 fn device(command: DeviceCommand) -> AppResult<()> {
     match command {
         DeviceCommand::List { db } => {
-            let devices =
-                open(&db)?.blocking(|store| accounts::list_devices(store.connection()))?;
+            let devices = accounts::list_devices(open(&db)?.connection())?;
             println!(
                 "{:<36}  {:<16} {:<6} {:<8} name",
                 "device", "user", "kind", "status"
@@ -291,8 +289,7 @@ fn device(command: DeviceCommand) -> AppResult<()> {
             let id: DeviceId = device_id
                 .parse()
                 .map_err(|e: sync_core::InvalidInput| AppError::BadRequest(e.to_string()))?;
-            open(&db)?
-                .blocking(|store| accounts::revoke_device(store.connection(), id, now_ms()))?;
+            accounts::revoke_device(open(&db)?.connection(), id, now_ms())?;
             println!("revoked {id}");
             Ok(())
         }

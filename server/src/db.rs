@@ -1,20 +1,26 @@
-//! The relay's store behind a blocking-pool boundary.
+//! The relay's store, owned by one dedicated thread.
 //!
-//! SQLite calls never run on the async runtime: every call goes through
-//! [`Db::run`], which takes the store on a blocking thread. Documents are not
-//! kept in memory between calls; the store loads a record only to change it.
+//! SQLite calls never run on the async runtime: handlers send closures to the
+//! store's thread and await the answer. One thread owning the store keeps
+//! writes serialized (as SQLite would anyway) and keeps memory flat under
+//! hundreds of concurrent syncs: no pile of blocking threads each holding
+//! its own allocator heap. Documents are not kept between calls; the store
+//! loads a record only to change it.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
 
 use sync_core::Store;
 
 use crate::error::{AppError, AppResult};
 
-/// A shared handle to the relay's store.
+type Job = Box<dyn FnOnce(&mut Store) + Send>;
+
+/// A handle to the relay's store thread. Cloning it is cheap.
 #[derive(Clone)]
 pub struct Db {
-    store: Arc<Mutex<Store>>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl std::fmt::Debug for Db {
@@ -23,42 +29,62 @@ impl std::fmt::Debug for Db {
     }
 }
 
+fn stopped() -> AppError {
+    AppError::Internal("the store thread has stopped".into())
+}
+
 impl Db {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> sync_core::Result<Self> {
         Ok(Self::from_store(Store::open(path)?))
     }
 
-    /// Wraps an open store.
-    pub fn from_store(store: Store) -> Self {
-        Self {
-            store: Arc::new(Mutex::new(store)),
-        }
+    /// Moves an open store to its own thread.
+    pub fn from_store(mut store: Store) -> Self {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("doorstep-store".into())
+            .spawn(move || {
+                for job in queue {
+                    // A bug in one request must not take the store down with it.
+                    if catch_unwind(AssertUnwindSafe(|| job(&mut store))).is_err() {
+                        tracing::error!("a store job panicked");
+                    }
+                }
+            })
+            .map(|_| ())
+            .unwrap_or_else(|e| tracing::error!(%e, "cannot start the store thread"));
+        Self { jobs }
     }
 
-    /// Runs `f` with the store on the blocking pool.
+    /// Runs `f` on the store's thread and awaits its result.
     pub async fn run<T, F>(&self, f: F) -> AppResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Store) -> AppResult<T> + Send + 'static,
     {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = store
-                .lock()
-                .map_err(|_| AppError::Internal("store lock poisoned".into()))?;
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| AppError::Internal(format!("blocking task failed: {e}")))?
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move |store| {
+                let _ = tx.send(f(store));
+            }))
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
     }
 
-    /// Runs `f` with the store on the current thread (for the CLI and setup).
-    pub fn blocking<T>(&self, f: impl FnOnce(&mut Store) -> AppResult<T>) -> AppResult<T> {
-        let mut guard = self
-            .store
-            .lock()
-            .map_err(|_| AppError::Internal("store lock poisoned".into()))?;
-        f(&mut guard)
+    /// Runs `f` on the store's thread and blocks until it is done (for the
+    /// CLI, setup and tests; never from async code).
+    pub fn blocking<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> AppResult<T> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel();
+        self.jobs
+            .send(Box::new(move |store| {
+                let _ = tx.send(f(store));
+            }))
+            .map_err(|_| stopped())?;
+        rx.recv().map_err(|_| stopped())?
     }
 }

@@ -7,7 +7,7 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{HEHUA, PASSWORD, TestRelay, XIKENG, clock};
+use common::{HEHUA, PASSWORD, TestRelay, clock};
 use doorstep_tests::http::{Api, HttpPhone, client, login};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -231,7 +231,10 @@ fn bad_tokens_are_refused_and_change_nothing() {
     relay
         .state
         .db
-        .blocking(|store| server::accounts::revoke_device(store.connection(), a.phone.device(), 1))
+        .blocking({
+            let device = a.phone.device();
+            move |store| server::accounts::revoke_device(store.connection(), device, 1)
+        })
         .unwrap();
     let (status, answer) = sync_raw(&relay, &a.access.clone(), body);
     assert_eq!(
@@ -366,7 +369,7 @@ fn forbidden_and_invalid_writes_are_refused_and_change_nothing() {
             &relay
                 .state
                 .db
-                .blocking(|s| Ok(s.doc(card.record())?))
+                .blocking(move |s| Ok(s.doc(card.record())?))
                 .unwrap(),
         )
         .unwrap();

@@ -27,6 +27,7 @@ CREATE TABLE record_versions (
     heads     BLOB NOT NULL,
     PRIMARY KEY (record_id, seq)
 ) STRICT, WITHOUT ROWID;
+CREATE INDEX record_versions_by_seq ON record_versions (seq);
 
 -- Materialized rows: written in the same transaction as the document.
 CREATE TABLE households (
@@ -78,6 +79,7 @@ CREATE TABLE wishes (
 CREATE INDEX wishes_by_status ON wishes (status, community, updated_at);
 CREATE INDEX wishes_by_community ON wishes (community, updated_at);
 CREATE INDEX wishes_by_household ON wishes (household_id);
+CREATE INDEX wishes_by_category ON wishes (category, urgency, updated_at);
 
 CREATE TABLE conflicts (
     record_id  TEXT NOT NULL,
@@ -106,6 +108,7 @@ CREATE VIRTUAL TABLE search USING fts5 (
 CREATE TABLE peers (
     peer        TEXT PRIMARY KEY,
     pull_cursor INTEGER NOT NULL DEFAULT 0,
+    pull_since  INTEGER NOT NULL DEFAULT 0,
     push_cursor INTEGER NOT NULL DEFAULT 0,
     remote_id   TEXT
 ) STRICT;

@@ -497,3 +497,57 @@ fn phones_sync_directly_then_both_with_the_relay_without_duplicates() {
     assert_eq!(b.store.pending_changes(&relay_peer()).unwrap(), 0);
     assert!(b.store.rejections(&relay_peer()).unwrap().is_empty());
 }
+
+#[test]
+fn a_first_sync_in_several_pages_brings_every_record_even_ones_changed_meanwhile() {
+    let World {
+        clock, mut relay, mut a, ..
+    } = world();
+    // Enough data for several pull pages (2 MB of records each).
+    let community = a.community();
+    let author = a.author.clone();
+    let mut homes = Vec::new();
+    for i in 0..600u32 {
+        let notes: String = (0..1500u32)
+            .map(|j| char::from_u32(0x4E00 + (i * 7919 + j * 104_729) % 20_000).unwrap())
+            .collect();
+        let id = a
+            .store
+            .create_household(
+                &author,
+                &community,
+                &NewHousehold {
+                    address: format!("{i}号"),
+                    notes,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        homes.push(id);
+    }
+    a.sync(&mut relay);
+    // The first record changes after it was first written: it now sits late
+    // in the feed, with an older version early in the feed.
+    a.store
+        .update_household(
+            &author,
+            homes[0],
+            &HouseholdPatch {
+                members: Some(3),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    a.sync(&mut relay);
+
+    let mut fresh = Phone::new("zhao", Role::Worker, &[XIKENG], clock);
+    let report = fresh.sync(&mut relay);
+    assert!(report.received >= 600, "{report:?}");
+    assert!(report.skipped.is_empty());
+    assert_eq!(fresh.store.households(&[], None, 1, 0).unwrap().total, 600, "one sync brings everything");
+    let Record::Household(first) = fresh.store.record(homes[0].record()).unwrap() else {
+        panic!("household expected")
+    };
+    assert_eq!(first.members, 3);
+    assert_eq!(fresh.sync(&mut relay).received, 0, "nothing was left behind");
+}

@@ -1,6 +1,6 @@
 //! A relay on a loopback port for tests, over a real SQLite file.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -72,17 +72,11 @@ impl TestRelay {
 
     pub fn add_user(&self, name: &str, role: Role, scopes: &[&str]) {
         let scopes: Vec<ScopePath> = scopes.iter().map(|s| ScopePath::new(*s).unwrap()).collect();
+        let user = UserId::new(name).unwrap();
         self.state
             .db
-            .blocking(|store| {
-                server::accounts::add_user(
-                    store.connection(),
-                    &UserId::new(name).unwrap(),
-                    role,
-                    &scopes,
-                    PASSWORD,
-                    0,
-                )
+            .blocking(move |store| {
+                server::accounts::add_user(store.connection(), &user, role, &scopes, PASSWORD, 0)
             })
             .unwrap();
     }

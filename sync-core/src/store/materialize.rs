@@ -10,10 +10,11 @@ use crate::model::{Household, Record, Visit, WishCard};
 /// that stores the document.
 pub(crate) fn materialize(tx: &Transaction<'_>, record: &Record, now: i64) -> Result<()> {
     let id = record.meta().id.to_string();
-    let rowid: i64 = tx.query_row("SELECT rowid FROM records WHERE id = ?1", [&id], |r| {
-        r.get(0)
-    })?;
-    tx.execute("DELETE FROM search WHERE rowid = ?1", [rowid])?;
+    let rowid: i64 = tx
+        .prepare_cached("SELECT rowid FROM records WHERE id = ?1")?
+        .query_row([&id], |r| r.get(0))?;
+    tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?
+        .execute([rowid])?;
     let body = match record {
         Record::Household(h) => {
             household(tx, h, now)?;
@@ -28,63 +29,59 @@ pub(crate) fn materialize(tx: &Transaction<'_>, record: &Record, now: i64) -> Re
             w.text.clone()
         }
     };
-    tx.execute(
-        "INSERT INTO search (rowid, body) VALUES (?1, ?2)",
-        params![rowid, index_body(&body)],
-    )?;
+    tx.prepare_cached("INSERT INTO search (rowid, body) VALUES (?1, ?2)")?
+        .execute(params![rowid, index_body(&body)])?;
     Ok(())
 }
 
 fn household(tx: &Transaction<'_>, h: &Household, now: i64) -> Result<()> {
     let tags: Vec<&str> = h.tags.iter().map(|t| t.as_str()).collect();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO households
            (id, community, address, head_name, phone, members, tags, notes, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![
-            h.meta.id.to_string(),
-            h.meta.community.as_str(),
-            h.address,
-            h.head_name,
-            h.phone,
-            h.members,
-            tags.join(","),
-            h.notes,
-            h.meta.created_at,
-            now
-        ],
-    )?;
+    )?
+    .execute(params![
+        h.meta.id.to_string(),
+        h.meta.community.as_str(),
+        h.address,
+        h.head_name,
+        h.phone,
+        h.members,
+        tags.join(","),
+        h.notes,
+        h.meta.created_at,
+        now
+    ])?;
     Ok(())
 }
 
 fn visit(tx: &Transaction<'_>, v: &Visit) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO visits
            (id, household_id, community, worker, visited_at, notes, needs, follow_up)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            v.meta.id.to_string(),
-            v.household.to_string(),
-            v.meta.community.as_str(),
-            v.meta.created_by.as_str(),
-            v.visited_at,
-            v.notes,
-            v.needs,
-            v.follow_up
-        ],
-    )?;
+    )?
+    .execute(params![
+        v.meta.id.to_string(),
+        v.household.to_string(),
+        v.meta.community.as_str(),
+        v.meta.created_by.as_str(),
+        v.visited_at,
+        v.notes,
+        v.needs,
+        v.follow_up
+    ])?;
     Ok(())
 }
 
 fn wish(tx: &Transaction<'_>, w: &WishCard, now: i64) -> Result<()> {
     let id = w.meta.id.to_string();
     let s = &w.state;
-    tx.execute(
-        "INSERT OR REPLACE INTO wishes
+    tx.prepare_cached("INSERT OR REPLACE INTO wishes
            (id, household_id, community, status, category, urgency, text, created_by, created_at,
             submitted_at, reviewed_at, fulfilled_at, confirmed_at, claimant, rating, open_conflicts, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        params![
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)")?.execute(params![
             id,
             w.household.to_string(),
             w.meta.community.as_str(),
@@ -102,14 +99,12 @@ fn wish(tx: &Transaction<'_>, w: &WishCard, now: i64) -> Result<()> {
             s.rating,
             i64::try_from(s.open_conflicts().count()).unwrap_or(i64::MAX),
             now
-        ],
-    )?;
-    tx.execute("DELETE FROM conflicts WHERE record_id = ?1", [&id])?;
+        ])?;
+    tx.prepare_cached("DELETE FROM conflicts WHERE record_id = ?1")?
+        .execute([&id])?;
     for c in &s.conflicts {
-        tx.execute(
-            "INSERT INTO conflicts (record_id, event_id, community, event_kind, kind, winner, status, resolved)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
+        tx.prepare_cached("INSERT INTO conflicts (record_id, event_id, community, event_kind, kind, winner, status, resolved)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?.execute(params![
                 id,
                 c.event.to_string(),
                 w.meta.community.as_str(),
@@ -118,8 +113,7 @@ fn wish(tx: &Transaction<'_>, w: &WishCard, now: i64) -> Result<()> {
                 c.winner.map(|e| e.to_string()),
                 c.status.as_str(),
                 c.resolved
-            ],
-        )?;
+            ])?;
     }
     Ok(())
 }

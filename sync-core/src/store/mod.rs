@@ -122,7 +122,7 @@ impl Store {
             None => {
                 let id = DeviceId::random();
                 conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('store_id', ?1), ('seq', '0')",
+                    "INSERT INTO meta (key, value) VALUES ('store_id', ?1)",
                     [id.to_string()],
                 )?;
                 id
@@ -163,11 +163,9 @@ impl Store {
 
     /// The last sequence number of the change feed.
     pub fn feed_seq(&self) -> Result<i64> {
-        Ok(self.conn.query_row(
-            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'seq'",
-            [],
-            |r| r.get(0),
-        )?)
+        Ok(self
+            .conn
+            .query_row("SELECT coalesce(max(seq), 0) FROM records", [], |r| r.get(0))?)
     }
 
     // ---- records ----------------------------------------------------------
@@ -364,38 +362,37 @@ pub(crate) fn write_record(
     heads: &[ChangeHash],
     now: i64,
 ) -> Result<i64> {
-    let seq: i64 = tx.query_row(
-        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq' RETURNING CAST(value AS INTEGER)",
-        [],
-        |r| r.get(0),
-    )?;
+    // The feed's next position: above every position ever handed out, as
+    // the version log always keeps each record's latest. (Not a counter row
+    // updated with RETURNING: its savepoint makes FTS5 flush on every write.)
+    let seq: i64 = tx
+        .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM record_versions")?
+        .query_row([], |r| r.get(0))?;
     let meta = record.meta();
     let id = meta.id.to_string();
     let heads = heads_to_bytes(heads);
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO records (id, kind, community, doc, heads, seq, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (id) DO UPDATE SET community = excluded.community, doc = excluded.doc,
              heads = excluded.heads, seq = excluded.seq, updated_at = excluded.updated_at",
-        params![
-            id,
-            meta.kind.as_str(),
-            meta.community.as_str(),
-            bytes,
-            heads,
-            seq,
-            now
-        ],
-    )?;
-    tx.execute(
-        "INSERT INTO record_versions (record_id, seq, heads) VALUES (?1, ?2, ?3)",
-        params![id, seq, heads],
-    )?;
-    tx.execute(
+    )?
+    .execute(params![
+        id,
+        meta.kind.as_str(),
+        meta.community.as_str(),
+        bytes,
+        heads,
+        seq,
+        now
+    ])?;
+    tx.prepare_cached("INSERT INTO record_versions (record_id, seq, heads) VALUES (?1, ?2, ?3)")?
+        .execute(params![id, seq, heads])?;
+    tx.prepare_cached(
         "DELETE FROM record_versions WHERE record_id = ?1
            AND seq NOT IN (SELECT seq FROM record_versions WHERE record_id = ?1 ORDER BY seq DESC LIMIT ?2)",
-        params![id, VERSIONS_KEPT],
-    )?;
+    )?
+    .execute(params![id, VERSIONS_KEPT])?;
     materialize::materialize(tx, record, now)?;
     Ok(seq)
 }

@@ -228,28 +228,22 @@ impl Store {
             args.push(Sql::Integer(to));
             wheres.push(format!("w.created_at < ?{}", args.len()));
         }
-        let mut from = "wishes w".to_owned();
         if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
             let Some(expr) = match_expression(q) else {
-                return Ok(Page {
-                    items: Vec::new(),
-                    total: 0,
-                });
+                return Ok(Page { items: Vec::new(), total: 0 });
             };
-            from.push_str(" JOIN records r ON r.id = w.id JOIN search s ON s.rowid = r.rowid");
+            // The index gives record rowids; from those, ids; from ids, rows.
             args.push(Sql::Text(expr));
-            wheres.push(format!("search MATCH ?{}", args.len()));
+            wheres.push(format!(
+                "w.id IN (SELECT r.id FROM records r WHERE r.rowid IN (SELECT rowid FROM search WHERE search MATCH ?{}))",
+                args.len()
+            ));
         }
         let where_sql = if wheres.is_empty() {
             String::new()
         } else {
             format!("WHERE {}", wheres.join(" AND "))
         };
-        let total: i64 = self.conn.query_row(
-            &format!("SELECT count(*) FROM {from} {where_sql}"),
-            params_from_iter(args.iter()),
-            |r| r.get(0),
-        )?;
         let order = if filter.oldest_first {
             "coalesce(w.submitted_at, w.created_at) ASC, w.id"
         } else {
@@ -257,13 +251,30 @@ impl Store {
         };
         let limit = filter.limit.unwrap_or(50).clamp(1, 500);
         let offset = filter.offset.unwrap_or(0);
+        // One pass gives both the page and the number of matches.
         let sql = format!(
-            "SELECT w.* FROM {from} {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+            "SELECT w.*, count(*) OVER () AS matches FROM wishes w {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
         );
-        let mut stmt = self.conn.prepare(&sql)?;
-        let items = stmt
-            .query_map(params_from_iter(args.iter()), WishRow::from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut total = 0i64;
+        let items = {
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            stmt.query_map(params_from_iter(args.iter()), |r| {
+                Ok((WishRow::from_row(r)?, r.get::<_, i64>("matches")?))
+            })?
+            .map(|row| {
+                let (item, matches) = row?;
+                total = matches;
+                Ok(item)
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        if items.is_empty() && offset > 0 {
+            total = self.conn.query_row(
+                &format!("SELECT count(*) FROM wishes w {where_sql}"),
+                params_from_iter(args.iter()),
+                |r| r.get(0),
+            )?;
+        }
         Ok(Page {
             items,
             total: u64::try_from(total).unwrap_or(0),

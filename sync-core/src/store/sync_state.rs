@@ -42,6 +42,8 @@ impl fmt::Display for PeerId {
 pub(crate) struct PeerState {
     /// The peer's feed position this store has applied.
     pub(crate) pull_cursor: i64,
+    /// The cursor of the last pull that finished paging.
+    pub(crate) pull_since: i64,
     /// This store's feed position the peer has acknowledged.
     pub(crate) push_cursor: i64,
 }
@@ -65,12 +67,13 @@ impl Store {
         Ok(self
             .connection()
             .query_row(
-                "SELECT pull_cursor, push_cursor FROM peers WHERE peer = ?1",
+                "SELECT pull_cursor, push_cursor, pull_since FROM peers WHERE peer = ?1",
                 [peer.as_str()],
                 |r| {
                     Ok(PeerState {
                         pull_cursor: r.get(0)?,
                         push_cursor: r.get(1)?,
+                        pull_since: r.get(2)?,
                     })
                 },
             )
@@ -90,7 +93,8 @@ impl Store {
         let n: i64 = self.connection().query_row(
             "SELECT count(*) FROM records r
              LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
-             WHERE (r.seq > ?2 OR r.id IN (SELECT record_id FROM sync_todo WHERE peer = ?1 AND what = 'push'))
+             WHERE r.id IN (SELECT id FROM records WHERE seq > ?2
+                            UNION SELECT record_id FROM sync_todo WHERE peer = ?1 AND what = 'push')
                AND (ph.heads IS NULL OR ph.heads != r.heads)
                AND r.id NOT IN (SELECT record_id FROM rejections WHERE peer = ?1)",
             params![peer.as_str(), state.push_cursor],

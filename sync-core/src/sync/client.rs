@@ -85,7 +85,8 @@ impl Store {
             let mut stmt = self.connection().prepare_cached(
                 "SELECT r.id, r.doc, r.heads, r.seq, ph.heads FROM records r
                  LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
-                 WHERE (r.seq > ?2 OR r.id IN (SELECT record_id FROM sync_todo WHERE peer = ?1 AND what = 'push'))
+                 WHERE r.id IN (SELECT id FROM records WHERE seq > ?2
+                                UNION SELECT record_id FROM sync_todo WHERE peer = ?1 AND what = 'push')
                    AND (ph.heads IS NULL OR ph.heads != r.heads)
                    AND r.id NOT IN (SELECT record_id FROM rejections WHERE peer = ?1)
                  ORDER BY r.seq",
@@ -145,6 +146,7 @@ impl Store {
         let request = SyncRequest {
             from: self.id(),
             cursor: u64::try_from(state.pull_cursor).unwrap_or(0),
+            since: u64::try_from(state.pull_since).unwrap_or(0),
             push,
             need_full,
             scopes: scopes.to_vec(),
@@ -193,7 +195,7 @@ impl Store {
                 tx.execute("DELETE FROM peer_heads WHERE peer = ?1", [&peer])?;
                 tx.execute("DELETE FROM sync_todo WHERE peer = ?1", [&peer])?;
                 tx.execute(
-                    "UPDATE peers SET pull_cursor = 0, push_cursor = 0, remote_id = ?2 WHERE peer = ?1",
+                    "UPDATE peers SET pull_cursor = 0, pull_since = 0, push_cursor = 0, remote_id = ?2 WHERE peer = ?1",
                     params![peer, remote],
                 )?;
                 tx.commit()?;
@@ -242,11 +244,13 @@ impl Store {
             apply_remote(&tx, &peer, update, now, &mut report)?;
         }
         let push_cursor = pending.push_upto;
+        let cursor = i64::try_from(response.cursor).unwrap_or(i64::MAX);
         tx.execute(
-            "INSERT INTO peers (peer, pull_cursor, push_cursor, remote_id) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO peers (peer, pull_cursor, pull_since, push_cursor, remote_id) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (peer) DO UPDATE SET pull_cursor = excluded.pull_cursor,
+                 pull_since = CASE WHEN ?6 THEN pull_since ELSE excluded.pull_since END,
                  push_cursor = max(push_cursor, excluded.push_cursor), remote_id = excluded.remote_id",
-            params![peer, i64::try_from(response.cursor).unwrap_or(i64::MAX), push_cursor, remote],
+            params![peer, cursor, if response.more { 0 } else { cursor }, push_cursor, remote, response.more],
         )?;
         tx.commit()?;
         report.more = response.more || !pending.push_complete;

@@ -110,9 +110,15 @@ impl Store {
         if let Err(refusal) = policy.check(&incoming) {
             return Ok(Err(refusal));
         }
+        // A new record sent whole is stored as sent: saving it again would
+        // cost time and give the same document.
+        let bytes = match (&before_doc, &update.payload) {
+            (None, Payload::Full(bytes)) => bytes.clone(),
+            _ => after_doc.save(),
+        };
         let now = self.now();
         let tx = self.conn_mut().transaction()?;
-        write_record(&tx, &after, &after_doc.save(), &after_doc.heads(), now)?;
+        write_record(&tx, &after, &bytes, &after_doc.heads(), now)?;
         tx.commit()?;
         Ok(Ok(()))
     }
@@ -126,11 +132,9 @@ impl Store {
     ) -> Result<()> {
         // One read transaction: the feed position and the rows agree.
         let tx = self.conn_mut().transaction()?;
-        let feed_seq: i64 = tx.query_row(
-            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'seq'",
-            [],
-            |r| r.get(0),
-        )?;
+        let feed_seq: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM records", [], |r| {
+            r.get(0)
+        })?;
         let in_scope = |community: &str| {
             readable.is_none_or(|scopes| {
                 ScopePath::new(community).is_ok_and(|c| scopes.iter().any(|s| s.contains(&c)))
@@ -154,6 +158,9 @@ impl Store {
             }
         }
         let cursor = i64::try_from(request.cursor).unwrap_or(i64::MAX);
+        // Only a finished pull guarantees the client has every record as it
+        // was then; a cursor in the middle of paging does not.
+        let since = i64::try_from(request.since).unwrap_or(0).min(cursor);
         let mut after_seq = cursor;
         let mut more = false;
         'feed: loop {
@@ -189,12 +196,13 @@ impl Store {
                 let known = match client_heads.get(&id) {
                     Some(h) => Some(h.clone()),
                     None => tx
-                        .query_row(
+                        .prepare_cached(
                             "SELECT heads FROM record_versions WHERE record_id = ?1 AND seq <= ?2
                              ORDER BY seq DESC LIMIT 1",
-                            rusqlite::params![id.to_string(), cursor],
-                            |r| r.get::<_, Vec<u8>>(0),
-                        )
+                        )?
+                        .query_row(rusqlite::params![id.to_string(), since], |r| {
+                            r.get::<_, Vec<u8>>(0)
+                        })
                         .ok()
                         .map(|b| heads_from_bytes(&b))
                         .transpose()?,

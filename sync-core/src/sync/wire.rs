@@ -93,6 +93,11 @@ pub struct SyncRequest {
     pub from: DeviceId,
     /// The server feed position the client has applied up to.
     pub cursor: u64,
+    /// The feed position up to which the client holds everything: the cursor
+    /// of its last pull that finished (not one in the middle of paging). The
+    /// server only assumes the client has a record as it was at or before
+    /// this position.
+    pub since: u64,
     /// Records the client changed since the server last acknowledged them.
     pub push: Vec<RecordUpdate>,
     /// Records the client could not apply incrementally and wants whole.
@@ -320,6 +325,7 @@ mod tests {
         Message::Request(SyncRequest {
             from: DeviceId::random(),
             cursor: 42,
+            since: 40,
             push: vec![RecordUpdate {
                 id: RecordId::random(),
                 heads: vec![[7; 32]],
