@@ -32,6 +32,7 @@ CREATE INDEX record_versions_by_seq ON record_versions (seq);
 -- Materialized rows: written in the same transaction as the document.
 CREATE TABLE households (
     id         TEXT PRIMARY KEY,
+    rid        INTEGER NOT NULL UNIQUE, -- the record's rowid, which the search index uses
     community  TEXT NOT NULL,
     address    TEXT NOT NULL,
     head_name  TEXT NOT NULL,
@@ -59,6 +60,7 @@ CREATE INDEX visits_by_community ON visits (community, visited_at);
 
 CREATE TABLE wishes (
     id             TEXT PRIMARY KEY,
+    rid            INTEGER NOT NULL UNIQUE, -- the record's rowid, which the search index uses
     household_id   TEXT NOT NULL,
     community      TEXT NOT NULL,
     status         TEXT NOT NULL,

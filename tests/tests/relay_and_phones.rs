@@ -501,7 +501,10 @@ fn phones_sync_directly_then_both_with_the_relay_without_duplicates() {
 #[test]
 fn a_first_sync_in_several_pages_brings_every_record_even_ones_changed_meanwhile() {
     let World {
-        clock, mut relay, mut a, ..
+        clock,
+        mut relay,
+        mut a,
+        ..
     } = world();
     // Enough data for several pull pages (2 MB of records each).
     let community = a.community();
@@ -544,10 +547,18 @@ fn a_first_sync_in_several_pages_brings_every_record_even_ones_changed_meanwhile
     let report = fresh.sync(&mut relay);
     assert!(report.received >= 600, "{report:?}");
     assert!(report.skipped.is_empty());
-    assert_eq!(fresh.store.households(&[], None, 1, 0).unwrap().total, 600, "one sync brings everything");
+    assert_eq!(
+        fresh.store.households(&[], None, 1, 0).unwrap().total,
+        600,
+        "one sync brings everything"
+    );
     let Record::Household(first) = fresh.store.record(homes[0].record()).unwrap() else {
         panic!("household expected")
     };
     assert_eq!(first.members, 3);
-    assert_eq!(fresh.sync(&mut relay).received, 0, "nothing was left behind");
+    assert_eq!(
+        fresh.sync(&mut relay).received,
+        0,
+        "nothing was left behind"
+    );
 }

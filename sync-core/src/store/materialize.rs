@@ -17,7 +17,7 @@ pub(crate) fn materialize(tx: &Transaction<'_>, record: &Record, now: i64) -> Re
         .execute([rowid])?;
     let body = match record {
         Record::Household(h) => {
-            household(tx, h, now)?;
+            household(tx, h, rowid, now)?;
             format!("{} {} {}", h.address, h.head_name, h.notes)
         }
         Record::Visit(v) => {
@@ -25,7 +25,7 @@ pub(crate) fn materialize(tx: &Transaction<'_>, record: &Record, now: i64) -> Re
             format!("{} {}", v.notes, v.needs)
         }
         Record::Wish(w) => {
-            wish(tx, w, now)?;
+            wish(tx, w, rowid, now)?;
             w.text.clone()
         }
     };
@@ -34,12 +34,12 @@ pub(crate) fn materialize(tx: &Transaction<'_>, record: &Record, now: i64) -> Re
     Ok(())
 }
 
-fn household(tx: &Transaction<'_>, h: &Household, now: i64) -> Result<()> {
+fn household(tx: &Transaction<'_>, h: &Household, rid: i64, now: i64) -> Result<()> {
     let tags: Vec<&str> = h.tags.iter().map(|t| t.as_str()).collect();
     tx.prepare_cached(
         "INSERT OR REPLACE INTO households
-           (id, community, address, head_name, phone, members, tags, notes, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+           (id, community, address, head_name, phone, members, tags, notes, created_at, updated_at, rid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         h.meta.id.to_string(),
@@ -51,7 +51,8 @@ fn household(tx: &Transaction<'_>, h: &Household, now: i64) -> Result<()> {
         tags.join(","),
         h.notes,
         h.meta.created_at,
-        now
+        now,
+        rid
     ])?;
     Ok(())
 }
@@ -75,13 +76,13 @@ fn visit(tx: &Transaction<'_>, v: &Visit) -> Result<()> {
     Ok(())
 }
 
-fn wish(tx: &Transaction<'_>, w: &WishCard, now: i64) -> Result<()> {
+fn wish(tx: &Transaction<'_>, w: &WishCard, rid: i64, now: i64) -> Result<()> {
     let id = w.meta.id.to_string();
     let s = &w.state;
     tx.prepare_cached("INSERT OR REPLACE INTO wishes
            (id, household_id, community, status, category, urgency, text, created_by, created_at,
-            submitted_at, reviewed_at, fulfilled_at, confirmed_at, claimant, rating, open_conflicts, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)")?.execute(params![
+            submitted_at, reviewed_at, fulfilled_at, confirmed_at, claimant, rating, open_conflicts, updated_at, rid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)")?.execute(params![
             id,
             w.household.to_string(),
             w.meta.community.as_str(),
@@ -98,7 +99,8 @@ fn wish(tx: &Transaction<'_>, w: &WishCard, now: i64) -> Result<()> {
             s.claimant,
             s.rating,
             i64::try_from(s.open_conflicts().count()).unwrap_or(i64::MAX),
-            now
+            now,
+            rid
         ])?;
     tx.prepare_cached("DELETE FROM conflicts WHERE record_id = ?1")?
         .execute([&id])?;

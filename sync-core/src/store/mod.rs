@@ -165,7 +165,9 @@ impl Store {
     pub fn feed_seq(&self) -> Result<i64> {
         Ok(self
             .conn
-            .query_row("SELECT coalesce(max(seq), 0) FROM records", [], |r| r.get(0))?)
+            .query_row("SELECT coalesce(max(seq), 0) FROM records", [], |r| {
+                r.get(0)
+            })?)
     }
 
     // ---- records ----------------------------------------------------------

@@ -230,12 +230,14 @@ impl Store {
         }
         if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
             let Some(expr) = match_expression(q) else {
-                return Ok(Page { items: Vec::new(), total: 0 });
+                return Ok(Page {
+                    items: Vec::new(),
+                    total: 0,
+                });
             };
-            // The index gives record rowids; from those, ids; from ids, rows.
             args.push(Sql::Text(expr));
             wheres.push(format!(
-                "w.id IN (SELECT r.id FROM records r WHERE r.rowid IN (SELECT rowid FROM search WHERE search MATCH ?{}))",
+                "w.rid IN (SELECT rowid FROM search WHERE search MATCH ?{})",
                 args.len()
             ));
         }
@@ -244,6 +246,10 @@ impl Store {
         } else {
             format!("WHERE {}", wheres.join(" AND "))
         };
+        let total: i64 = self
+            .conn
+            .prepare_cached(&format!("SELECT count(*) FROM wishes w {where_sql}"))?
+            .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
         let order = if filter.oldest_first {
             "coalesce(w.submitted_at, w.created_at) ASC, w.id"
         } else {
@@ -251,30 +257,13 @@ impl Store {
         };
         let limit = filter.limit.unwrap_or(50).clamp(1, 500);
         let offset = filter.offset.unwrap_or(0);
-        // One pass gives both the page and the number of matches.
         let sql = format!(
-            "SELECT w.*, count(*) OVER () AS matches FROM wishes w {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+            "SELECT w.* FROM wishes w {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
         );
-        let mut total = 0i64;
-        let items = {
-            let mut stmt = self.conn.prepare_cached(&sql)?;
-            stmt.query_map(params_from_iter(args.iter()), |r| {
-                Ok((WishRow::from_row(r)?, r.get::<_, i64>("matches")?))
-            })?
-            .map(|row| {
-                let (item, matches) = row?;
-                total = matches;
-                Ok(item)
-            })
-            .collect::<rusqlite::Result<Vec<_>>>()?
-        };
-        if items.is_empty() && offset > 0 {
-            total = self.conn.query_row(
-                &format!("SELECT count(*) FROM wishes w {where_sql}"),
-                params_from_iter(args.iter()),
-                |r| r.get(0),
-            )?;
-        }
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let items = stmt
+            .query_map(params_from_iter(args.iter()), WishRow::from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(Page {
             items,
             total: u64::try_from(total).unwrap_or(0),
@@ -307,7 +296,7 @@ impl Store {
             let scopes: Vec<&ScopePath> = scopes.iter().collect();
             wheres.push(scope_clause("h.community", &scopes, &mut args));
         }
-        let mut from = "households h".to_owned();
+        let from = "households h";
         if let Some(q) = q.filter(|q| !q.trim().is_empty()) {
             let Some(expr) = match_expression(q) else {
                 return Ok(Page {
@@ -315,9 +304,11 @@ impl Store {
                     total: 0,
                 });
             };
-            from.push_str(" JOIN records r ON r.id = h.id JOIN search s ON s.rowid = r.rowid");
             args.push(Sql::Text(expr));
-            wheres.push(format!("search MATCH ?{}", args.len()));
+            wheres.push(format!(
+                "h.rid IN (SELECT rowid FROM search WHERE search MATCH ?{})",
+                args.len()
+            ));
         }
         let where_sql = if wheres.is_empty() {
             String::new()

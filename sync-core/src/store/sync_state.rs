@@ -91,12 +91,18 @@ impl Store {
     pub fn pending_changes(&self, peer: &PeerId) -> Result<u64> {
         let state = self.peer_state(peer)?;
         let n: i64 = self.connection().query_row(
-            "SELECT count(*) FROM records r
-             LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
-             WHERE r.id IN (SELECT id FROM records WHERE seq > ?2
-                            UNION SELECT record_id FROM sync_todo WHERE peer = ?1 AND what = 'push')
-               AND (ph.heads IS NULL OR ph.heads != r.heads)
-               AND r.id NOT IN (SELECT record_id FROM rejections WHERE peer = ?1)",
+            "SELECT count(*) FROM (
+                 SELECT r.id FROM records r
+                 LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
+                 WHERE r.seq > ?2 AND (ph.heads IS NULL OR ph.heads != r.heads)
+                   AND NOT EXISTS (SELECT 1 FROM rejections x WHERE x.peer = ?1 AND x.record_id = r.id)
+                 UNION
+                 SELECT r.id FROM sync_todo t
+                 JOIN records r ON r.id = t.record_id
+                 LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
+                 WHERE t.peer = ?1 AND t.what = 'push'
+                   AND (ph.heads IS NULL OR ph.heads != r.heads)
+                   AND NOT EXISTS (SELECT 1 FROM rejections x WHERE x.peer = ?1 AND x.record_id = r.id))",
             params![peer.as_str(), state.push_cursor],
             |r| r.get(0),
         )?;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::server::merged;
 use super::wire::{Payload, RecordUpdate, RejectCode, Rejected, SyncRequest, SyncResponse};
 use super::{hashes_from_wire, hashes_to_wire};
-use crate::doc::{RecordDoc, heads_from_bytes, heads_to_bytes};
+use crate::doc::{RecordDoc, actor_of, heads_from_bytes, heads_to_bytes};
 use crate::error::Result;
 use crate::ids::{RecordId, ScopePath};
 use crate::model::Record;
@@ -18,9 +18,77 @@ use crate::store::{PeerId, Store, load_stored, write_record};
 /// Record bytes one push carries; the rest goes in the next round.
 pub const PUSH_PAGE_BYTES: usize = 4 << 20;
 
-/// A record that may need pushing: id, document, heads, feed position and
-/// the heads the peer is known to share.
-type Candidate = (String, Vec<u8>, Vec<u8>, i64, Option<Vec<u8>>);
+/// A record that may need pushing: id, community, document, heads, feed
+/// position and the heads the peer is known to share.
+type Candidate = (String, String, Vec<u8>, Vec<u8>, i64, Option<Vec<u8>>);
+
+/// How to build a request.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// The scopes this store wants to receive.
+    pub scopes: Vec<ScopePath>,
+    /// The scopes the peer keeps; records outside them are not sent. `None`
+    /// sends everything (the relay checks scopes itself).
+    pub peer_scopes: Option<Vec<ScopePath>>,
+    /// Send changes other devices made too. Between phones, yes: that is how
+    /// work travels without a relay. To a relay, no: it accepts a change only
+    /// from the device that made it, so each device delivers its own, and a
+    /// change that builds on another device's waits until that one is there.
+    pub include_others_changes: bool,
+}
+
+/// What part of a record's unacknowledged changes this device may send.
+enum OwnChanges {
+    /// All of them are its own.
+    All(Payload),
+    /// Only some: the rest are other devices' (or build on them).
+    Some(Payload),
+    /// None can be sent yet.
+    None,
+}
+
+/// The changes of `doc` the peer lacks (beyond `shared`) that this device
+/// made and that build only on what the peer has or is being sent.
+fn own_changes(doc: &[u8], shared: Option<&[u8]>, own: &automerge::ActorId) -> Result<OwnChanges> {
+    let loaded = RecordDoc::load(doc)?;
+    let base = shared
+        .map(heads_from_bytes)
+        .transpose()?
+        .unwrap_or_default();
+    let missing = loaded.changes_since(&base);
+    if missing.iter().all(|c| c.actor_id() == own) {
+        return Ok(OwnChanges::All(match shared {
+            None => Payload::Full(doc.to_vec()),
+            Some(_) => Payload::Changes {
+                base: hashes_to_wire(&base),
+                changes: missing.iter().map(|c| c.raw_bytes().to_vec()).collect(),
+            },
+        }));
+    }
+    // Changes come in causal order: keep an own change when every change it
+    // depends on is already shared or kept.
+    let unshared: std::collections::HashSet<automerge::ChangeHash> =
+        missing.iter().map(|c| c.hash()).collect();
+    let mut kept = std::collections::HashSet::new();
+    let mut changes = Vec::new();
+    for change in &missing {
+        let ready = change
+            .deps()
+            .iter()
+            .all(|d| !unshared.contains(d) || kept.contains(d));
+        if change.actor_id() == own && ready {
+            kept.insert(change.hash());
+            changes.push(change.raw_bytes().to_vec());
+        }
+    }
+    if changes.is_empty() {
+        return Ok(OwnChanges::None);
+    }
+    Ok(OwnChanges::Some(Payload::Changes {
+        base: hashes_to_wire(&base),
+        changes,
+    }))
+}
 
 /// What a request pushed, kept until its response arrives.
 #[derive(Debug, Clone)]
@@ -72,27 +140,59 @@ impl SyncReport {
 }
 
 impl Store {
-    /// Builds the next request to `peer`: the records this store changed
-    /// since the peer last acknowledged them, and where it is in the peer's feed.
+    /// Builds the next request to the relay: the changes this device made
+    /// since the relay last acknowledged them, and where it is in the relay's
+    /// feed. See [`Store::begin_sync_with`].
     pub fn begin_sync(
         &mut self,
         peer: &PeerId,
         scopes: &[ScopePath],
     ) -> Result<(SyncRequest, PendingSync)> {
+        self.begin_sync_with(
+            peer,
+            &SyncOptions {
+                scopes: scopes.to_vec(),
+                ..SyncOptions::default()
+            },
+        )
+    }
+
+    /// Builds the next request to `peer` as `options` say.
+    pub fn begin_sync_with(
+        &mut self,
+        peer: &PeerId,
+        options: &SyncOptions,
+    ) -> Result<(SyncRequest, PendingSync)> {
+        let scopes = &options.scopes;
+        let own = actor_of(self.id());
         let state = self.peer_state(peer)?;
         let key = peer.as_str();
         let mut candidates: Vec<Candidate> = {
             let mut stmt = self.connection().prepare_cached(
-                "SELECT r.id, r.doc, r.heads, r.seq, ph.heads FROM records r
+                // Two index-driven halves: records written since the peer's
+                // acknowledgement, and records queued to be sent again.
+                "SELECT r.id, r.community, r.doc, r.heads, r.seq, ph.heads FROM records r
                  LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
-                 WHERE r.id IN (SELECT id FROM records WHERE seq > ?2
-                                UNION SELECT record_id FROM sync_todo WHERE peer = ?1 AND what = 'push')
+                 WHERE r.seq > ?2 AND (ph.heads IS NULL OR ph.heads != r.heads)
+                   AND NOT EXISTS (SELECT 1 FROM rejections x WHERE x.peer = ?1 AND x.record_id = r.id)
+                 UNION ALL
+                 SELECT r.id, r.community, r.doc, r.heads, r.seq, ph.heads FROM sync_todo t
+                 JOIN records r ON r.id = t.record_id
+                 LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
+                 WHERE t.peer = ?1 AND t.what = 'push' AND r.seq <= ?2
                    AND (ph.heads IS NULL OR ph.heads != r.heads)
-                   AND r.id NOT IN (SELECT record_id FROM rejections WHERE peer = ?1)
-                 ORDER BY r.seq",
+                   AND NOT EXISTS (SELECT 1 FROM rejections x WHERE x.peer = ?1 AND x.record_id = r.id)
+                 ORDER BY 5",
             )?;
             stmt.query_map(params![key, state.push_cursor], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })?
             .collect::<rusqlite::Result<_>>()?
         };
@@ -101,21 +201,45 @@ impl Store {
         let mut bytes = 0usize;
         let mut push_upto = state.push_cursor;
         let mut push_complete = true;
-        for (id, doc, heads, seq, shared) in candidates.drain(..) {
+        let mut held_back = Vec::new();
+        for (id, community, doc, heads, seq, shared) in candidates.drain(..) {
             let id: RecordId = id.parse()?;
-            let payload = match shared {
-                None => Payload::Full(doc),
-                Some(shared) => {
-                    let base = heads_from_bytes(&shared)?;
-                    let loaded = RecordDoc::load(&doc)?;
-                    let changes = loaded
-                        .changes_since(&base)
-                        .iter()
-                        .map(|c| c.raw_bytes().to_vec())
-                        .collect();
-                    Payload::Changes {
-                        base: hashes_to_wire(&base),
-                        changes,
+            if let Some(wanted) = &options.peer_scopes {
+                let inside =
+                    ScopePath::new(community).is_ok_and(|c| wanted.iter().any(|w| w.contains(&c)));
+                if !inside {
+                    push_upto = push_upto.max(seq);
+                    continue; // The peer does not keep this community.
+                }
+            }
+            let payload = if options.include_others_changes {
+                match shared {
+                    None => Payload::Full(doc),
+                    Some(shared) => {
+                        let base = heads_from_bytes(&shared)?;
+                        let changes = RecordDoc::load(&doc)?
+                            .changes_since(&base)
+                            .iter()
+                            .map(|c| c.raw_bytes().to_vec())
+                            .collect();
+                        Payload::Changes {
+                            base: hashes_to_wire(&base),
+                            changes,
+                        }
+                    }
+                }
+            } else {
+                match own_changes(&doc, shared.as_deref(), &own)? {
+                    OwnChanges::All(payload) => payload,
+                    OwnChanges::Some(payload) => {
+                        // The rest waits for the devices that made it.
+                        held_back.push(id);
+                        payload
+                    }
+                    OwnChanges::None => {
+                        held_back.push(id);
+                        push_upto = push_upto.max(seq);
+                        continue;
                     }
                 }
             };
@@ -129,8 +253,21 @@ impl Store {
                 heads: hashes_to_wire(&heads_from_bytes(&heads)?),
                 payload,
             });
-            pushed.push((id, heads));
+            let complete = !held_back.contains(&id);
+            pushed.push((id, if complete { heads } else { Vec::new() }));
             push_upto = push_upto.max(seq);
+        }
+        if !held_back.is_empty() {
+            // Try these again at the next sync: the other devices may have
+            // delivered their part by then.
+            let tx = self.conn_mut().transaction()?;
+            for id in &held_back {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO sync_todo (peer, record_id, what) VALUES (?1, ?2, 'push')",
+                )?
+                .execute(params![key, id.to_string()])?;
+            }
+            tx.commit()?;
         }
         if push_complete {
             push_upto = push_upto.max(self.feed_seq()?);
@@ -192,12 +329,11 @@ impl Store {
             {
                 // The peer is a different store now (a relay rebuilt from
                 // scratch): start over so nothing is assumed to be there.
-                tx.execute("DELETE FROM peer_heads WHERE peer = ?1", [&peer])?;
-                tx.execute("DELETE FROM sync_todo WHERE peer = ?1", [&peer])?;
-                tx.execute(
-                    "UPDATE peers SET pull_cursor = 0, pull_since = 0, push_cursor = 0, remote_id = ?2 WHERE peer = ?1",
-                    params![peer, remote],
-                )?;
+                tx.prepare_cached("DELETE FROM peer_heads WHERE peer = ?1")?
+                    .execute([&peer])?;
+                tx.prepare_cached("DELETE FROM sync_todo WHERE peer = ?1")?
+                    .execute([&peer])?;
+                tx.prepare_cached("UPDATE peers SET pull_cursor = 0, pull_since = 0, push_cursor = 0, remote_id = ?2 WHERE peer = ?1")?.execute(params![peer, remote])?;
                 tx.commit()?;
                 report.sent = 0;
                 report.more = true;
@@ -209,31 +345,30 @@ impl Store {
             let id_text = id.to_string();
             if accepted.contains(id) {
                 report.accepted += 1;
+                if heads.is_empty() {
+                    // Only this device's part went; the rest is still to go.
+                    continue;
+                }
                 set_shared(&tx, &peer, &id_text, heads)?;
-                tx.execute(
-                    "DELETE FROM rejections WHERE peer = ?1 AND record_id = ?2",
-                    params![peer, id_text],
-                )?;
-                tx.execute(
+                tx.prepare_cached("DELETE FROM rejections WHERE peer = ?1 AND record_id = ?2")?
+                    .execute(params![peer, id_text])?;
+                tx.prepare_cached(
                     "DELETE FROM sync_todo WHERE peer = ?1 AND record_id = ?2 AND what = 'push'",
-                    params![peer, id_text],
-                )?;
+                )?
+                .execute(params![peer, id_text])?;
             } else if let Some(refusal) = response.rejected.iter().find(|r| r.id == *id) {
-                if refusal.code.is_retryable() || refusal.code == RejectCode::Actor {
+                if refusal.code.is_retryable() {
                     // Not the user's doing: try again at the next sync.
                     if refusal.code == RejectCode::NeedFull {
-                        tx.execute(
+                        tx.prepare_cached(
                             "DELETE FROM peer_heads WHERE peer = ?1 AND record_id = ?2",
-                            params![peer, id_text],
-                        )?;
+                        )?
+                        .execute(params![peer, id_text])?;
                     }
                     todo(&tx, &peer, &id_text, "push")?;
                 } else {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO rejections (peer, record_id, code, reason, heads, at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![peer, id_text, refusal.code.as_str(), refusal.reason, heads, now],
-                    )?;
+                    tx.prepare_cached("INSERT OR REPLACE INTO rejections (peer, record_id, code, reason, heads, at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(params![peer, id_text, refusal.code.as_str(), refusal.reason, heads, now])?;
                 }
                 report.rejected.push(refusal.clone());
             } else {
@@ -245,13 +380,10 @@ impl Store {
         }
         let push_cursor = pending.push_upto;
         let cursor = i64::try_from(response.cursor).unwrap_or(i64::MAX);
-        tx.execute(
-            "INSERT INTO peers (peer, pull_cursor, pull_since, push_cursor, remote_id) VALUES (?1, ?2, ?3, ?4, ?5)
+        tx.prepare_cached("INSERT INTO peers (peer, pull_cursor, pull_since, push_cursor, remote_id) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (peer) DO UPDATE SET pull_cursor = excluded.pull_cursor,
                  pull_since = CASE WHEN ?6 THEN pull_since ELSE excluded.pull_since END,
-                 push_cursor = max(push_cursor, excluded.push_cursor), remote_id = excluded.remote_id",
-            params![peer, cursor, if response.more { 0 } else { cursor }, push_cursor, remote, response.more],
-        )?;
+                 push_cursor = max(push_cursor, excluded.push_cursor), remote_id = excluded.remote_id")?.execute(params![peer, cursor, if response.more { 0 } else { cursor }, push_cursor, remote, response.more])?;
         tx.commit()?;
         report.more = response.more || !pending.push_complete;
         Ok(report)
@@ -259,18 +391,18 @@ impl Store {
 }
 
 fn set_shared(tx: &Transaction<'_>, peer: &str, id: &str, heads: &[u8]) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO peer_heads (peer, record_id, heads) VALUES (?1, ?2, ?3)",
-        params![peer, id, heads],
-    )?;
+    )?
+    .execute(params![peer, id, heads])?;
     Ok(())
 }
 
 fn todo(tx: &Transaction<'_>, peer: &str, id: &str, what: &str) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR IGNORE INTO sync_todo (peer, record_id, what) VALUES (?1, ?2, ?3)",
-        params![peer, id, what],
-    )?;
+    )?
+    .execute(params![peer, id, what])?;
     Ok(())
 }
 
@@ -306,10 +438,10 @@ fn apply_remote(
             return Ok(());
         }
     };
-    tx.execute(
+    tx.prepare_cached(
         "DELETE FROM sync_todo WHERE peer = ?1 AND record_id = ?2 AND what = 'fetch'",
-        params![peer, id_text],
-    )?;
+    )?
+    .execute(params![peer, id_text])?;
     let their_heads = heads_to_bytes(&hashes_from_wire(&update.heads));
     let heads = doc.heads();
     let changed = before.as_ref().is_none_or(|b| b.heads() != heads);
@@ -345,10 +477,8 @@ fn apply_remote(
     if heads_to_bytes(&heads) == their_heads {
         // The peer has everything this store has for the record: any
         // earlier refusal no longer holds anything back.
-        tx.execute(
-            "DELETE FROM rejections WHERE peer = ?1 AND record_id = ?2",
-            params![peer, id_text],
-        )?;
+        tx.prepare_cached("DELETE FROM rejections WHERE peer = ?1 AND record_id = ?2")?
+            .execute(params![peer, id_text])?;
     }
     Ok(())
 }

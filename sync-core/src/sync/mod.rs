@@ -17,7 +17,7 @@ mod wire;
 
 use automerge::ChangeHash;
 
-pub use client::{PUSH_PAGE_BYTES, PendingSync, SyncReport};
+pub use client::{PUSH_PAGE_BYTES, PendingSync, SyncOptions, SyncReport};
 pub use peer::PeerSession;
 pub use policy::{Incoming, PeerPolicy, Policy, Refusal, RelayPolicy};
 pub use server::PULL_PAGE_BYTES;

@@ -6,7 +6,7 @@
 //! it, so one exchange carries changes both ways. More rounds follow only
 //! while pages remain.
 
-use super::client::{PendingSync, SyncReport};
+use super::client::{PendingSync, SyncOptions, SyncReport};
 use super::policy::PeerPolicy;
 use super::wire::{Message, PeerHello, WireError};
 use crate::error::{Error, Result};
@@ -17,6 +17,7 @@ use crate::store::{PeerId, Store};
 #[derive(Debug)]
 pub struct PeerSession {
     scopes: Vec<ScopePath>,
+    peer_scopes: Vec<ScopePath>,
     waiting: Option<PendingSync>,
     report: SyncReport,
 }
@@ -26,6 +27,7 @@ impl PeerSession {
     pub fn new(scopes: Vec<ScopePath>) -> Self {
         Self {
             scopes,
+            peer_scopes: Vec::new(),
             waiting: None,
             report: SyncReport::default(),
         }
@@ -33,7 +35,11 @@ impl PeerSession {
 
     /// The first message, to send to the other phone.
     pub fn start(&mut self, store: &Store) -> Result<Vec<u8>> {
-        Ok(Message::PeerHello(PeerHello { from: store.id() }).encode()?)
+        Ok(Message::PeerHello(PeerHello {
+            from: store.id(),
+            scopes: self.scopes.clone(),
+        })
+        .encode()?)
     }
 
     /// Handles a message from the other phone and returns the answer to send
@@ -42,6 +48,7 @@ impl PeerSession {
         match Message::decode(bytes)? {
             Message::PeerHello(hello) => {
                 let peer = PeerId::new(hello.from.to_string())?;
+                self.peer_scopes = hello.scopes;
                 self.request(store, &peer).map(Some)
             }
             Message::Request(request) => {
@@ -67,7 +74,12 @@ impl PeerSession {
     }
 
     fn request(&mut self, store: &mut Store, peer: &PeerId) -> Result<Vec<u8>> {
-        let (request, pending) = store.begin_sync(peer, &self.scopes)?;
+        let options = SyncOptions {
+            scopes: self.scopes.clone(),
+            peer_scopes: Some(self.peer_scopes.clone()),
+            include_others_changes: true,
+        };
+        let (request, pending) = store.begin_sync_with(peer, &options)?;
         self.waiting = Some(pending);
         Ok(Message::Request(request).encode()?)
     }

@@ -84,6 +84,8 @@ pub enum Message {
 pub struct PeerHello {
     /// The opening store's id.
     pub from: DeviceId,
+    /// The scopes the opening phone keeps: the other phone sends it nothing else.
+    pub scopes: Vec<ScopePath>,
 }
 
 /// A client's request: what it changed, and where it is in the server's feed.
