@@ -8,13 +8,20 @@ use crate::model::{Household, Record, Visit, WishCard};
 
 /// Replaces the materialized rows of `record`. Runs inside the transaction
 /// that stores the document.
-pub(crate) fn materialize(tx: &Transaction<'_>, record: &Record, now: i64) -> Result<()> {
+pub(crate) fn materialize(
+    tx: &Transaction<'_>,
+    record: &Record,
+    is_new: bool,
+    now: i64,
+) -> Result<()> {
     let id = record.meta().id.to_string();
     let rowid: i64 = tx
         .prepare_cached("SELECT rowid FROM records WHERE id = ?1")?
         .query_row([&id], |r| r.get(0))?;
-    tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?
-        .execute([rowid])?;
+    if !is_new {
+        tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?
+            .execute([rowid])?;
+    }
     let body = match record {
         Record::Household(h) => {
             household(tx, h, rowid, now)?;
@@ -25,7 +32,7 @@ pub(crate) fn materialize(tx: &Transaction<'_>, record: &Record, now: i64) -> Re
             format!("{} {}", v.notes, v.needs)
         }
         Record::Wish(w) => {
-            wish(tx, w, rowid, now)?;
+            wish(tx, w, rowid, is_new, now)?;
             w.text.clone()
         }
     };
@@ -76,7 +83,7 @@ fn visit(tx: &Transaction<'_>, v: &Visit) -> Result<()> {
     Ok(())
 }
 
-fn wish(tx: &Transaction<'_>, w: &WishCard, rid: i64, now: i64) -> Result<()> {
+fn wish(tx: &Transaction<'_>, w: &WishCard, rid: i64, is_new: bool, now: i64) -> Result<()> {
     let id = w.meta.id.to_string();
     let s = &w.state;
     tx.prepare_cached("INSERT OR REPLACE INTO wishes
@@ -102,8 +109,10 @@ fn wish(tx: &Transaction<'_>, w: &WishCard, rid: i64, now: i64) -> Result<()> {
             now,
             rid
         ])?;
-    tx.prepare_cached("DELETE FROM conflicts WHERE record_id = ?1")?
-        .execute([&id])?;
+    if !is_new {
+        tx.prepare_cached("DELETE FROM conflicts WHERE record_id = ?1")?
+            .execute([&id])?;
+    }
     for c in &s.conflicts {
         tx.prepare_cached("INSERT INTO conflicts (record_id, event_id, community, event_kind, kind, winner, status, resolved)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?.execute(params![

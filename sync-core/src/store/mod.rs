@@ -203,7 +203,7 @@ impl Store {
         let bytes = doc.save();
         let now = self.now();
         let tx = self.conn.transaction()?;
-        let seq = write_record(&tx, &record, &bytes, &doc.heads(), now)?;
+        let seq = write_record(&tx, &record, &bytes, &doc.heads(), false, now)?;
         tx.commit()?;
         Ok(seq)
     }
@@ -328,19 +328,16 @@ fn check_id(id: RecordId, record: &Record) -> Result<()> {
 
 pub(crate) fn load_stored(conn: &Connection, id: RecordId) -> Result<Option<StoredRecord>> {
     let row = conn
-        .query_row(
-            "SELECT kind, community, doc, heads, seq FROM records WHERE id = ?1",
-            [id.to_string()],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                    r.get::<_, Vec<u8>>(3)?,
-                    r.get::<_, i64>(4)?,
-                ))
-            },
-        )
+        .prepare_cached("SELECT kind, community, doc, heads, seq FROM records WHERE id = ?1")?
+        .query_row([id.to_string()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })
         .optional()?;
     row.map(|(kind, community, doc, heads, seq)| {
         Ok(StoredRecord {
@@ -356,12 +353,14 @@ pub(crate) fn load_stored(conn: &Connection, id: RecordId) -> Result<Option<Stor
 }
 
 /// Writes one record inside a transaction: bumps the feed, stores the
-/// document, logs its heads and refreshes the materialized rows.
+/// document, logs its heads and refreshes the materialized rows. `is_new`
+/// (the store had no such record) spares clearing rows that cannot exist.
 pub(crate) fn write_record(
     tx: &Transaction<'_>,
     record: &Record,
     bytes: &[u8],
     heads: &[ChangeHash],
+    is_new: bool,
     now: i64,
 ) -> Result<i64> {
     // The feed's next position: above every position ever handed out, as
@@ -395,6 +394,6 @@ pub(crate) fn write_record(
            AND seq NOT IN (SELECT seq FROM record_versions WHERE record_id = ?1 ORDER BY seq DESC LIMIT ?2)",
     )?
     .execute(params![id, VERSIONS_KEPT])?;
-    materialize::materialize(tx, record, now)?;
+    materialize::materialize(tx, record, is_new, now)?;
     Ok(seq)
 }

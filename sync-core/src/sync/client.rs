@@ -375,8 +375,14 @@ impl Store {
                 todo(&tx, &peer, &id_text, "push")?;
             }
         }
+        // Usually nothing waits to be fetched whole; then no per-record cleanup.
+        let fetches_pending: bool = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM sync_todo WHERE peer = ?1 AND what = 'fetch')",
+            )?
+            .query_row([&peer], |r| r.get(0))?;
         for update in &response.pull {
-            apply_remote(&tx, &peer, update, now, &mut report)?;
+            apply_remote(&tx, &peer, update, fetches_pending, now, &mut report)?;
         }
         let push_cursor = pending.push_upto;
         let cursor = i64::try_from(response.cursor).unwrap_or(i64::MAX);
@@ -411,6 +417,7 @@ fn apply_remote(
     tx: &Transaction<'_>,
     peer: &str,
     update: &RecordUpdate,
+    fetches_pending: bool,
     now: i64,
     report: &mut SyncReport,
 ) -> Result<()> {
@@ -438,10 +445,12 @@ fn apply_remote(
             return Ok(());
         }
     };
-    tx.prepare_cached(
-        "DELETE FROM sync_todo WHERE peer = ?1 AND record_id = ?2 AND what = 'fetch'",
-    )?
-    .execute(params![peer, id_text])?;
+    if fetches_pending {
+        tx.prepare_cached(
+            "DELETE FROM sync_todo WHERE peer = ?1 AND record_id = ?2 AND what = 'fetch'",
+        )?
+        .execute(params![peer, id_text])?;
+    }
     let their_heads = heads_to_bytes(&hashes_from_wire(&update.heads));
     let heads = doc.heads();
     let changed = before.as_ref().is_none_or(|b| b.heads() != heads);
@@ -465,7 +474,7 @@ fn apply_remote(
             (Payload::Full(bytes), None) => bytes.clone(),
             _ => doc.save(),
         };
-        write_record(tx, &record, &bytes, &heads, now)?;
+        write_record(tx, &record, &bytes, &heads, before.is_none(), now)?;
         if let Record::Wish(card) = &record
             && card.state.open_conflicts().next().is_some()
         {
@@ -474,7 +483,7 @@ fn apply_remote(
     }
     report.received += 1;
     set_shared(tx, peer, &id_text, &their_heads)?;
-    if heads_to_bytes(&heads) == their_heads {
+    if before.is_some() && heads_to_bytes(&heads) == their_heads {
         // The peer has everything this store has for the record: any
         // earlier refusal no longer holds anything back.
         tx.prepare_cached("DELETE FROM rejections WHERE peer = ?1 AND record_id = ?2")?

@@ -118,7 +118,14 @@ impl Store {
         };
         let now = self.now();
         let tx = self.conn_mut().transaction()?;
-        write_record(&tx, &after, &bytes, &after_doc.heads(), now)?;
+        write_record(
+            &tx,
+            &after,
+            &bytes,
+            &after_doc.heads(),
+            before_doc.is_none(),
+            now,
+        )?;
         tx.commit()?;
         Ok(Ok(()))
     }
