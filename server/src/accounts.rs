@@ -333,6 +333,10 @@ pub fn rotate_refresh(
     let Some((family, device_id, expires_at, used_at, revoked_at)) = row else {
         return Err(invalid());
     };
+    if family.starts_with(SESSION_FAMILY) {
+        // A dashboard session cookie is not a phone's refresh token.
+        return Err(invalid());
+    }
     let device_id: DeviceId = device_id.parse().map_err(|_| invalid())?;
     let owner = device(&tx, device_id)?.ok_or_else(invalid)?;
     if owner.revoked_at.is_some() {
@@ -379,6 +383,83 @@ pub fn ensure_web_device(
     conn.execute(
         "INSERT OR IGNORE INTO devices (id, username, name, kind, created_at) VALUES (?1, ?2, 'dashboard', 'web', ?3)",
         params![device.to_string(), user.as_str(), now],
+    )?;
+    Ok(())
+}
+
+/// Refresh-token families that are dashboard sessions start with this; such
+/// tokens are never traded at `/v1/auth/refresh`.
+const SESSION_FAMILY: &str = "web:";
+
+/// A dashboard session as stored: whose, on which device, until when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebSession {
+    /// The user.
+    pub username: String,
+    /// The user's web device (see [`web_device`]).
+    pub device: DeviceId,
+    /// When the session ends (ms).
+    pub expires_at: i64,
+}
+
+/// Starts a dashboard session for `user` on their web device and returns its
+/// secret. It is stored hashed beside the refresh tokens, so disabling the
+/// user or revoking the web device ends it too.
+pub fn start_web_session(
+    conn: &Connection,
+    user: &UserId,
+    ttl_ms: i64,
+    now: i64,
+) -> AppResult<String> {
+    let device = web_device(user);
+    ensure_web_device(conn, user, device, now)?;
+    match self::device(conn, device)? {
+        Some(d) if d.username == user.as_str() && d.kind == "web" && d.revoked_at.is_none() => {}
+        Some(d) if d.revoked_at.is_some() => return Err(AppError::DeviceRevoked),
+        _ => {
+            return Err(AppError::Conflict(format!(
+                "the dashboard device of {user} is registered to someone else"
+            )));
+        }
+    }
+    let family = format!("{SESSION_FAMILY}{}", random_token()?);
+    issue_refresh(conn, device, Some(&family), ttl_ms, now)
+}
+
+/// The live session behind a secret, if there is one.
+pub fn web_session(conn: &Connection, secret: &str, now: i64) -> AppResult<Option<WebSession>> {
+    let row: Option<(String, String, i64, String)> = conn
+        .query_row(
+            "SELECT t.family, t.device_id, t.expires_at, d.username
+               FROM refresh_tokens t JOIN devices d ON d.id = t.device_id
+              WHERE t.hash = ?1 AND t.used_at IS NULL AND t.revoked_at IS NULL
+                AND d.kind = 'web' AND d.revoked_at IS NULL",
+            [token_hash(secret)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let Some((family, device, expires_at, username)) = row else {
+        return Ok(None);
+    };
+    if !family.starts_with(SESSION_FAMILY) || expires_at <= now {
+        return Ok(None);
+    }
+    let Ok(device) = device.parse() else {
+        return Ok(None);
+    };
+    Ok(Some(WebSession {
+        username,
+        device,
+        expires_at,
+    }))
+}
+
+/// Ends a dashboard session (logging out). Unknown secrets are ignored.
+pub fn end_web_session(conn: &Connection, secret: &str, now: i64) -> AppResult<()> {
+    conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = ?2 WHERE hash = ?1 AND revoked_at IS NULL
+           AND family LIKE 'web:%'",
+        params![token_hash(secret), now],
     )?;
     Ok(())
 }

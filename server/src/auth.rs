@@ -3,6 +3,9 @@
 //! Every authenticated request also checks, in the database, that the
 //! device is not revoked and the user not disabled, so revoking a lost phone
 //! takes effect at its next request rather than when its token expires.
+//!
+//! The dashboard authenticates with a session cookie instead (see
+//! [`crate::session`]); the extractor accepts either.
 
 use std::fs;
 use std::io::Write;
@@ -20,6 +23,7 @@ use sync_core::{DeviceId, ScopePath};
 
 use crate::accounts::{self, User};
 use crate::error::{AppError, AppResult};
+use crate::session;
 use crate::state::AppState;
 
 /// The smallest signing secret accepted, in bytes.
@@ -169,18 +173,31 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = AppError;
 
+    /// A bearer token (phones, scripts), or else the dashboard's session
+    /// cookie; with the cookie, a request that changes state must also carry
+    /// the session's CSRF token and come from the relay's own origin.
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)
-            .ok_or_else(|| AppError::Unauthorized("an access token is required".into()))?;
-        let claims = state.keys.verify(token)?;
-        let device: DeviceId = claims
-            .dev
-            .parse()
-            .map_err(|_| AppError::InvalidToken("the access token is not valid".into()))?;
-        authorize(state, claims.sub, device).await
+        if let Some(token) = bearer(parts) {
+            let claims = state.keys.verify(token)?;
+            let device: DeviceId = claims
+                .dev
+                .parse()
+                .map_err(|_| AppError::InvalidToken("the access token is not valid".into()))?;
+            return authorize(state, claims.sub, device).await;
+        }
+        if session::cookie(&parts.headers, session::SESSION_COOKIE).is_none() {
+            return Err(AppError::Unauthorized("an access token is required".into()));
+        }
+        let found = session::from_headers(state, &parts.headers)
+            .await?
+            .ok_or_else(|| AppError::InvalidToken("the session has ended; log in again".into()))?;
+        if !session::is_safe(&parts.method) {
+            session::check_csrf(&parts.headers, &found.csrf, None)?;
+        }
+        Ok(found.auth)
     }
 }
 
@@ -192,24 +209,30 @@ pub async fn authorize(
 ) -> AppResult<AuthUser> {
     state
         .db
-        .run(move |store| {
-            let conn = store.connection();
-            let registered = accounts::device(conn, device)?
-                .ok_or_else(|| AppError::InvalidToken("the access token is not valid".into()))?;
-            if registered.revoked_at.is_some() {
-                return Err(AppError::DeviceRevoked);
-            }
-            if registered.username != username {
-                return Err(AppError::InvalidToken(
-                    "the access token is not valid".into(),
-                ));
-            }
-            let user = accounts::user(conn, &username)?
-                .ok_or_else(|| AppError::InvalidToken("the access token is not valid".into()))?;
-            if user.disabled {
-                return Err(AppError::Forbidden("this user is disabled".into()));
-            }
-            Ok(AuthUser { user, device })
-        })
+        .run(move |store| authorize_conn(store.connection(), &username, device))
         .await
+}
+
+/// [`authorize`] on an open connection.
+pub fn authorize_conn(
+    conn: &rusqlite::Connection,
+    username: &str,
+    device: DeviceId,
+) -> AppResult<AuthUser> {
+    let registered = accounts::device(conn, device)?
+        .ok_or_else(|| AppError::InvalidToken("the access token is not valid".into()))?;
+    if registered.revoked_at.is_some() {
+        return Err(AppError::DeviceRevoked);
+    }
+    if registered.username != username {
+        return Err(AppError::InvalidToken(
+            "the access token is not valid".into(),
+        ));
+    }
+    let user = accounts::user(conn, username)?
+        .ok_or_else(|| AppError::InvalidToken("the access token is not valid".into()))?;
+    if user.disabled {
+        return Err(AppError::Forbidden("this user is disabled".into()));
+    }
+    Ok(AuthUser { user, device })
 }

@@ -37,6 +37,8 @@ pub struct Settings {
     pub refresh_ttl_days: i64,
     /// Requests taking longer than this are cut off, in seconds.
     pub request_timeout_secs: u64,
+    /// How long a dashboard login lasts, in hours.
+    pub session_ttl_hours: i64,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -51,6 +53,7 @@ impl Default for Settings {
             access_ttl_secs: 15 * 60,
             refresh_ttl_days: 60,
             request_timeout_secs: 30,
+            session_ttl_hours: 12,
             log_format: LogFormat::Text,
         }
     }
@@ -74,6 +77,11 @@ impl Settings {
             name.push(".key");
             PathBuf::from(name)
         })
+    }
+
+    /// Dashboard session lifetime in seconds.
+    pub fn session_ttl_secs(&self) -> i64 {
+        self.session_ttl_hours * 3600
     }
 
     /// Refresh-token lifetime in milliseconds.

@@ -18,11 +18,13 @@ pub mod accounts;
 pub mod auth;
 pub mod cli;
 pub mod config;
+mod dashboard;
 pub mod db;
 pub mod demo;
 pub mod error;
 pub mod metrics;
 mod routes;
+pub mod session;
 pub mod state;
 
 use std::path::Path;
@@ -66,8 +68,13 @@ pub async fn serve(listener: TcpListener, state: AppState) -> AppResult<()> {
     tracing::info!(%addr, db = %state.settings.db.display(), "doorstep relay listening");
     // Scripts and tests read this line to find a relay started on port 0.
     println!("listening on http://{addr}");
+    let live = state.live.clone();
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Dashboards waiting for changes answer now rather than hold up the stop.
+            live.close();
+        })
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
     tracing::info!("doorstep relay stopped");

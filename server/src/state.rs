@@ -1,6 +1,9 @@
 //! The state every handler shares.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::watch;
 
 use crate::auth::Keys;
 use crate::config::Settings;
@@ -18,6 +21,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Wakes dashboards waiting for changes.
+    pub live: Arc<Live>,
 }
 
 impl AppState {
@@ -28,7 +33,49 @@ impl AppState {
             keys: Arc::new(keys),
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),
+            live: Arc::new(Live::default()),
         }
+    }
+}
+
+/// A signal that records changed, for dashboards waiting on
+/// `GET /v1/changes`. It carries no data: a woken waiter asks the store.
+#[derive(Debug)]
+pub struct Live {
+    tx: watch::Sender<u64>,
+    closed: AtomicBool,
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Self {
+            tx: watch::Sender::new(0),
+            closed: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Live {
+    /// Records were written: wake every waiter.
+    pub fn notify(&self) {
+        self.tx.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that sees every later [`Live::notify`].
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.tx.subscribe()
+    }
+
+    /// The relay is shutting down: waiters answer at once instead of
+    /// holding up the graceful stop.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.notify();
+    }
+
+    /// True once [`Live::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 }
 

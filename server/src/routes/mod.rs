@@ -2,6 +2,7 @@
 
 mod auth;
 mod households;
+mod live;
 mod ops;
 pub(crate) mod params;
 mod stats;
@@ -20,6 +21,7 @@ use tower_http::trace::TraceLayer;
 
 pub use sync::SYNC_MEDIA_TYPE;
 
+use crate::dashboard;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -51,16 +53,20 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/households/{id}", get(households::get))
         .route("/v1/visits", get(households::visits))
         .route("/v1/stats", get(stats::stats))
+        .route("/v1/stats/timeline", get(stats::fulfilments))
         .route("/v1/export/wishes.csv", get(stats::export))
-        .route("/", get(ops::index))
+        .route("/v1/changes", get(live::poll))
+        .route("/api", get(ops::index))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
+        .merge(dashboard::routes())
         .layer(DefaultBodyLimit::max(JSON_LIMIT))
         .layer(RequestBodyLimitLayer::new(JSON_LIMIT));
-    Router::new()
+    let router = Router::new()
         .merge(sync_routes)
         .merge(api)
-        .fallback(|| async { AppError::NotFound("no such endpoint".into()) })
+        .fallback(|| async { AppError::NotFound("no such endpoint".into()) });
+    dashboard::with_security_headers(router)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,

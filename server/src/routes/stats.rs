@@ -4,9 +4,9 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::IntoResponse;
-use serde::Deserialize;
-use sync_core::ScopePath;
-use sync_core::store::{StatsReport, WishFilter};
+use serde::{Deserialize, Serialize};
+use sync_core::store::{StatsReport, WishFilter, WishRow};
+use sync_core::{ScopePath, Status};
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
@@ -133,4 +133,199 @@ pub(super) async fn export(
         ],
         body,
     ))
+}
+
+/// Options of the fulfilment series.
+#[derive(Debug, Deserialize)]
+pub(super) struct TimelineParams {
+    scope: Option<String>,
+    /// Minutes to add to UTC for the caller's calendar days (480 in China).
+    #[serde(default)]
+    tz_offset: i64,
+}
+
+/// One calendar day of the series.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub(super) struct Day {
+    day: String,
+    fulfilled: u64,
+    confirmed: u64,
+}
+
+/// Fulfilments and confirmations per day, and how residents rated them.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub(super) struct Timeline {
+    /// Every day from the first fulfilment to the last, gaps included.
+    days: Vec<Day>,
+    /// How many confirmed cards were rated 1, 2, 3, 4 and 5.
+    ratings: [u64; 5],
+}
+
+/// The most days one series covers (ten years).
+const MAX_DAYS: i64 = 3660;
+
+/// `YYYY-MM-DD` of a day number (days since 1970-01-01).
+fn civil(day: i64) -> String {
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Buckets rows of fulfilled and confirmed cards by day.
+fn timeline(rows: &[WishRow], tz_offset_min: i64) -> Timeline {
+    let offset = tz_offset_min.clamp(-14 * 60, 14 * 60) * 60_000;
+    let day = |ms: i64| (ms + offset).div_euclid(86_400_000);
+    let mut counts: std::collections::BTreeMap<i64, (u64, u64)> = Default::default();
+    let mut ratings = [0u64; 5];
+    for row in rows {
+        if let Some(at) = row.fulfilled_at {
+            counts.entry(day(at)).or_default().0 += 1;
+        }
+        if row.status == Status::Confirmed.as_str() {
+            if let Some(at) = row.confirmed_at {
+                counts.entry(day(at)).or_default().1 += 1;
+            }
+            if let Some(r) = row.rating.filter(|r| (1..=5).contains(r)) {
+                ratings[(r - 1) as usize] += 1;
+            }
+        }
+    }
+    let days = match (counts.keys().next(), counts.keys().next_back()) {
+        (Some(&first), Some(&last)) => (first.max(last - MAX_DAYS + 1)..=last)
+            .map(|d| {
+                let (fulfilled, confirmed) = counts.get(&d).copied().unwrap_or_default();
+                Day {
+                    day: civil(d),
+                    fulfilled,
+                    confirmed,
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Timeline { days, ratings }
+}
+
+/// `GET /v1/stats/timeline?scope=&tz_offset=`: fulfilments over time, and
+/// the distribution of the residents' ratings. Read from the materialized
+/// rows of fulfilled and confirmed cards; no document is loaded.
+pub(super) async fn fulfilments(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(params): Query<TimelineParams>,
+) -> AppResult<Json<Timeline>> {
+    let scopes = scopes(&auth, params.scope.as_deref())?;
+    let rows = state
+        .db
+        .run(move |store| {
+            let mut rows = Vec::new();
+            for status in [Status::Fulfilled, Status::Confirmed] {
+                let mut filter = WishFilter {
+                    scopes: scopes.clone(),
+                    status: Some(status),
+                    limit: Some(500),
+                    ..WishFilter::default()
+                };
+                let mut offset = 0u32;
+                loop {
+                    filter.offset = Some(offset);
+                    let page = store.list_wishes(&filter)?;
+                    let n = page.items.len();
+                    rows.extend(page.items);
+                    offset += n as u32;
+                    if n < 500 || offset >= EXPORT_MAX_ROWS {
+                        break;
+                    }
+                }
+            }
+            Ok(rows)
+        })
+        .await?;
+    Ok(Json(timeline(&rows, params.tz_offset)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(
+        status: Status,
+        fulfilled: Option<i64>,
+        confirmed: Option<i64>,
+        rating: Option<i64>,
+    ) -> WishRow {
+        WishRow {
+            id: String::new(),
+            household: String::new(),
+            community: "longgang/yuanshan/xikeng".into(),
+            status: status.as_str().into(),
+            category: "other".into(),
+            urgency: "normal".into(),
+            text: String::new(),
+            created_by: "wang".into(),
+            created_at: 0,
+            submitted_at: Some(0),
+            reviewed_at: Some(0),
+            fulfilled_at: fulfilled,
+            confirmed_at: confirmed,
+            claimant: Some("hu".into()),
+            rating,
+            open_conflicts: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn days_are_civil_dates() {
+        assert_eq!(civil(0), "1970-01-01");
+        assert_eq!(civil(20_778), "2026-11-21");
+        assert_eq!(civil(-1), "1969-12-31");
+        assert_eq!(civil(11_016), "2000-02-29");
+    }
+
+    #[test]
+    fn fulfilments_are_counted_per_local_day_with_the_gaps() {
+        const DAY: i64 = 86_400_000;
+        let day0 = 20_778 * DAY;
+        let rows = [
+            row(Status::Fulfilled, Some(day0 + 3_600_000), None, None),
+            // 20:00 UTC is the next morning in China.
+            row(
+                Status::Confirmed,
+                Some(day0 + 20 * 3_600_000),
+                Some(day0 + 2 * DAY),
+                Some(5),
+            ),
+            row(
+                Status::Confirmed,
+                Some(day0 + 2 * DAY),
+                Some(day0 + 2 * DAY + 1),
+                Some(3),
+            ),
+        ];
+        let t = timeline(&rows, 480);
+        let days: Vec<(&str, u64, u64)> = t
+            .days
+            .iter()
+            .map(|d| (d.day.as_str(), d.fulfilled, d.confirmed))
+            .collect();
+        assert_eq!(
+            days,
+            [
+                ("2026-11-21", 1, 0),
+                ("2026-11-22", 1, 0),
+                ("2026-11-23", 1, 2)
+            ]
+        );
+        assert_eq!(t.ratings, [0, 0, 1, 0, 1]);
+        assert_eq!(timeline(&rows, 0).days.len(), 3);
+        assert!(timeline(&[], 0).days.is_empty());
+    }
 }

@@ -58,6 +58,9 @@ pub(super) async fn sync(
             Ok(response)
         })
         .await?;
+    if !response.accepted.is_empty() {
+        state.live.notify();
+    }
     metrics.syncs.inc();
     metrics.accepted.inc_by(response.accepted.len() as u64);
     metrics.pulled.inc_by(response.pull.len() as u64);

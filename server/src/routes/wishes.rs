@@ -7,11 +7,13 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use sync_core::doc::{EventInput, HistoryEntry};
 use sync_core::model::WishCard;
 use sync_core::store::{ConflictRow, Page, WishRow};
-use sync_core::{Author, EventId, EventKind, Record, Store, WishId};
+use sync_core::workflow::{may_append, next_status};
+use sync_core::{Author, DeviceId, EventId, EventKind, Record, Role, Store, WishId};
 
 use crate::accounts;
 use crate::auth::AuthUser;
@@ -19,7 +21,8 @@ use crate::error::{AppError, AppResult};
 use crate::routes::params::ListParams;
 use crate::state::{AppState, now_ms};
 
-/// A wish card with its status and open conflicts at the top.
+/// A wish card with its status and open conflicts at the top, and what the
+/// caller may do with it now.
 #[derive(Debug, Serialize)]
 pub(super) struct WishDetail {
     #[serde(flatten)]
@@ -27,16 +30,87 @@ pub(super) struct WishDetail {
     status: sync_core::Status,
     claimant: Option<String>,
     open_conflicts: usize,
+    actions: Vec<Action>,
 }
 
-impl From<WishCard> for WishDetail {
-    fn from(card: WishCard) -> Self {
+impl WishDetail {
+    fn new(card: WishCard, role: Role) -> Self {
+        let open_conflicts = card.state.open_conflicts().count();
         Self {
             status: card.state.status,
             claimant: card.state.claimant.clone(),
-            open_conflicts: card.state.open_conflicts().count(),
+            actions: Action::available(role, card.state.status, open_conflicts),
+            open_conflicts,
             card,
         }
+    }
+}
+
+/// A row of a wish list, with what the caller may do with it now.
+#[derive(Debug, Serialize)]
+pub(super) struct WishItem {
+    #[serde(flatten)]
+    row: WishRow,
+    actions: Vec<Action>,
+}
+
+impl WishItem {
+    pub(super) fn new(row: WishRow, role: Role) -> Self {
+        let actions = match row.status.parse::<sync_core::Status>() {
+            Ok(status) => Action::available(
+                role,
+                status,
+                usize::try_from(row.open_conflicts).unwrap_or(0),
+            ),
+            Err(_) => Vec::new(),
+        };
+        Self { row, actions }
+    }
+}
+
+/// The workflow actions this API offers, named as a client calls them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum Action {
+    /// `review` with `approve`.
+    Approve,
+    /// `review` with `reject`.
+    Reject,
+    /// `review` with `needs_info`.
+    NeedsInfo,
+    /// `assign`.
+    Assign,
+    /// `fulfil`.
+    Fulfil,
+    /// `feedback`.
+    Confirm,
+    /// `conflicts/{id}/resolve`.
+    ResolveConflict,
+}
+
+impl Action {
+    const ALL: [(Action, EventKind); 7] = [
+        (Action::Approve, EventKind::Approve),
+        (Action::Reject, EventKind::Reject),
+        (Action::NeedsInfo, EventKind::RequestInfo),
+        (Action::Assign, EventKind::Assign),
+        (Action::Fulfil, EventKind::Fulfil),
+        (Action::Confirm, EventKind::Confirm),
+        (Action::ResolveConflict, EventKind::ResolveConflict),
+    ];
+
+    /// What `role` may do to a card in `status`, by sync-core's rules (the
+    /// store checks them again when the action comes).
+    fn available(role: Role, status: sync_core::Status, open_conflicts: usize) -> Vec<Action> {
+        Self::ALL
+            .iter()
+            .filter(|(action, kind)| {
+                may_append(role, *kind)
+                    && next_status(status, *kind).is_some()
+                    && (*action != Action::ResolveConflict || open_conflicts > 0)
+            })
+            .map(|(action, _)| *action)
+            .collect()
     }
 }
 
@@ -60,14 +134,21 @@ pub(super) async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
     Query(params): Query<ListParams>,
-) -> AppResult<Json<Page<WishRow>>> {
+) -> AppResult<Json<Page<WishItem>>> {
     let filter = params.filter(&auth)?;
-    Ok(Json(
-        state
-            .db
-            .run(move |store| Ok(store.list_wishes(&filter)?))
-            .await?,
-    ))
+    let role = auth.user.role;
+    let page = state
+        .db
+        .run(move |store| Ok(store.list_wishes(&filter)?))
+        .await?;
+    Ok(Json(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|row| WishItem::new(row, role))
+            .collect(),
+        total: page.total,
+    }))
 }
 
 /// `GET /v1/wishes/{id}`
@@ -77,11 +158,22 @@ pub(super) async fn get(
     Path(id): Path<String>,
 ) -> AppResult<Json<WishDetail>> {
     let id = parse_id(&id)?;
+    let role = auth.user.role;
     let card = state
         .db
         .run(move |store| wish_in_scope(store, &auth, id))
         .await?;
-    Ok(Json(card.into()))
+    Ok(Json(WishDetail::new(card, role)))
+}
+
+/// One change in a card's history, with the name and kind of the device
+/// it came from when the relay knows the device.
+#[derive(Debug, Serialize)]
+pub(super) struct HistoryItem {
+    #[serde(flatten)]
+    entry: HistoryEntry,
+    device_name: Option<String>,
+    device_kind: Option<String>,
 }
 
 /// `GET /v1/wishes/{id}/history`
@@ -89,13 +181,36 @@ pub(super) async fn history(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<String>,
-) -> AppResult<Json<Vec<HistoryEntry>>> {
+) -> AppResult<Json<Vec<HistoryItem>>> {
     let id = parse_id(&id)?;
     let history = state
         .db
         .run(move |store| {
             wish_in_scope(store, &auth, id)?;
-            Ok(store.history(id.record())?)
+            let mut devices: std::collections::HashMap<DeviceId, Option<accounts::Device>> =
+                std::collections::HashMap::new();
+            store
+                .history(id.record())?
+                .into_iter()
+                .map(|entry| {
+                    let device = match entry.device {
+                        Some(d) => match devices.get(&d) {
+                            Some(known) => known.clone(),
+                            None => {
+                                let found = accounts::device(store.connection(), d)?;
+                                devices.insert(d, found.clone());
+                                found
+                            }
+                        },
+                        None => None,
+                    };
+                    Ok(HistoryItem {
+                        entry,
+                        device_name: device.as_ref().map(|d| d.name.clone()),
+                        device_kind: device.map(|d| d.kind),
+                    })
+                })
+                .collect::<AppResult<Vec<_>>>()
         })
         .await?;
     Ok(Json(history))
@@ -108,6 +223,7 @@ pub(super) async fn act(
     id: WishId,
     input: EventInput,
 ) -> AppResult<WishDetail> {
+    let role = auth.user.role;
     let card = state
         .db
         .run(move |store| {
@@ -123,7 +239,8 @@ pub(super) async fn act(
             wish_in_scope(store, &auth, id)
         })
         .await?;
-    Ok(card.into())
+    state.live.notify();
+    Ok(WishDetail::new(card, role))
 }
 
 /// Review decision.
@@ -229,17 +346,44 @@ pub(super) struct ConflictParams {
     include_resolved: bool,
 }
 
+/// A conflict with the card's text and current status beside it.
+#[derive(Debug, Serialize)]
+pub(super) struct ConflictItem {
+    #[serde(flatten)]
+    row: ConflictRow,
+    text: Option<String>,
+    card_status: Option<String>,
+}
+
 /// `GET /v1/conflicts`
 pub(super) async fn conflicts(
     State(state): State<AppState>,
     auth: AuthUser,
     Query(params): Query<ConflictParams>,
-) -> AppResult<Json<Vec<ConflictRow>>> {
+) -> AppResult<Json<Vec<ConflictItem>>> {
     let scopes = auth.user.scopes.clone();
     Ok(Json(
         state
             .db
-            .run(move |store| Ok(store.conflicts(&scopes, params.include_resolved)?))
+            .run(move |store| {
+                let rows = store.conflicts(&scopes, params.include_resolved)?;
+                let mut card = store
+                    .connection()
+                    .prepare_cached("SELECT text, status FROM wishes WHERE id = ?1")?;
+                rows.into_iter()
+                    .map(|row| {
+                        let found: Option<(String, String)> = card
+                            .query_row([&row.record_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                            .optional()?;
+                        let (text, card_status) = found.unzip();
+                        Ok(ConflictItem {
+                            row,
+                            text,
+                            card_status,
+                        })
+                    })
+                    .collect::<AppResult<Vec<_>>>()
+            })
             .await?,
     ))
 }

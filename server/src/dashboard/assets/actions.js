@@ -1,0 +1,113 @@
+// The workflow actions a supervisor takes. Which ones a card offers comes
+// from the relay (`actions` on every card and row, computed from sync-core's
+// rules); this module only asks for the details and calls the endpoint.
+
+import { post } from './api.js';
+import { t } from './i18n.js';
+import { h, dialog, toast } from './ui.js';
+
+const path = (id, what) => `/v1/wishes/${encodeURIComponent(id)}/${what}`;
+
+async function run(done, call) {
+  try {
+    const result = await call();
+    toast(done, 'ok');
+    document.dispatchEvent(new CustomEvent('doorstep:acted'));
+    return result;
+  } catch (e) {
+    toast(t('error.action', { message: e.message }), 'error');
+    return null;
+  }
+}
+
+/**
+ * Performs `action` on card `id` (asking for a reason or rating first where
+ * one is needed). Resolves to the updated card, or null.
+ */
+export async function perform(action, id, extra = {}) {
+  switch (action) {
+    case 'approve':
+      return run(t('done.approve'), () => post(path(id, 'review'), { decision: 'approve' }));
+    case 'reject':
+    case 'needs_info': {
+      const values = await dialog({
+        title: t(`dialog.${action}.title`),
+        fields: [{ name: 'reason', label: t(`dialog.${action}.label`), required: true }],
+        danger: action === 'reject',
+      });
+      if (!values) return null;
+      return run(t(`done.${action}`), () => post(path(id, 'review'), { decision: action, reason: values.reason }));
+    }
+    case 'assign':
+      return run(t('done.assign', { who: extra.claimant }), () => post(path(id, 'assign'), { claimant: extra.claimant }));
+    case 'fulfil': {
+      const values = await dialog({ title: t('dialog.fulfil.title'), fields: [{ name: 'note', label: t('dialog.fulfil.label') }] });
+      if (!values) return null;
+      return run(t('done.fulfil'), () => post(path(id, 'fulfil'), { note: values.note || null }));
+    }
+    case 'confirm': {
+      const values = await dialog({
+        title: t('dialog.confirm.title'),
+        fields: [
+          { name: 'rating', label: t('dialog.confirm.rating'), type: 'select', value: '5', options: [5, 4, 3, 2, 1].map((n) => [String(n), `${'★'.repeat(n)} ${t('stats.stars', { n })}`]) },
+          { name: 'comment', label: t('dialog.confirm.comment') },
+        ],
+      });
+      if (!values) return null;
+      return run(t('done.confirm'), () => post(path(id, 'feedback'), { rating: Number(values.rating), comment: values.comment || null }));
+    }
+    case 'resolve_conflict': {
+      const values = await dialog({ title: t('dialog.resolve.title'), fields: [{ name: 'note', label: t('dialog.resolve.label') }] });
+      if (!values) return null;
+      return run(t('done.resolve_conflict'), () => post(`/v1/conflicts/${encodeURIComponent(extra.event)}/resolve`, { note: values.note || null }));
+    }
+    default:
+      return null;
+  }
+}
+
+const STYLE = { approve: 'ok', reject: 'danger', needs_info: 'secondary', fulfil: 'secondary', confirm: 'secondary' };
+
+/** Buttons for the card's actions among `only`; `onDone(card)` after one succeeds. */
+export function actionButtons(id, actions, only, onDone) {
+  return actions
+    .filter((a) => only.includes(a))
+    .map((a) => h('button', {
+      type: 'button',
+      class: `${STYLE[a] ?? 'secondary'} small`,
+      dataset: { action: a },
+      onclick: async (e) => {
+        const button = e.currentTarget;
+        button.disabled = true;
+        const card = await perform(a, id);
+        button.disabled = false;
+        if (card) onDone(card, a);
+      },
+    }, t(`action.${a}`)));
+}
+
+let listCount = 0;
+
+/** An inline form to assign card `id` to a volunteer or unit. */
+export function assignForm(id, claimants, onDone) {
+  listCount += 1;
+  const inputId = `assign-${listCount}`;
+  const listId = `claimants-${listCount}`;
+  const input = h('input', {
+    id: inputId, name: 'claimant', required: true, list: listId, autocomplete: 'off', maxlength: 100,
+    placeholder: t('dispatch.claimant.placeholder'),
+  });
+  const form = h('form', { class: 'assign' },
+    h('label', { for: inputId, class: 'sr-only' }, t('dispatch.claimant')),
+    input,
+    h('datalist', { id: listId }, claimants.map((c) => h('option', { value: c }))),
+    h('button', { type: 'submit', class: 'primary small' }, t('action.assign')));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const claimant = input.value.trim();
+    if (!claimant) return;
+    const card = await perform('assign', id, { claimant });
+    if (card) onDone(card, 'assign');
+  });
+  return form;
+}

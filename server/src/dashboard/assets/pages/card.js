@@ -1,0 +1,148 @@
+// One wish card: its text, household, photos (by reference) and status, what
+// the supervisor can do with it, its conflicts, and its whole history.
+
+import { api } from '../api.js';
+import { t, label } from '../i18n.js';
+import { h, heading, link, time, fmtTime, scopeName, statusBadge, urgencyBadge, tagChip, shortId, empty } from '../ui.js';
+import { actionButtons, assignForm, perform } from '../actions.js';
+
+const dl = (pairs) => h('dl', { class: 'facts' }, pairs.filter(([, v]) => v !== '' && v !== null && v !== undefined)
+  .map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+
+function device(entry) {
+  const kind = entry.device_kind === 'web' ? t('card.device.web') : entry.device_kind === 'phone' ? t('card.device.phone') : '';
+  const name = entry.device_name && entry.device_kind !== 'web' ? entry.device_name : '';
+  return h('span', { class: 'device', title: entry.device ?? '' },
+    `${t('card.device')}${t('colon')}`, [name, kind].filter(Boolean).join(' · '), ' ', h('code', {}, shortId(entry.device)));
+}
+
+/** Finds, for each history entry that appended an event, the event itself (for its note, claimant or rating). */
+function eventFor(events, entry, kind, used) {
+  let best = null;
+  for (const e of events) {
+    if (used.has(e.id) || e.kind !== kind || (entry.device && e.device !== entry.device)) continue;
+    const gap = Math.abs((e.hlc?.wall_ms ?? 0) - entry.at_ms);
+    if (!best || gap < best.gap) best = { e, gap };
+  }
+  if (best) used.add(best.e.id);
+  return best?.e ?? null;
+}
+
+function eventDetails(e) {
+  if (!e) return null;
+  const parts = [];
+  if (e.note) parts.push(h('p', { class: 'note' }, h('span', { class: 'muted' }, `${['reject', 'request_info'].includes(e.kind) ? t('card.reason') : t('card.note')}${t('colon')}`), e.note));
+  if (e.claimant) parts.push(h('p', { class: 'note' }, h('span', { class: 'muted' }, `${t('card.claimant')}${t('colon')}`), e.claimant));
+  if (e.rating) parts.push(h('p', { class: 'note' }, h('span', { class: 'stars' }, '★'.repeat(e.rating)), ' ', t('card.rating.n', { n: e.rating })));
+  return parts;
+}
+
+function timeline(card, history) {
+  const used = new Set();
+  const lost = new Set((card.state.conflicts ?? []).map((c) => c.event));
+  const items = [...history].sort((a, b) => a.at_ms - b.at_ms).map((entry) => {
+    const fields = entry.fields ?? [];
+    const created = fields.some((f) => f.field === 'id') && fields.some((f) => f.field === 'kind');
+    const events = fields.filter((f) => f.field === 'event');
+    let what;
+    let kindClass = 'edit';
+    if (created) {
+      kindClass = 'created';
+      const shown = fields.filter((f) => ['text', 'category', 'urgency'].includes(f.field));
+      what = [h('p', { class: 'what' }, t('event.created')),
+        dl(shown.map((f) => [label('field', f.field), f.field === 'text' ? f.to : label(f.field, f.to)]))];
+    } else if (events.length) {
+      what = events.map((f) => {
+        // The history writes an event as "kind note=… rating=…".
+        const kind = String(f.to ?? '').split(' ')[0];
+        const e = eventFor(card.events, entry, kind, used);
+        kindClass = `event-${kind}`;
+        return [h('p', { class: 'what' }, label('event', kind),
+          e && lost.has(e.id) ? h('span', { class: 'badge conflict' }, label('conflict', 'superseded')) : null), eventDetails(e)];
+      });
+    } else {
+      what = [h('p', { class: 'what' }, label('event', 'edit')),
+        h('ul', { class: 'changes' }, fields.map((f) => h('li', {},
+          h('span', { class: 'muted' }, `${label('field', f.field)}${t('colon')}`),
+          f.from ? [h('del', {}, f.from), ' → '] : null, h('ins', {}, f.to ?? '')))),
+      ];
+    }
+    return h('li', { class: `tl ${kindClass}` },
+      h('div', { class: 'tl-when' }, time(entry.at_ms, true)),
+      h('div', { class: 'tl-body' },
+        what,
+        h('p', { class: 'who muted small' },
+          h('strong', {}, entry.user ?? '?'), ' · ', label('role', entry.role), ' · ', device(entry))));
+  });
+  return h('ol', { class: 'timeline', id: 'timeline' }, items);
+}
+
+function conflicts(card, onDone) {
+  const list = card.state.conflicts ?? [];
+  if (!list.length) return null;
+  const byId = Object.fromEntries(card.events.map((e) => [e.id, e]));
+  const describe = (id) => {
+    const e = byId[id];
+    if (!e) return shortId(id);
+    return [h('strong', {}, label('event', e.kind)), ' · ', e.actor, ' · ', fmtTime(e.hlc?.wall_ms), ' · ', h('code', {}, shortId(e.device))];
+  };
+  return h('section', { class: 'panel warn', 'aria-labelledby': 'conflicts-h' },
+    h('h2', { id: 'conflicts-h' }, '⚠ ', t('card.conflicts')),
+    h('p', { class: 'muted' }, t('card.conflicts.intro')),
+    h('ul', { class: 'conflicts' }, list.map((c) => h('li', { dataset: { conflict: c.event } },
+      h('p', {}, h('span', { class: `badge ${c.resolved ? 'status-confirmed' : 'conflict'}` }, c.resolved ? t('card.conflict.resolved') : t('card.conflict.open')), ' ',
+        label('conflict', c.kind)),
+      dl([[t('col.event'), describe(c.event)], [t('card.conflict.winner'), c.winner ? describe(c.winner) : '']]),
+      !c.resolved && card.actions.includes('resolve_conflict')
+        ? h('button', {
+          type: 'button',
+          class: 'secondary small',
+          onclick: async () => { if (await perform('resolve_conflict', card.id, { event: c.event })) onDone(); },
+        }, t('action.resolve_conflict'))
+        : null))));
+}
+
+export async function render(ctx) {
+  const id = ctx.params[0];
+  const [card, history] = await Promise.all([
+    api(`/v1/wishes/${encodeURIComponent(id)}`),
+    api(`/v1/wishes/${encodeURIComponent(id)}/history`),
+  ]);
+  const home = await api(`/v1/households/${encodeURIComponent(card.household)}`).catch(() => null);
+  const s = card.state;
+  const buttons = actionButtons(card.id, card.actions, ['approve', 'reject', 'needs_info', 'fulfil', 'confirm'], ctx.refresh);
+  const assign = card.actions.includes('assign') ? assignForm(card.id, [], ctx.refresh) : null;
+  return [
+    h('p', { class: 'crumbs' }, h('a', { href: '/queue' }, `‹ ${t('nav.queue')}`), ' · ', h('a', { href: '/wishes' }, t('nav.wishes'))),
+    heading(card.text),
+    h('p', { class: 'badges' }, statusBadge(card.status), ' ', urgencyBadge(card.urgency), ' ',
+      h('span', { class: 'badge plain' }, label('category', card.category)),
+      card.open_conflicts ? [' ', h('a', { class: 'badge conflict', href: '#conflicts-h' }, '⚠ ', t('card.open_conflicts', { n: card.open_conflicts }))] : null),
+    h('div', { class: 'grid side' },
+      h('section', { class: 'panel', 'aria-labelledby': 'details-h' },
+        h('h2', { id: 'details-h' }, t('card.details')),
+        dl([
+          [t('col.community'), scopeName(card.community)],
+          [t('card.household'), home ? [link(`/households/${home.id}`, home.address), home.head_name ? ` · ${home.head_name}` : '',
+            home.tags?.length ? h('div', { class: 'chips' }, home.tags.map(tagChip)) : null] : h('code', {}, shortId(card.household))],
+          [t('card.created'), [time(card.created_at, true), ' · ', card.created_by]],
+          [t('card.submitted'), time(s.submitted_at, true)],
+          [t('card.reviewed'), time(s.reviewed_at, true)],
+          [t('card.claimant'), s.claimant],
+          [t('card.fulfilled'), time(s.fulfilled_at, true)],
+          [t('card.confirmed'), time(s.confirmed_at, true)],
+          [t('card.rating'), s.rating ? h('span', { class: 'stars', title: t('card.rating.n', { n: s.rating }) }, '★'.repeat(s.rating)) : ''],
+          [t('card.photos'), card.photos?.length
+            ? [h('ul', { class: 'photos' }, card.photos.map((ref) => h('li', {}, h('code', {}, String(ref))))), h('p', { class: 'muted small' }, t('card.photos.note'))]
+            : h('span', { class: 'muted' }, t('card.photos.none'))],
+        ])),
+      h('section', { class: 'panel', 'aria-labelledby': 'actions-h' },
+        h('h2', { id: 'actions-h' }, t('card.actions')),
+        buttons.length || assign ? [h('div', { class: 'row wrap' }, buttons), assign] : h('p', { class: 'muted' }, t('card.actions.none')))),
+    conflicts(card, ctx.refresh),
+    h('section', { class: 'panel', 'aria-labelledby': 'history' },
+      h('h2', { id: 'history', tabindex: '-1' }, t('card.history')),
+      h('p', { class: 'muted' }, t('card.history.intro')),
+      history.length ? timeline(card, history) : empty()),
+  ];
+}

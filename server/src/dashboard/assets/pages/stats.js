@@ -1,0 +1,115 @@
+// Statistics: the published counts per street and community, fulfilments
+// over time, satisfaction and the median days to light a wish up. Every
+// figure comes from the relay; this page only draws them.
+
+import { api, query } from '../api.js';
+import { t, label, STATUSES } from '../i18n.js';
+import { h, heading, exportLink, scopeName, scopeOptions, fmtNum, fmt1 } from '../ui.js';
+import { groupedBars, columns, bars, lines } from '../charts.js';
+
+const KPIS = ['collected', 'reviewed', 'approved', 'claimed', 'fulfilled', 'confirmed'];
+const PROGRESS = ['collected', 'reviewed', 'fulfilled', 'confirmed'];
+
+/** Days → weeks when there are too many days for one chart. */
+function buckets(days) {
+  if (days.length <= 45) {
+    return { unit: 'day', points: days.map((d) => ({ label: d.day.slice(5), values: [d.fulfilled, d.confirmed] })) };
+  }
+  const points = [];
+  for (let i = 0; i < days.length; i += 7) {
+    const week = days.slice(i, i + 7);
+    points.push({
+      label: week[0].day.slice(5),
+      values: [week.reduce((a, d) => a + d.fulfilled, 0), week.reduce((a, d) => a + d.confirmed, 0)],
+    });
+  }
+  return { unit: 'week', points };
+}
+
+function tile(key, value, note) {
+  return h('div', { class: `kpi kpi-${key}`, dataset: { kpi: key } },
+    h('p', { class: 'kpi-label' }, t(`stats.${key}`)),
+    h('p', { class: 'kpi-value' }, value),
+    note ? h('p', { class: 'kpi-note muted small' }, note) : null);
+}
+
+export async function render(ctx) {
+  const p = ctx.query;
+  const scope = p.get('scope') ?? '';
+  const tz = -new Date().getTimezoneOffset();
+  const [report, series, scopes] = await Promise.all([
+    api(`/v1/stats${query({ scope })}`),
+    api(`/v1/stats/timeline${query({ scope, tz_offset: tz })}`),
+    scopeOptions(),
+  ]);
+  const total = report.total;
+  const select = h('select', { id: 'stats-scope', name: 'scope' },
+    h('option', { value: '' }, t('filter.scope.all')),
+    scopes.map((x) => h('option', { value: x, selected: x === scope }, scopeName(x))));
+  const form = h('form', { class: 'filters', role: 'search', 'aria-label': t('filters') },
+    h('div', { class: 'field' }, h('label', { for: 'stats-scope' }, t('filter.scope')), select),
+    h('div', { class: 'field actions' }, h('button', { type: 'submit', class: 'primary' }, t('filter.apply'))));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const next = new URLSearchParams(p);
+    if (select.value) next.set('scope', select.value);
+    else next.delete('scope');
+    ctx.go(next);
+  });
+  const progress = PROGRESS.map((k, i) => ({ label: t(`stats.${k}`), cls: `s${i}` }));
+  const lit = [{ label: t('stats.fulfilled'), cls: 's2' }, { label: t('stats.confirmed'), cls: 's3' }];
+  let running = [0, 0];
+  const cumulative = series.days.map((d) => {
+    running = [running[0] + d.fulfilled, running[1] + d.confirmed];
+    return { label: d.day.slice(5), values: running };
+  });
+  const group = (list) => list.map((x) => ({ label: scopeName(x.scope), values: PROGRESS.map((k) => x[k]) }));
+  const time = buckets(series.days);
+  const ratings = [5, 4, 3, 2, 1].map((n) => ({ label: '★'.repeat(n), value: series.ratings[n - 1] }));
+  return [
+    heading(t('stats.title'), t('stats.intro')),
+    h('div', { class: 'toolbar' }, form, exportLink({ scope })),
+    h('div', { class: 'kpis', id: 'kpis' },
+      KPIS.map((k) => tile(k, fmtNum(total[k]))),
+      tile('satisfaction', total.satisfaction === null ? '–' : fmt1(total.satisfaction), t('stats.of5')),
+      tile('median', total.median_days_to_fulfil === null ? '–' : fmt1(total.median_days_to_fulfil), t('stats.median.unit'))),
+    h('div', { class: 'grid two' },
+      h('section', { class: 'panel' },
+        groupedBars({ title: t('stats.by_street'), groups: group(report.streets), series: progress }),
+        h('hr', { class: 'sep' }),
+        bars({
+          title: t('stats.by_status'),
+          items: STATUSES.filter((x) => total.by_status[x]).map((x) => ({ label: label('status', x), value: total.by_status[x] })),
+          width: 600,
+        })),
+      h('section', { class: 'panel' }, groupedBars({ title: t('stats.by_community'), groups: group(report.communities), series: progress }))),
+    h('div', { class: 'grid two' },
+      h('section', { class: 'panel' }, columns({
+        title: t('stats.over_time'),
+        desc: t('stats.over_time.desc', { bucket: t(`stats.bucket.${time.unit}`) }),
+        points: time.points,
+        series: lit,
+      })),
+      h('section', { class: 'panel' }, lines({
+        title: t('stats.running'),
+        desc: t('stats.running.desc'),
+        points: cumulative,
+        series: lit,
+      }))),
+    h('div', { class: 'grid three' },
+      h('section', { class: 'panel' }, bars({ title: t('stats.ratings'), items: ratings, cls: 's2' })),
+      h('section', { class: 'panel' }, bars({
+        title: t('stats.satisfaction_by'),
+        items: report.communities.map((c) => ({ label: scopeName(c.scope), value: c.satisfaction })),
+        max: 5,
+        format: fmt1,
+        cls: 's3',
+      })),
+      h('section', { class: 'panel' }, bars({
+        title: t('stats.median_by'),
+        items: report.communities.map((c) => ({ label: scopeName(c.scope), value: c.median_days_to_fulfil })),
+        format: fmt1,
+        cls: 's1',
+      }))),
+  ];
+}
