@@ -1,0 +1,138 @@
+// `doorstep demo`, opened in Chromium: every page of the dashboard shows the
+// demo district's data. Saves a screenshot of each page under
+// tests/artifacts/demo-*.png; with DOCS_SCREENSHOT=path also the picture for
+// the README.
+
+import { describe, it, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { ARTIFACTS, browser, logIn, phone, startRelay, tempDir, unlabelled, watch } from './lib.mjs';
+
+const PASSWORD = 'doorstep-demo';
+
+describe('the demo district in the dashboard', { timeout: 600_000 }, () => {
+  let tmp;
+  let relay;
+  let base;
+  let b;
+  let page;
+  let seen;
+
+  before(async () => {
+    tmp = tempDir('doorstep-demo-');
+    relay = await startRelay(['demo', '--db', join(tmp.dir, 'demo.sqlite')]);
+    base = relay.url;
+    b = await browser({ locale: 'zh-CN', width: 1280, height: 860 });
+    page = b.page;
+    seen = watch(page, base);
+    await logIn(page, base, 'chen', PASSWORD, '/queue');
+    await page.waitForURL(`${base}/queue`);
+  });
+
+  after(async () => {
+    await b?.close();
+    await relay?.stop();
+    tmp?.remove();
+  });
+
+  afterEach(() => {
+    assert.deepEqual(seen.take(), [], 'no console error, no failed request');
+  });
+
+  const rows = () => page.locator('main tbody tr');
+  const shot = (name) => page.screenshot({ path: join(ARTIFACTS, `demo-${name}.png`), fullPage: true });
+
+  async function open(path) {
+    await seen.settle();
+    await page.goto(`${base}${path}`);
+    await page.locator('main h1').waitFor();
+    await page.locator('main[aria-busy]').waitFor({ state: 'detached' });
+    assert.deepEqual(await unlabelled(page), [], `${path}: every control labelled`);
+  }
+
+  it('review queue: submitted cards, oldest first, with actions', async () => {
+    await open('/queue');
+    assert.ok(await rows().count() >= 20);
+    assert.ok(await page.locator('main tbody button[data-action="approve"]').count() >= 20);
+    const dates = await page.locator('main tbody time').evaluateAll((ts) => ts.map((t) => t.getAttribute('datetime')));
+    assert.deepEqual(dates, [...dates].sort(), 'oldest first');
+    await shot('queue');
+  });
+
+  it('dispatch: every stage has cards, with an assign form for approved ones', async () => {
+    for (const status of ['approved', 'claimed', 'fulfilled', 'confirmed']) {
+      await open(`/dispatch?status=${status}`);
+      assert.ok(await rows().count() >= 10, status);
+    }
+    await open('/dispatch');
+    assert.ok(await page.locator('main form.assign').count() >= 10);
+    await shot('dispatch');
+  });
+
+  it('all wishes, filtered and paged', async () => {
+    await open('/wishes?status=rejected');
+    assert.ok(await rows().count() >= 10);
+    assert.equal(await page.locator('main tbody .status-rejected').count(), await rows().count());
+    await open('/wishes');
+    assert.ok(await page.locator('nav.pager').count() === 1);
+  });
+
+  it('conflicts, and a card with its conflict and history', async () => {
+    await open('/conflicts');
+    assert.ok(await rows().count() >= 5);
+    await shot('conflicts');
+    await page.locator('main tbody tr a').first().click();
+    await page.locator('#timeline').waitFor();
+    await page.locator('main[aria-busy]').waitFor({ state: 'detached' });
+    assert.ok(await page.locator('#timeline > li').count() >= 4);
+    assert.ok(await page.locator('[data-conflict]').count() >= 1);
+    assert.match(await page.locator('#timeline').textContent(), /认领/);
+    await shot('card');
+  });
+
+  it('households and a household with visits and wishes', async () => {
+    await open('/households');
+    assert.ok(await rows().count() >= 20);
+    assert.ok(await page.locator('main .chip').count() >= 5, 'tags');
+    await shot('households');
+    // A household with a visit: the demo visits every other one.
+    for (let i = 0; i < 4; i += 1) {
+      await page.locator('main tbody tr a').nth(i).click();
+      await page.locator('#wishes-h').waitFor();
+      if (await page.locator('.tl.visit').count()) break;
+      await seen.settle();
+      await page.goBack();
+      await page.locator('main tbody tr').first().waitFor();
+    }
+    assert.ok(await page.locator('.tl.visit').count() >= 1, 'a visit');
+    await shot('household');
+  });
+
+  it('statistics with every chart drawn', async () => {
+    await open('/stats');
+    for (const kpi of ['collected', 'reviewed', 'approved', 'claimed', 'fulfilled', 'confirmed']) {
+      const value = Number((await page.locator(`[data-kpi="${kpi}"] .kpi-value`).textContent()).replace(/[^0-9]/g, ''));
+      assert.ok(value > 100, `${kpi}: ${value}`);
+    }
+    assert.match(await page.locator('[data-kpi="satisfaction"] .kpi-value').textContent(), /^[1-5]\.\d$/);
+    assert.match(await page.locator('[data-kpi="median"] .kpi-value').textContent(), /^\d+\.\d$/);
+    assert.equal(await page.locator('figure.chart svg').count(), 8);
+    assert.equal(await page.locator('figure.chart .empty').count(), 0);
+    await shot('stats');
+    if (process.env.DOCS_SCREENSHOT) {
+      await page.screenshot({ path: process.env.DOCS_SCREENSHOT });
+    }
+  });
+
+  it('a phone syncing shows up on the open queue', async () => {
+    await open('/queue?category=mobility_aid');
+    const before = await page.locator('#queue-count').textContent();
+    const phoneDb = join(tmp.dir, 'phone.sqlite');
+    const card = await phone(base, phoneDb, 'wang', PASSWORD, 'submit', '--text', '希望给独居的王奶奶配一副拐杖');
+    await page.locator('#queue-count').filter({ hasNotText: before }).waitFor({ timeout: 30_000 });
+    // The queue is oldest first, so the new card is on the last page.
+    const count = await page.locator('#queue-count').textContent();
+    assert.notEqual(count, before);
+    assert.ok(card.wish);
+  });
+});
