@@ -168,13 +168,31 @@ describe('the supervisor dashboard in Chromium', { timeout: 300_000 }, () => {
     assert.equal(await page.evaluate(() => window.stayed), true, 'the page was not reloaded');
   });
 
+  it('sends the second card back for more information, with a reason, from a dialog', async () => {
+    const row = page.locator(`tr[data-wish="${second.wish}"]`);
+    await row.getByRole('button', { name: '退回补充…' }).click();
+    const dialog = page.getByRole('dialog', { name: '退回补充信息' });
+    await dialog.waitFor();
+    const reason = dialog.getByLabel('需要补充什么（工作者会在手机上看到）');
+    assert.equal(await reason.evaluate((el) => el === document.activeElement), true, 'the reason has the focus');
+    await dialog.getByRole('button', { name: '确定' }).click();
+    assert.equal(await dialog.isVisible(), true, 'a reason is required');
+    await reason.fill('请补充路灯的具体位置');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.getByText('审核队列已清空').waitFor();
+    const answer = await phone(base, phoneDb, 'wang', WORKER_PASSWORD, 'sync', '--wish', second.wish);
+    assert.equal(answer.status, 'needs_info', 'the phone gets it back');
+  });
+
   it('shows the new counts on the statistics page', async () => {
     await page.getByRole('link', { name: '统计' }).click();
     await page.waitForURL(`${base}/stats`);
     const kpi = async (name) => (await page.locator(`[data-kpi="${name}"] .kpi-value`).textContent()).trim();
     await page.locator('[data-kpi="collected"]').waitFor();
     assert.equal(await kpi('collected'), '2');
-    assert.equal(await kpi('reviewed'), '1');
+    assert.equal(await kpi('reviewed'), '2');
     assert.equal(await kpi('approved'), '1');
     assert.equal(await kpi('fulfilled'), '0');
     const charts = await page.locator('figure.chart svg').count();
@@ -203,7 +221,7 @@ describe('the supervisor dashboard in Chromium', { timeout: 300_000 }, () => {
   it('refuses a cookie-authenticated write without the CSRF token or from another site', async () => {
     const cookie = (await b.context.cookies(base)).map((c) => `${c.name}=${c.value}`).join('; ');
     const review = `${base}/v1/wishes/${second.wish}/review`;
-    const body = JSON.stringify({ decision: 'approve' });
+    const body = JSON.stringify({ decision: 'reject', reason: '伪造的请求' });
     const headers = { cookie, 'content-type': 'application/json', origin: base };
     const without = await fetch(review, { method: 'POST', headers, body });
     assert.equal(without.status, 403);
@@ -211,7 +229,7 @@ describe('the supervisor dashboard in Chromium', { timeout: 300_000 }, () => {
     const crossSite = await fetch(review, { method: 'POST', headers: { ...headers, origin: 'http://evil.example', 'x-csrf-token': csrf }, body });
     assert.equal(crossSite.status, 403);
     const detail = await (await fetch(`${base}/v1/wishes/${second.wish}`, { headers: { cookie } })).json();
-    assert.equal(detail.status, 'submitted', 'nothing changed');
+    assert.equal(detail.status, 'needs_info', 'nothing changed');
   });
 
   it('is usable at tablet width', async () => {
@@ -236,7 +254,8 @@ describe('the supervisor dashboard in Chromium', { timeout: 300_000 }, () => {
     await page.getByRole('link', { name: 'English' }).click();
     await page.getByRole('heading', { level: 1, name: 'Review queue' }).waitFor();
     assert.equal(await page.locator('html').getAttribute('lang'), 'en');
-    assert.match(await page.locator(`tr[data-wish="${second.wish}"]`).textContent(), /Approve/);
+    await page.getByText('The queue is empty').waitFor();
+    assert.equal(await page.getByRole('link', { name: /Statistics/ }).count(), 1);
   });
 
   it('logs out, and the pages send it back to the login page', async () => {

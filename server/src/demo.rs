@@ -398,10 +398,19 @@ fn seed(relay: &mut Store, clock: &Clock, advance: impl Fn(i64) -> i64) -> AppRe
     for phone in &mut volunteers {
         phone.sync(relay)?;
     }
-    // Claimants light up most of their wishes, over the following weeks.
+    // Claimants light up most of their wishes over the following weeks.
+    // Every few days they sync, and the workers revisit the households and
+    // record the residents' confirmations, so both spread over time.
+    let mut visits = 0usize;
     for (i, (v, id)) in claimed.iter().enumerate() {
         if i % 30 == 29 {
             advance(24);
+        }
+        if i % 90 == 89 {
+            for phone in &mut volunteers {
+                phone.sync(relay)?;
+            }
+            confirm_round(&mut workers, relay, &mut visits)?;
         }
         if i % 5 != 4 {
             volunteers[*v].event(
@@ -414,35 +423,7 @@ fn seed(relay: &mut Store, clock: &Clock, advance: impl Fn(i64) -> i64) -> AppRe
         phone.sync(relay)?;
     }
     advance(48);
-    // Workers revisit and record the residents' confirmation.
-    for (phone, _) in &mut workers {
-        phone.sync(relay)?;
-        let fulfilled: Vec<WishId> = phone
-            .store
-            .list_wishes(&sync_core::store::WishFilter {
-                status: Some(Status::Fulfilled),
-                limit: Some(500),
-                ..Default::default()
-            })
-            .map_err(err)?
-            .items
-            .iter()
-            .filter_map(|w| w.id.parse().ok())
-            .collect();
-        for (i, id) in fulfilled.iter().enumerate() {
-            if i % 4 != 3 {
-                let rating = [5, 5, 4, 5, 3, 4][i % 6];
-                phone.event(
-                    *id,
-                    EventInput {
-                        rating: Some(rating),
-                        ..EventInput::new(EventKind::Confirm).with_note("谢谢志愿者")
-                    },
-                );
-            }
-        }
-        phone.sync(relay)?;
-    }
+    confirm_round(&mut workers, relay, &mut visits)?;
     // A few wishes are withdrawn or called off.
     for (n, id) in wishes.iter().step_by(37) {
         let supervisor = STREET_SUPERVISORS[workers[*n].1];
@@ -461,6 +442,46 @@ fn seed(relay: &mut Store, clock: &Clock, advance: impl Fn(i64) -> i64) -> AppRe
         }
     }
     for (phone, _) in &mut workers {
+        phone.sync(relay)?;
+    }
+    Ok(())
+}
+
+/// Workers sync, record the residents' confirmation (and rating) of three
+/// in four of the wishes lit up in their community, and sync again. The
+/// rest wait for a later round.
+fn confirm_round(
+    workers: &mut [(Phone, usize)],
+    relay: &mut Store,
+    visits: &mut usize,
+) -> AppResult<()> {
+    for (phone, _) in workers.iter_mut() {
+        phone.sync(relay)?;
+        let fulfilled: Vec<WishId> = phone
+            .store
+            .list_wishes(&sync_core::store::WishFilter {
+                status: Some(Status::Fulfilled),
+                limit: Some(500),
+                ..Default::default()
+            })
+            .map_err(err)?
+            .items
+            .iter()
+            .filter_map(|w| w.id.parse().ok())
+            .collect();
+        for id in fulfilled {
+            *visits += 1;
+            if !visits.is_multiple_of(4) {
+                let rating = [5, 5, 4, 5, 3, 4][*visits % 6];
+                phone.event(
+                    id,
+                    EventInput {
+                        rating: Some(rating),
+                        ..EventInput::new(EventKind::Confirm).with_note("谢谢志愿者")
+                    },
+                );
+            }
+        }
         phone.sync(relay)?;
     }
     Ok(())

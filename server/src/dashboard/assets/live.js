@@ -23,10 +23,17 @@ export function startLive(onChange, onStatus) {
       try {
         controller = new AbortController();
         const path = since === null ? '/v1/changes' : `/v1/changes?since=${since}&wait=20`;
+        const asked = Date.now();
         const answer = await api(path, { signal: controller.signal });
-        if (since !== null && answer.changed > 0) onChange(answer.changed);
+        // A feed behind our cursor is a relay restored from a backup: redraw too.
+        const changed = since !== null && (answer.changed > 0 || answer.seq < since);
+        if (changed) onChange(Math.max(1, answer.changed));
+        const first = since === null;
         since = answer.seq;
         onStatus(true);
+        // A relay that does not hold the poll (a short request timeout) is
+        // asked again after a pause, not at once.
+        if (!first && !changed && Date.now() - asked < 2000) await sleep(3000);
       } catch (e) {
         if (stopped || e.name === 'AbortError') return;
         onStatus(false);
