@@ -175,7 +175,7 @@ describe('the supervisor dashboard in Chromium', { timeout: 300_000 }, () => {
     await dialog.waitFor();
     const reason = dialog.getByLabel('需要补充什么（工作者会在手机上看到）');
     assert.equal(await reason.evaluate((el) => el === document.activeElement), true, 'the reason has the focus');
-    await dialog.getByRole('button', { name: '确定' }).click();
+    await dialog.getByRole('button', { name: '退回补充' }).click();
     assert.equal(await dialog.isVisible(), true, 'a reason is required');
     await reason.fill('请补充路灯的具体位置');
     await page.keyboard.press('Tab');

@@ -33,6 +33,7 @@ export async function perform(action, id, extra = {}) {
       const values = await dialog({
         title: t(`dialog.${action}.title`),
         fields: [{ name: 'reason', label: t(`dialog.${action}.label`), required: true }],
+        submit: t(`dialog.${action}.submit`),
         danger: action === 'reject',
       });
       if (!values) return null;
