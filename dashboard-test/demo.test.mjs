@@ -88,6 +88,15 @@ describe('the demo district in the dashboard', { timeout: 600_000 }, () => {
     assert.ok(await page.locator('[data-conflict]').count() >= 1);
     assert.match(await page.locator('#timeline').textContent(), /认领/);
     await shot('card');
+    // Resolve it there: the card and the header's count follow.
+    const openBefore = Number(await page.locator('nav .count').nth(1).textContent());
+    const conflict = page.locator('[data-conflict]').first();
+    await conflict.getByRole('button', { name: '标记已处理…' }).click();
+    const dialog = page.getByRole('dialog', { name: '处理冲突' });
+    await dialog.getByLabel('处理说明').fill('已与两位志愿者核实，由先认领者完成');
+    await dialog.getByRole('button', { name: '确定' }).click();
+    await conflict.getByText('已处理').waitFor();
+    await page.locator('nav .count').nth(1).filter({ hasText: String(openBefore - 1) }).waitFor();
   });
 
   it('households and a household with visits and wishes', async () => {

@@ -21,7 +21,7 @@ use crate::state::AppState;
 /// Scripts, styles and images come from the relay alone; no inline script,
 /// no inline style, no framing.
 pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data:; connect-src 'self'; font-src 'self'; manifest-src 'self'; \
+     img-src 'self'; connect-src 'self'; font-src 'self'; manifest-src 'self'; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The pages a supervisor works in. Each serves the same shell; without a
