@@ -67,6 +67,19 @@ describe('the demo district in the dashboard', { timeout: 600_000 }, () => {
     await open('/dispatch');
     assert.ok(await page.locator('main form.assign').count() >= 10);
     await shot('dispatch');
+    // Assign the oldest approved wish to a partner unit.
+    const tab = (i) => page.locator('.tabs .count').nth(i);
+    const [toAssign, claimed] = [Number(await tab(0).textContent()), Number(await tab(1).textContent())];
+    const first = page.locator('main tbody tr').first();
+    const id = await first.getAttribute('data-wish');
+    await first.getByLabel('派给（志愿者或单位）').fill('园山街道社区卫生服务中心');
+    await first.getByRole('button', { name: '派单' }).click();
+    await page.locator(`main tbody tr[data-wish="${id}"]`).waitFor({ state: 'detached' });
+    await tab(0).filter({ hasText: String(toAssign - 1) }).waitFor();
+    assert.equal(Number(await tab(1).textContent()), claimed + 1);
+    await seen.settle();
+    await page.goto(`${base}/wishes/${id}`);
+    await page.locator('#timeline').getByText('园山街道社区卫生服务中心').waitFor();
   });
 
   it('all wishes, filtered and paged', async () => {
