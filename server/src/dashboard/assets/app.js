@@ -32,6 +32,7 @@ const top = document.getElementById('top');
 const counts = { queue: null, conflicts: null };
 let current = null;
 let renderSeq = 0;
+let lastActed = 0;
 
 function match(pathname) {
   for (const route of ROUTES) {
@@ -146,7 +147,7 @@ addEventListener('popstate', () => render());
 
 /** Something changed on the relay: redraw, unless the user is typing or in a dialog. */
 function changed(n) {
-  toast(t('live.updated', { n }));
+  if (Date.now() - lastActed > 3000) toast(t('live.updated', { n }));
   loadCounts();
   const active = document.activeElement;
   const busy = document.querySelector('dialog[open]')
@@ -161,8 +162,12 @@ function liveStatus(online) {
   el.textContent = online ? t('live.on') : t('live.off');
 }
 
-// An action on a card changes the counts in the header.
-document.addEventListener('doorstep:acted', () => loadCounts());
+// An action on a card changes the counts in the header; the change it
+// makes comes back through the live poll, and is not news to its author.
+document.addEventListener('doorstep:acted', () => {
+  lastActed = Date.now();
+  loadCounts();
+});
 
 render();
 loadCounts();

@@ -90,6 +90,7 @@ export function toast(message, kind = 'info') {
   const box = document.getElementById('toasts');
   if (!box) return;
   const item = h('div', { class: `toast ${kind}` }, message);
+  while (box.children.length >= 3) box.firstElementChild.remove();
   box.append(item);
   setTimeout(() => item.remove(), kind === 'error' ? 8000 : 4000);
 }
