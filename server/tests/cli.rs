@@ -4,7 +4,6 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use doorstep_tests::http::{HttpPhone, login};
@@ -113,7 +112,8 @@ fn users_devices_keys_backup_and_a_graceful_stop() {
     );
 
     // The relay creates its signing key beside the database, readable by its owner only.
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args([
             "serve",
             "--listen",
@@ -123,23 +123,9 @@ fn users_devices_keys_backup_and_a_graceful_stop() {
             "--log-format",
             "json",
         ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let url = loop {
-        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap();
-        if let Some(url) = line.strip_prefix("listening on ") {
-            break url.to_owned();
-        }
-    };
+        .stderr(Stdio::piped());
+    let started = doorstep_tests::process::start(command, Duration::from_secs(60));
+    let (mut child, url) = (started.child, started.url);
     let key = dir.path().join("district.sqlite.key");
     #[cfg(unix)]
     {

@@ -5,12 +5,10 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use doorstep_tests::http::HttpPhone;
@@ -33,27 +31,14 @@ fn doorstep(args: &[&str]) {
 
 /// Starts `doorstep serve` on a free port and returns it with its URL.
 fn serve(db: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
         .arg(db)
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("listening on ") {
-                let _ = tx.send(url.to_owned());
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the relay starts");
-    (child, url)
+        .stderr(Stdio::null());
+    let started = doorstep_tests::process::start(command, Duration::from_secs(60));
+    (started.child, started.url)
 }
 
 fn wishes(store: &sync_core::Store) -> BTreeSet<(String, String)> {

@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use doorstep_tests::http::Api;
@@ -16,31 +14,14 @@ use sync_core::Status;
 fn the_demo_district_is_populated_in_every_workflow_state() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("demo.sqlite");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_doorstep"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_doorstep"));
+    command
         .args(["demo", "--listen", "127.0.0.1:0", "--db"])
         .arg(&db)
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut printed = Vec::new();
-    let url = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(240))
-            .expect("the demo starts");
-        if let Some(url) = line.strip_prefix("listening on ") {
-            break url.to_owned();
-        }
-        printed.push(line);
-    };
+        .stderr(Stdio::null());
+    let started = doorstep_tests::process::start(command, Duration::from_secs(240));
+    let (mut child, url, printed) = (started.child, started.url, started.printed);
     let welcome = printed.join("\n");
     assert!(
         welcome.contains("doorstep-demo") && welcome.contains("chen"),

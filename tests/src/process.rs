@@ -1,0 +1,54 @@
+//! Starting the real `doorstep` binary and finding where it listens.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A `doorstep` process started on port 0.
+pub struct Started {
+    /// The process; the caller kills and waits for it.
+    pub child: Child,
+    /// Its base URL, from its `listening on …` line.
+    pub url: String,
+    /// What it printed on stdout before that line.
+    pub printed: Vec<String>,
+}
+
+/// Starts `command` (a `doorstep serve` or `doorstep demo` with
+/// `--listen 127.0.0.1:0`) with stdout piped, and waits up to `timeout` for
+/// the line that says where it listens.
+pub fn start(mut command: Command, timeout: Duration) -> Started {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start doorstep");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut printed = Vec::new();
+    loop {
+        let line = match rx.recv_timeout(timeout) {
+            Ok(line) => line,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("doorstep did not say where it listens ({e}); it printed {printed:?}");
+            }
+        };
+        if let Some(url) = line.strip_prefix("listening on ") {
+            return Started {
+                child,
+                url: url.to_owned(),
+                printed,
+            };
+        }
+        printed.push(line);
+    }
+}
