@@ -13,8 +13,9 @@ import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const root = resolve(here, '..');
-export const DOORSTEP = process.env.DOORSTEP_BIN ?? join(root, 'target/debug/doorstep');
-export const PHONE = process.env.PHONE_BIN ?? join(root, 'target/debug/examples/phone');
+const target = resolve(root, process.env.CARGO_TARGET_DIR ?? 'target');
+export const DOORSTEP = process.env.DOORSTEP_BIN ?? join(target, 'debug/doorstep');
+export const PHONE = process.env.PHONE_BIN ?? join(target, 'debug/examples/phone');
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 export const ARTIFACTS = process.env.ARTIFACTS ?? join(root, 'tests/artifacts');
 mkdirSync(ARTIFACTS, { recursive: true });
