@@ -63,12 +63,28 @@ fn hash_password(password: &str) -> AppResult<String> {
 }
 
 /// The device the relay writes as when a dashboard user acts: one per user,
-/// derived from the name so it is the same after a restart.
-pub fn web_device(user: &UserId) -> DeviceId {
-    let digest = Sha256::digest(format!("doorstep-web-device:{user}").as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    DeviceId::from_bytes(bytes)
+/// created on first use with a random id, so nobody can predict it and
+/// register it first as a phone. A revoked one is replaced by a new one at
+/// the next use (a new login), as a reinstalled phone would be.
+pub fn web_device(conn: &Connection, user: &UserId, now: i64) -> AppResult<DeviceId> {
+    let existing: Option<String> = conn
+        .prepare_cached(
+            "SELECT id FROM devices WHERE username = ?1 AND kind = 'web' AND revoked_at IS NULL
+             ORDER BY created_at DESC LIMIT 1",
+        )?
+        .query_row([user.as_str()], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = existing {
+        return id
+            .parse()
+            .map_err(|e: sync_core::InvalidInput| AppError::Internal(e.to_string()));
+    }
+    let device = DeviceId::random();
+    conn.execute(
+        "INSERT INTO devices (id, username, name, kind, created_at) VALUES (?1, ?2, 'dashboard', 'web', ?3)",
+        params![device.to_string(), user.as_str(), now],
+    )?;
+    Ok(device)
 }
 
 /// Adds a user. Fails with a conflict if the name is taken.
@@ -373,20 +389,6 @@ pub fn rotate_refresh(
     Ok((user, device_id, next))
 }
 
-/// Registers the relay's device for a dashboard user if it is not yet.
-pub fn ensure_web_device(
-    conn: &Connection,
-    user: &UserId,
-    device: DeviceId,
-    now: i64,
-) -> AppResult<()> {
-    conn.execute(
-        "INSERT OR IGNORE INTO devices (id, username, name, kind, created_at) VALUES (?1, ?2, 'dashboard', 'web', ?3)",
-        params![device.to_string(), user.as_str(), now],
-    )?;
-    Ok(())
-}
-
 /// Refresh-token families that are dashboard sessions start with this; such
 /// tokens are never traded at `/v1/auth/refresh`.
 const SESSION_FAMILY: &str = "web:";
@@ -411,8 +413,7 @@ pub fn start_web_session(
     ttl_ms: i64,
     now: i64,
 ) -> AppResult<String> {
-    let device = web_device(user);
-    ensure_web_device(conn, user, device, now)?;
+    let device = web_device(conn, user, now)?;
     match self::device(conn, device)? {
         Some(d) if d.username == user.as_str() && d.kind == "web" && d.revoked_at.is_none() => {}
         Some(d) if d.revoked_at.is_some() => return Err(AppError::DeviceRevoked),

@@ -208,8 +208,7 @@ impl Phone {
 /// A supervisor acting through the relay, as the dashboard does.
 fn supervise(relay: &mut Store, name: &str, id: WishId, input: EventInput) -> AppResult<bool> {
     let user = UserId::new(name).map_err(err)?;
-    let device = accounts::web_device(&user);
-    accounts::ensure_web_device(relay.connection(), &user, device, relay.now())?;
+    let device = accounts::web_device(relay.connection(), &user, relay.now())?;
     let author = Author {
         user,
         role: Role::Supervisor,

@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sync_core::doc::EventInput;
 use sync_core::model::{Category, Urgency};
-use sync_core::sync::{Message, Payload, RecordUpdate, RejectCode, SyncRequest};
+use sync_core::sync::{Message, Payload, RecordUpdate, RejectCode, SyncOptions, SyncRequest};
 use sync_core::{
     CommunityPath, EventKind, NewHousehold, NewWish, Record, RecordId, Status, WishId,
 };
@@ -332,11 +332,18 @@ fn forbidden_and_invalid_writes_are_refused_and_change_nothing() {
         StatusCode::NOT_FOUND
     );
 
+    // Sends everything a phone holds that the relay lacks, other devices'
+    // changes included: what a tampered app could send.
     let push = |phone: &mut HttpPhone| {
+        let options = SyncOptions {
+            scopes: phone.phone.scopes.clone(),
+            peer_scopes: None,
+            include_others_changes: true,
+        };
         let (request, _) = phone
             .phone
             .store
-            .begin_sync(&doorstep_tests::relay_peer(), &phone.phone.scopes)
+            .begin_sync_with(&doorstep_tests::relay_peer(), &options)
             .unwrap();
         let (status, body) = sync_raw(
             &relay,

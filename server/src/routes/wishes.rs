@@ -228,8 +228,7 @@ pub(super) async fn act(
         .db
         .run(move |store| {
             wish_in_scope(store, &auth, id)?;
-            let device = accounts::web_device(&auth.user.username);
-            accounts::ensure_web_device(store.connection(), &auth.user.username, device, now_ms())?;
+            let device = accounts::web_device(store.connection(), &auth.user.username, now_ms())?;
             let author = Author {
                 user: auth.user.username.clone(),
                 role: auth.user.role,
