@@ -1,0 +1,84 @@
+"""A real `doorstep` relay for binding tests and benchmarks: started on a
+free loopback port, stopped and started again on the same port (the phones
+keep its URL), plus the supervisor's JSON API."""
+
+import json
+import os
+import re
+import subprocess
+import urllib.request
+import uuid
+
+PASSWORD = "doorstep-test-pw"
+
+
+class Relay:
+    def __init__(self, binary, workdir):
+        self.binary = binary
+        self.db = os.path.join(workdir, "relay.sqlite")
+        self.log = open(os.path.join(workdir, "relay.log"), "ab")
+        self.port = 0
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *args):
+        subprocess.run([self.binary, *args], check=True, capture_output=True, stdin=subprocess.DEVNULL)
+
+    def add_user(self, username, role, scope):
+        self.cli("user", "add", "--db", self.db, "--username", username, "--role", role,
+                 "--scope", scope, "--password", PASSWORD)
+
+    def revoke(self, device_id):
+        self.cli("device", "revoke", "--db", self.db, device_id)
+
+    def start(self):
+        """Starts the relay (on the port it had before, once it has one)."""
+        self.proc = subprocess.Popen(
+            [self.binary, "serve", "--db", self.db, "--listen", f"127.0.0.1:{self.port}"],
+            stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL, text=True)
+        for line in self.proc.stdout:
+            found = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+            if found:
+                self.port = int(found.group(1))
+                return
+        raise RuntimeError(f"the relay exited with {self.proc.wait()} before listening")
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=60)
+            self.proc.stdout.close()
+            self.proc = None
+
+
+class Api:
+    """The relay's JSON API, as a supervisor's browser uses it."""
+
+    def __init__(self, relay, username):
+        self.relay = relay
+        answer = self.call("POST", "/v1/auth/login", {
+            "username": username, "password": PASSWORD,
+            "device_id": str(uuid.uuid4()), "device_name": "dashboard"})
+        self.token = answer["access_token"]
+
+    def call(self, method, path, body=None):
+        request = urllib.request.Request(
+            self.relay.url + path, method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"content-type": "application/json"})
+        if getattr(self, "token", None):
+            request.add_header("authorization", f"Bearer {self.token}")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    def review(self, wish_id, decision, reason=None):
+        body = {"decision": decision}
+        if reason:
+            body["reason"] = reason
+        return self.call("POST", f"/v1/wishes/{wish_id}/review", body)
+
+    def wishes(self, query=""):
+        return self.call("GET", f"/v1/wishes?{query}")
