@@ -180,3 +180,22 @@ fn a_valid_message_round_trips_through_the_wire() {
         message
     );
 }
+
+#[test]
+fn an_empty_document_is_refused_not_taken_for_a_no_op() {
+    let (_, mut relay, author, wish) = phone_and_relay();
+    let before = snapshot(&relay);
+    let request = SyncRequest {
+        from: author.device,
+        push: vec![RecordUpdate {
+            id: wish,
+            heads: vec![],
+            payload: Payload::Full(Vec::new()),
+        }],
+        ..SyncRequest::default()
+    };
+    let response = relay.serve_sync(&policy(&author), &request).unwrap();
+    assert_eq!(response.rejected.len(), 1);
+    assert_eq!(response.rejected[0].code, RejectCode::Invalid);
+    assert_eq!(snapshot(&relay), before);
+}

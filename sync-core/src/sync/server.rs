@@ -285,6 +285,10 @@ pub(crate) fn merged(before: Option<&RecordDoc>, payload: &Payload) -> Result<Re
     let invalid = |e: crate::Error| Refusal::new(RejectCode::Invalid, e.to_string());
     match payload {
         Payload::Full(bytes) => {
+            // Automerge reads zero bytes as an empty document; for us it is no record.
+            if bytes.is_empty() {
+                return Err(Refusal::new(RejectCode::Invalid, "an empty document"));
+            }
             let mut incoming = RecordDoc::load(bytes).map_err(invalid)?;
             match before {
                 None => Ok(incoming),
