@@ -1,7 +1,7 @@
 //! Users, their scopes, devices and refresh tokens, in the relay's database.
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -52,7 +52,8 @@ fn token_hash(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn hash_password(password: &str) -> AppResult<String> {
+/// An argon2 hash of `password` with a random salt, in PHC string form.
+pub(crate) fn hash_password(password: &str) -> AppResult<String> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| AppError::Internal(e.to_string()))?;
@@ -185,9 +186,18 @@ pub fn disable_user(conn: &Connection, username: &str, now: i64) -> AppResult<()
     Ok(())
 }
 
-/// Checks a user's password. Unknown users and wrong passwords get the same answer.
-pub fn verify_login(conn: &Connection, username: &str, password: &str) -> AppResult<User> {
-    let refused = || AppError::Unauthorized("wrong user name or password".into());
+/// What a login is checked against.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    /// The argon2 hash of the user's password (PHC string).
+    pub password_hash: String,
+    /// The user.
+    pub user: User,
+}
+
+/// A user's password hash and record, if the user exists. The check itself
+/// is [`crate::login::authenticate`]'s, off the store thread.
+pub fn credentials(conn: &Connection, username: &str) -> AppResult<Option<Credentials>> {
     let hash: Option<String> = conn
         .query_row(
             "SELECT password_hash FROM users WHERE username = ?1",
@@ -195,18 +205,13 @@ pub fn verify_login(conn: &Connection, username: &str, password: &str) -> AppRes
             |r| r.get(0),
         )
         .optional()?;
-    let Some(hash) = hash else {
-        return Err(refused());
+    let Some(password_hash) = hash else {
+        return Ok(None);
     };
-    let parsed = PasswordHash::new(&hash).map_err(|e| AppError::Internal(e.to_string()))?;
-    Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .map_err(|_| refused())?;
-    let user = user(conn, username)?.ok_or_else(refused)?;
-    if user.disabled {
-        return Err(AppError::Forbidden("this user is disabled".into()));
-    }
-    Ok(user)
+    Ok(user(conn, username)?.map(|user| Credentials {
+        password_hash,
+        user,
+    }))
 }
 
 /// Registers (or refreshes) a device for a user. A device belongs to one

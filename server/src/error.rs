@@ -2,7 +2,8 @@
 //! body `{"error": "code", "message": "…"}`. Internal details go to the log.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -33,6 +34,12 @@ pub enum AppError {
     /// Conflicts with what is stored.
     #[error("{0}")]
     Conflict(String),
+    /// Too many wrong passwords for this user name: try again later.
+    #[error("too many failed logins for this user name; try again in {retry_after_secs} s")]
+    TooManyAttempts {
+        /// Seconds until the next attempt is allowed.
+        retry_after_secs: u64,
+    },
     /// Something broke on our side.
     #[error("internal error")]
     Internal(String),
@@ -49,6 +56,9 @@ impl AppError {
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             AppError::BadMessage(_) => (StatusCode::BAD_REQUEST, "bad_message"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::TooManyAttempts { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+            }
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -60,11 +70,17 @@ impl IntoResponse for AppError {
         if let AppError::Internal(detail) = &self {
             tracing::error!(%detail, "request failed");
         }
-        (
+        let mut response = (
             status,
             Json(json!({ "error": code, "message": self.to_string() })),
         )
-            .into_response()
+            .into_response();
+        if let AppError::TooManyAttempts { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
     }
 }
 

@@ -22,6 +22,7 @@ mod dashboard;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod login;
 pub mod metrics;
 mod routes;
 pub mod session;

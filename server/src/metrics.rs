@@ -38,6 +38,10 @@ pub struct Metrics {
     pub db_bytes: Gauge,
     /// Records stored (set when scraped).
     pub records: Gauge,
+    /// Logins refused for a wrong user name or password.
+    pub login_failures: Counter,
+    /// Logins refused unchecked, after too many failures for the name.
+    pub logins_throttled: Counter,
 }
 
 impl Default for Metrics {
@@ -53,6 +57,8 @@ impl Default for Metrics {
             sync_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
             db_bytes: Gauge::default(),
             records: Gauge::default(),
+            login_failures: Counter::default(),
+            logins_throttled: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("syncs", "Sync requests served", metrics.syncs.clone());
@@ -92,6 +98,16 @@ impl Default for Metrics {
             metrics.db_bytes.clone(),
         );
         registry.register("records_stored", "Records stored", metrics.records.clone());
+        registry.register(
+            "login_failures",
+            "Logins refused for a wrong user name or password",
+            metrics.login_failures.clone(),
+        );
+        registry.register(
+            "logins_throttled",
+            "Logins refused unchecked after too many failures for the name",
+            metrics.logins_throttled.clone(),
+        );
         Self {
             registry,
             ..metrics

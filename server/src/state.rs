@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use crate::auth::Keys;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::login::Logins;
 use crate::metrics::Metrics;
 
 /// Shared state: the store, the signing keys, the settings and the metrics.
@@ -23,6 +24,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes dashboards waiting for changes.
     pub live: Arc<Live>,
+    /// Password logins: the failed-login throttle.
+    pub logins: Arc<Logins>,
 }
 
 impl AppState {
@@ -34,6 +37,7 @@ impl AppState {
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),
             live: Arc::new(Live::default()),
+            logins: Arc::new(Logins::default()),
         }
     }
 }

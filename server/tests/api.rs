@@ -545,3 +545,101 @@ fn health_metrics_and_conflicts_are_served() {
         .unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 }
+
+/// Tries one login with a new device id; the status, the error code and the
+/// `Retry-After` header.
+fn try_login(
+    relay: &TestRelay,
+    username: &str,
+    password: &str,
+) -> (StatusCode, Value, Option<u64>) {
+    let response = client()
+        .post(format!("{}/v1/auth/login", relay.url))
+        .json(&json!({
+            "username": username, "password": password,
+            "device_id": sync_core::DeviceId::random().to_string(), "device_name": "guess",
+        }))
+        .send()
+        .unwrap();
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    (status, response.json().unwrap(), retry_after)
+}
+
+fn devices_of(relay: &TestRelay, username: &'static str) -> i64 {
+    relay
+        .state
+        .db
+        .blocking(move |store| {
+            Ok(store.connection().query_row(
+                "SELECT COUNT(*) FROM devices WHERE username = ?1",
+                [username],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap()
+}
+
+#[test]
+fn repeated_wrong_passwords_are_throttled_per_name_and_phones_keep_syncing() {
+    let relay = TestRelay::start();
+    let mut phone = HttpPhone::login(&relay.url, "wang", PASSWORD, clock()).unwrap();
+    let devices = devices_of(&relay, "wang");
+
+    // A known name and an unknown one get the same answers: five free
+    // wrong passwords, a sixth that starts a wait, then refusals unchecked.
+    for name in ["wang", "nobody"] {
+        for attempt in 1..=6 {
+            let (status, body, retry) = try_login(&relay, name, "guess");
+            assert_eq!(
+                (status, body["error"].as_str(), retry),
+                (StatusCode::UNAUTHORIZED, Some("unauthorized"), None),
+                "{name}, attempt {attempt}"
+            );
+        }
+        let (status, body, retry) = try_login(&relay, name, PASSWORD);
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, Some("too_many_attempts")),
+            "{name}: even the right password waits"
+        );
+        assert!(
+            matches!(retry, Some(1..=30)),
+            "{name}: Retry-After {retry:?}"
+        );
+        assert!(body["message"].as_str().unwrap().contains("try again in"));
+    }
+    assert_eq!(devices_of(&relay, "wang"), devices, "no device registered");
+
+    // Other names are not affected; the throttled user's phone syncs on.
+    assert!(
+        login(
+            &relay.url,
+            "zhao",
+            PASSWORD,
+            &sync_core::DeviceId::random().to_string()
+        )
+        .is_ok()
+    );
+    phone.refresh().unwrap();
+    new_card(&mut phone, "修好三巷路灯");
+    phone.sync().unwrap();
+
+    let metrics = client()
+        .get(format!("{}/metrics", relay.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("doorstep_login_failures_total 12"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("doorstep_logins_throttled_total 2"),
+        "{metrics}"
+    );
+}

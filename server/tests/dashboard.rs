@@ -247,6 +247,16 @@ fn workers_and_wrong_passwords_are_refused_and_get_no_session() {
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.text().unwrap().contains("已过期"));
     assert!(!browser.cookies.contains_key("doorstep_session"));
+
+    // After more wrong passwords than the throttle lets through, even the
+    // right one waits, and the page says why.
+    for _ in 0..5 {
+        Browser::new(&relay.url).log_in("chen", "wrong password");
+    }
+    let mut browser = Browser::new(&relay.url);
+    let page = browser.log_in("chen", PASSWORD).text().unwrap();
+    assert!(page.contains("登录失败次数过多"), "{page}");
+    assert!(!browser.cookies.contains_key("doorstep_session"));
 }
 
 #[test]

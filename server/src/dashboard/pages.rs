@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::lang::{LANG_COOKIE, Lang, negotiate};
 use crate::accounts;
 use crate::error::AppError;
+use crate::login;
 use crate::session::{self, SESSION_COOKIE};
 use crate::state::{AppState, now_ms};
 
@@ -105,6 +106,7 @@ enum Refusal {
     NotSupervisor,
     Disabled,
     Expired,
+    TooManyAttempts,
     Broken,
 }
 
@@ -152,6 +154,7 @@ fn refusal_text(lang: Lang, refusal: Refusal) -> &'static str {
         }
         (Lang::Zh, Refusal::Disabled) => "此账号已停用。",
         (Lang::Zh, Refusal::Expired) => "登录表单已过期，请重新登录。",
+        (Lang::Zh, Refusal::TooManyAttempts) => "此用户名的登录失败次数过多，请稍等几分钟再试。",
         (Lang::Zh, Refusal::Broken) => "暂时无法登录，请稍后再试。",
         (Lang::En, Refusal::WrongPassword) => "Wrong user name or password.",
         (Lang::En, Refusal::NotSupervisor) => {
@@ -159,6 +162,9 @@ fn refusal_text(lang: Lang, refusal: Refusal) -> &'static str {
         }
         (Lang::En, Refusal::Disabled) => "This account is disabled.",
         (Lang::En, Refusal::Expired) => "The login form expired. Please log in again.",
+        (Lang::En, Refusal::TooManyAttempts) => {
+            "Too many failed logins for this user name. Please wait a few minutes and try again."
+        }
         (Lang::En, Refusal::Broken) => "Logging in is not possible right now. Please try again.",
     }
 }
@@ -297,22 +303,27 @@ pub(super) async fn login(
     }
     let ttl_secs = state.settings.session_ttl_secs();
     let name = username.clone();
-    let result = state
-        .db
-        .run(move |store| {
-            let conn = store.connection();
-            let user = accounts::verify_login(conn, &name, &form.password)?;
-            if user.role != sync_core::Role::Supervisor && user.role != sync_core::Role::Admin {
-                return Err(AppError::Forbidden(format!(
-                    "a {} may not use the dashboard",
-                    user.role
-                )));
-            }
-            let secret =
-                accounts::start_web_session(conn, &user.username, ttl_secs * 1000, now_ms())?;
-            Ok(secret)
-        })
-        .await;
+    let result = async {
+        let user = login::authenticate(&state, &name, form.password).await?;
+        if user.role != sync_core::Role::Supervisor && user.role != sync_core::Role::Admin {
+            return Err(AppError::Forbidden(format!(
+                "a {} may not use the dashboard",
+                user.role
+            )));
+        }
+        state
+            .db
+            .run(move |store| {
+                accounts::start_web_session(
+                    store.connection(),
+                    &user.username,
+                    ttl_secs * 1000,
+                    now_ms(),
+                )
+            })
+            .await
+    }
+    .await;
     let refusal = match result {
         Ok(secret) => {
             tracing::info!(user = %username, "dashboard login");
@@ -331,6 +342,7 @@ pub(super) async fn login(
             return response;
         }
         Err(AppError::Unauthorized(_)) => Refusal::WrongPassword,
+        Err(AppError::TooManyAttempts { .. }) => Refusal::TooManyAttempts,
         Err(AppError::Forbidden(m)) if m.contains("disabled") => Refusal::Disabled,
         Err(AppError::Forbidden(m)) => {
             tracing::info!(user = %username, reason = %m, "dashboard login refused");

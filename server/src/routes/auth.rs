@@ -7,6 +7,7 @@ use sync_core::{DeviceId, Role, ScopePath, UserId};
 
 use crate::accounts::{self, User};
 use crate::error::{AppError, AppResult};
+use crate::login;
 use crate::state::{AppState, now_ms};
 
 /// Login form.
@@ -72,15 +73,15 @@ pub(super) async fn login(
         .map_err(|_| AppError::BadRequest("device_id must be a UUID".into()))?;
     let name = form.device_name.chars().take(100).collect::<String>();
     let ttl = state.settings.refresh_ttl_ms();
-    let (user, refresh) = state
+    let user = login::authenticate(&state, &form.username, form.password).await?;
+    let username = user.username.clone();
+    let refresh = state
         .db
         .run(move |store| {
             let conn = store.connection();
-            let user = accounts::verify_login(conn, &form.username, &form.password)?;
             let now = now_ms();
-            accounts::register_device(conn, &user.username, device, &name, "phone", now)?;
-            let refresh = accounts::issue_refresh(conn, device, None, ttl, now)?;
-            Ok((user, refresh))
+            accounts::register_device(conn, &username, device, &name, "phone", now)?;
+            accounts::issue_refresh(conn, device, None, ttl, now)
         })
         .await?;
     tracing::info!(user = %user.username, %device, "login");

@@ -1,0 +1,347 @@
+//! Password logins, for the phones' `POST /v1/auth/login` and the
+//! dashboard's login form alike.
+//!
+//! - **Throttling.** After a few wrong passwords for one user name, each
+//!   further attempt must wait, twice as long after every new failure (up to
+//!   a cap); a right password ends the wait's count. Unknown names are
+//!   throttled the same way, so the throttle tells nothing about who exists.
+//!   Phones already logged in are not affected: they sync with refresh
+//!   tokens, never with the password.
+//! - **No user enumeration by timing.** A name that does not exist is checked
+//!   against a stand-in hash, so it costs what a wrong password costs.
+//! - **Hashing off the store thread.** Argon2 is slow by design; it runs on
+//!   blocking threads, at most a few at once, so a burst of logins cannot
+//!   hold up syncs or starve the machine's cores.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
+use tokio::sync::Semaphore;
+
+use crate::accounts::{self, User};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// How failed logins are throttled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    /// Wrong passwords in a row that cost nothing.
+    pub free_failures: u32,
+    /// The wait after the first failure beyond those; it doubles with each
+    /// further one.
+    pub first_wait: Duration,
+    /// The longest wait.
+    pub max_wait: Duration,
+    /// A name's failures are forgotten this long after the last one.
+    pub forget_after: Duration,
+}
+
+impl Default for ThrottlePolicy {
+    /// Five free tries, then 30 s, 1 min, 2 min, … up to 15 min; forgotten
+    /// after a quiet day. A worker who mistypes waits half a minute; a
+    /// guesser gets about a hundred tries a day per name.
+    fn default() -> Self {
+        Self {
+            free_failures: 5,
+            first_wait: Duration::from_secs(30),
+            max_wait: Duration::from_secs(15 * 60),
+            forget_after: Duration::from_secs(24 * 60 * 60),
+        }
+    }
+}
+
+/// The most user names whose failures are remembered at once; beyond it the
+/// oldest are forgotten first.
+const MAX_NAMES: usize = 10_000;
+
+/// Failed logins per user name, in memory (a restart forgets them).
+#[derive(Debug)]
+pub struct LoginThrottle {
+    policy: ThrottlePolicy,
+    names: Mutex<HashMap<String, Failures>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Failures {
+    count: u32,
+    last: Instant,
+    blocked_until: Option<Instant>,
+}
+
+impl LoginThrottle {
+    /// A throttle with `policy`.
+    pub fn new(policy: ThrottlePolicy) -> Self {
+        Self {
+            policy,
+            names: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn key(username: &str) -> String {
+        username.trim().to_lowercase()
+    }
+
+    /// `Err(wait)` if `username` may not try a password before `wait` has
+    /// passed.
+    pub fn check(&self, username: &str, now: Instant) -> Result<(), Duration> {
+        let names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        match names
+            .get(&Self::key(username))
+            .and_then(|f| f.blocked_until)
+        {
+            Some(until) if until > now => Err(until - now),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a wrong password for `username`.
+    pub fn failed(&self, username: &str, now: Instant) {
+        let policy = self.policy;
+        let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        if names.len() >= MAX_NAMES {
+            names.retain(|_, f| now.saturating_duration_since(f.last) < policy.forget_after);
+            if names.len() >= MAX_NAMES
+                && let Some(oldest) = names
+                    .iter()
+                    .min_by_key(|(_, f)| f.last)
+                    .map(|(k, _)| k.clone())
+            {
+                names.remove(&oldest);
+            }
+        }
+        let entry = names.entry(Self::key(username)).or_insert(Failures {
+            count: 0,
+            last: now,
+            blocked_until: None,
+        });
+        if now.saturating_duration_since(entry.last) >= policy.forget_after {
+            entry.count = 0;
+        }
+        entry.count = entry.count.saturating_add(1);
+        entry.last = now;
+        entry.blocked_until = entry
+            .count
+            .checked_sub(policy.free_failures)
+            .filter(|&beyond| beyond > 0)
+            .map(|beyond| {
+                let doubling = 2u32.saturating_pow(beyond - 1);
+                now + policy
+                    .first_wait
+                    .saturating_mul(doubling)
+                    .min(policy.max_wait)
+            });
+    }
+
+    /// Forgets `username`'s failures after a right password.
+    pub fn succeeded(&self, username: &str) {
+        let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        names.remove(&Self::key(username));
+    }
+}
+
+/// Logins' shared state: the throttle and the bound on hashing at once.
+#[derive(Debug)]
+pub struct Logins {
+    /// Failed logins per user name.
+    pub throttle: LoginThrottle,
+    hashing: Semaphore,
+}
+
+impl Logins {
+    /// Logins throttled by `policy`, hashing on at most half the machine's
+    /// cores (at least one).
+    pub fn new(policy: ThrottlePolicy) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self {
+            throttle: LoginThrottle::new(policy),
+            hashing: Semaphore::new((cores / 2).max(1)),
+        }
+    }
+}
+
+impl Default for Logins {
+    fn default() -> Self {
+        Self::new(ThrottlePolicy::default())
+    }
+}
+
+/// A hash to check unknown names against: the same work as a real one.
+fn stand_in_hash() -> AppResult<&'static str> {
+    static HASH: OnceLock<String> = OnceLock::new();
+    if let Some(hash) = HASH.get() {
+        return Ok(hash);
+    }
+    let hash = accounts::hash_password("no user has this password")?;
+    Ok(HASH.get_or_init(|| hash))
+}
+
+/// `Err` if `username` must wait before trying a password again.
+fn not_throttled(state: &AppState, username: &str) -> AppResult<()> {
+    state
+        .logins
+        .throttle
+        .check(username, Instant::now())
+        .map_err(|wait| {
+            state.metrics.logins_throttled.inc();
+            tracing::warn!(user = %username, wait_secs = wait.as_secs(), "login throttled");
+            AppError::TooManyAttempts {
+                retry_after_secs: wait.as_secs().max(1),
+            }
+        })
+}
+
+fn password_matches(hash: &str, password: &str) -> AppResult<bool> {
+    let parsed = PasswordHash::new(hash).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok())
+}
+
+/// Checks `username`'s password: the user if it is right and they are not
+/// disabled. Wrong names and wrong passwords get the same answer; too many
+/// of them get [`AppError::TooManyAttempts`] before any password is checked.
+pub async fn authenticate(state: &AppState, username: &str, password: String) -> AppResult<User> {
+    let logins = &state.logins;
+    not_throttled(state, username)?;
+    let _permit = logins
+        .hashing
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    // Again: attempts that queued for hashing while the name failed.
+    not_throttled(state, username)?;
+    let name = username.to_owned();
+    let credentials = state
+        .db
+        .run(move |store| accounts::credentials(store.connection(), &name))
+        .await?;
+    let hash = match &credentials {
+        Some(c) => c.password_hash.clone(),
+        None => stand_in_hash()?.to_owned(),
+    };
+    let matches = tokio::task::spawn_blocking(move || password_matches(&hash, &password))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    match credentials {
+        Some(credentials) if matches => {
+            logins.throttle.succeeded(username);
+            if credentials.user.disabled {
+                return Err(AppError::Forbidden("this user is disabled".into()));
+            }
+            Ok(credentials.user)
+        }
+        _ => {
+            logins.throttle.failed(username, Instant::now());
+            state.metrics.login_failures.inc();
+            tracing::info!(user = %username, "wrong user name or password");
+            Err(AppError::Unauthorized("wrong user name or password".into()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> ThrottlePolicy {
+        ThrottlePolicy {
+            free_failures: 3,
+            first_wait: Duration::from_secs(10),
+            max_wait: Duration::from_secs(60),
+            forget_after: Duration::from_secs(3600),
+        }
+    }
+
+    #[test]
+    fn free_failures_cost_nothing_then_waits_double_up_to_the_cap() {
+        let throttle = LoginThrottle::new(policy());
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            throttle.failed("wang", t0);
+            assert_eq!(throttle.check("wang", t0), Ok(()));
+        }
+        let mut now = t0;
+        for expected in [10, 20, 40, 60, 60] {
+            throttle.failed("wang", now);
+            assert_eq!(
+                throttle.check("wang", now),
+                Err(Duration::from_secs(expected))
+            );
+            // Still blocked a moment before the wait ends; free after it.
+            let almost = now + Duration::from_secs(expected) - Duration::from_millis(1);
+            assert!(throttle.check("wang", almost).is_err());
+            now += Duration::from_secs(expected);
+            assert_eq!(throttle.check("wang", now), Ok(()));
+        }
+    }
+
+    #[test]
+    fn names_are_throttled_apart_and_a_success_clears_the_count() {
+        let throttle = LoginThrottle::new(policy());
+        let now = Instant::now();
+        for _ in 0..4 {
+            throttle.failed("wang", now);
+        }
+        assert!(throttle.check("wang", now).is_err());
+        assert!(
+            throttle.check(" WANG ", now).is_err(),
+            "case and spaces do not dodge it"
+        );
+        assert_eq!(throttle.check("li", now), Ok(()));
+        throttle.succeeded("wang");
+        assert_eq!(throttle.check("wang", now), Ok(()));
+        throttle.failed("wang", now);
+        assert_eq!(
+            throttle.check("wang", now),
+            Ok(()),
+            "the count starts again"
+        );
+    }
+
+    #[test]
+    fn failures_are_forgotten_after_a_quiet_spell() {
+        let throttle = LoginThrottle::new(policy());
+        let t0 = Instant::now();
+        for _ in 0..4 {
+            throttle.failed("wang", t0);
+        }
+        let later = t0 + Duration::from_secs(3600);
+        throttle.failed("wang", later);
+        assert_eq!(
+            throttle.check("wang", later),
+            Ok(()),
+            "one failure after an hour is free"
+        );
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_a_spray_of_names() {
+        let throttle = LoginThrottle::new(policy());
+        let now = Instant::now();
+        for i in 0..MAX_NAMES + 50 {
+            throttle.failed(&format!("user{i}"), now + Duration::from_millis(i as u64));
+        }
+        let remembered = throttle.names.lock().unwrap().len();
+        assert!(remembered <= MAX_NAMES, "{remembered} names remembered");
+        // The latest names are the ones kept.
+        for _ in 0..3 {
+            throttle.failed(&format!("user{}", MAX_NAMES + 49), now);
+        }
+        assert!(
+            throttle
+                .check(&format!("user{}", MAX_NAMES + 49), now)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_stand_in_hash_matches_no_password() {
+        let hash = stand_in_hash().unwrap();
+        assert!(!password_matches(hash, "").unwrap());
+        assert!(!password_matches(hash, "doorstep-demo").unwrap());
+        assert_eq!(stand_in_hash().unwrap(), hash, "made once");
+    }
+}
