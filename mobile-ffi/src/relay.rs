@@ -45,6 +45,13 @@ pub(crate) enum Failure {
     },
 }
 
+impl Failure {
+    /// The relay refused a login unchecked after too many wrong passwords.
+    fn is_throttled_login(&self) -> bool {
+        matches!(self, Failure::Status { status: 429, code, .. } if code == "too_many_attempts")
+    }
+}
+
 /// One answer from the relay.
 #[derive(Debug)]
 struct Answer {
@@ -163,6 +170,9 @@ impl RelayClient {
                 "this phone has been cut off by an administrator and can no longer sync. Its records stay on the phone; ask your supervisor."
                     .into(),
             ),
+            Failure::Status { ref message, .. } if failure.is_throttled_login() => {
+                DoorstepError::Unauthorized(format!("the relay refused the login: {message}"))
+            }
             Failure::Status { status: 401, .. } => DoorstepError::Unauthorized(match call {
                 Call::Login => "wrong username or password".into(),
                 Call::Refresh | Call::Sync => {
@@ -246,6 +256,10 @@ impl RelayClient {
             match attempt() {
                 Err(Failure::Unreachable(detail)) if first_contact => {
                     return Err(Failure::Unreachable(detail));
+                }
+                // Too many wrong passwords: retrying would only wait longer.
+                Err(failure @ Failure::Status { .. }) if failure.is_throttled_login() => {
+                    return Err(failure);
                 }
                 Err(failure @ (Failure::Unreachable(_) | Failure::Transient(_)))
                 | Err(
@@ -401,6 +415,14 @@ mod tests {
         assert!(matches!(
             client.error(status(401, "unauthorized"), Call::Login),
             DoorstepError::Unauthorized(m) if m.contains("password")
+        ));
+        assert!(matches!(
+            client.error(status(429, "too_many_attempts"), Call::Login),
+            DoorstepError::Unauthorized(m) if m.contains("refused the login: m")
+        ));
+        assert!(matches!(
+            client.error(status(429, ""), Call::Sync),
+            DoorstepError::Server(_)
         ));
         assert!(matches!(
             client.error(status(401, "invalid_token"), Call::Refresh),

@@ -207,6 +207,15 @@ class DoorstepBindings(unittest.TestCase):
             run(store.sync())
         with self.assertRaises(ERR.InvalidInput):
             run(store.login("relay.example.org", "wang", PASSWORD, "x"))
+        # A guesser is slowed down: after a few wrong passwords for one name
+        # the relay refuses at once, and the phone says so (no retrying).
+        for _ in range(6):
+            with self.assertRaises(ERR.Unauthorized) as wrong:
+                run(store.login(self.relay.url, "guessed", "not-the-password", "x"))
+            self.assertIn("wrong username or password", str(wrong.exception))
+        with self.assertRaises(ERR.Unauthorized) as throttled:
+            run(store.login(self.relay.url, "guessed", "not-the-password", "x"))
+        self.assertIn("too many failed logins", str(throttled.exception))
 
     # -- phone to phone ------------------------------------------------------
 
