@@ -82,6 +82,35 @@ describe('the demo district in the dashboard', { timeout: 600_000 }, () => {
     await page.locator('#timeline').getByText('园山街道社区卫生服务中心').waitFor();
   });
 
+  it('takes a claimed card back for another dispatch, then cancels it with a reason', async () => {
+    await open('/dispatch?status=claimed');
+    const tab = (i) => page.locator('.tabs .count').nth(i);
+    const [toAssign, claimed] = [Number(await tab(0).textContent()), Number(await tab(1).textContent())];
+    const first = rows().first();
+    const id = await first.getAttribute('data-wish');
+    await first.getByRole('button', { name: '收回派单…' }).click();
+    const release = page.getByRole('dialog', { name: '收回派单' });
+    await release.getByLabel('收回原因（可选）').fill('志愿者临时有事');
+    await release.getByRole('button', { name: '收回，重新派单' }).click();
+    await page.locator(`main tbody tr[data-wish="${id}"]`).waitFor({ state: 'detached' });
+    await tab(1).filter({ hasText: String(claimed - 1) }).waitFor();
+    assert.equal(Number(await tab(0).textContent()), toAssign + 1);
+
+    // On its page: approved again, the reason in its history.
+    await open(`/wishes/${id}`);
+    await page.locator('.badges .status-approved').waitFor();
+    await page.locator('#timeline').getByText('志愿者临时有事').waitFor();
+    await page.getByRole('button', { name: '取消心愿…' }).click();
+    const cancel = page.getByRole('dialog', { name: '取消这个心愿' });
+    await cancel.getByRole('button', { name: '确认取消心愿' }).click();
+    assert.equal(await cancel.isVisible(), true, 'a reason is required');
+    await cancel.getByLabel('取消的原因（工作者和居民会看到）').fill('居民已搬走');
+    await cancel.getByRole('button', { name: '确认取消心愿' }).click();
+    await page.locator('.badges .status-cancelled').waitFor();
+    await page.locator('#timeline').getByText('居民已搬走').waitFor();
+    assert.equal(await page.getByRole('button', { name: '取消心愿…' }).count(), 0, 'nothing more to cancel');
+  });
+
   it('all wishes, filtered and paged', async () => {
     await open('/wishes?status=rejected');
     assert.ok(await rows().count() >= 10);

@@ -643,3 +643,120 @@ fn repeated_wrong_passwords_are_throttled_per_name_and_phones_keep_syncing() {
         "{metrics}"
     );
 }
+
+#[test]
+fn a_supervisor_releases_cancels_and_withdraws_cards_and_phones_see_why() {
+    let relay = TestRelay::start();
+    relay.add_user("hu", sync_core::Role::Volunteer, &["longgang"]);
+    let mut phone = HttpPhone::login(&relay.url, "wang", PASSWORD, clock()).unwrap();
+    let [claimed, approved, submitted] =
+        ["给李大爷一台轮椅", "修好三巷路灯", "孩子需要书桌"].map(|text| new_card(&mut phone, text));
+    phone.sync().unwrap();
+    let sup = Api::login(&relay.url, "chen", PASSWORD).unwrap();
+    for card in [claimed, approved] {
+        sup.post(
+            &format!("/v1/wishes/{card}/review"),
+            json!({"decision": "approve"}),
+        );
+    }
+    let (_, assigned) = sup.post(
+        &format!("/v1/wishes/{claimed}/assign"),
+        json!({"claimant": "hu"}),
+    );
+    assert_eq!(assigned["status"], "claimed");
+    let actions = |card: &Value| -> Vec<String> {
+        card["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(
+        actions(&assigned).contains(&"release".to_owned()),
+        "{assigned}"
+    );
+    assert!(actions(&assigned).contains(&"cancel".to_owned()));
+    assert!(
+        !actions(&assigned).contains(&"withdraw".to_owned()),
+        "too late to withdraw"
+    );
+
+    // Without a reason, nothing happens.
+    let before = relay.snapshot();
+    for what in ["cancel", "withdraw"] {
+        let (status, body) = sup.post(
+            &format!("/v1/wishes/{approved}/{what}"),
+            json!({"reason": "  "}),
+        );
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("bad_request")),
+            "{what}: {body}"
+        );
+    }
+    // A worker may not cancel; a submitted card cannot be released.
+    let worker = Api::login(&relay.url, "wang", PASSWORD).unwrap();
+    assert_eq!(
+        worker
+            .post(
+                &format!("/v1/wishes/{approved}/cancel"),
+                json!({"reason": "不需要了"})
+            )
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        sup.post(&format!("/v1/wishes/{submitted}/release"), json!({}))
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(relay.snapshot(), before, "refusals change nothing");
+
+    // The volunteer cannot come: the card goes back for another dispatch.
+    let (status, released) = sup.post(
+        &format!("/v1/wishes/{claimed}/release"),
+        json!({"reason": "志愿者临时有事"}),
+    );
+    assert_eq!(status, StatusCode::OK, "{released}");
+    assert_eq!(
+        (released["status"].as_str(), &released["claimant"]),
+        (Some("approved"), &Value::Null)
+    );
+    assert!(actions(&released).contains(&"assign".to_owned()));
+    let (status, cancelled) = sup.post(
+        &format!("/v1/wishes/{approved}/cancel"),
+        json!({"reason": "居民已搬走"}),
+    );
+    assert_eq!(
+        (status, cancelled["status"].as_str()),
+        (StatusCode::OK, Some("cancelled"))
+    );
+    let (status, withdrawn) = sup.post(
+        &format!("/v1/wishes/{submitted}/withdraw"),
+        json!({"reason": "居民撤回心愿"}),
+    );
+    assert_eq!(
+        (status, withdrawn["status"].as_str()),
+        (StatusCode::OK, Some("withdrawn"))
+    );
+
+    // The worker's phone gets the new states, and the reasons with them.
+    phone.sync().unwrap();
+    let events = |id: WishId| match phone.phone.store.record(id.record()).unwrap() {
+        Record::Wish(w) => (w.state.status, w.events.last().unwrap().note.clone()),
+        _ => panic!("wish expected"),
+    };
+    assert_eq!(
+        events(claimed),
+        (Status::Approved, Some("志愿者临时有事".into()))
+    );
+    assert_eq!(
+        events(approved),
+        (Status::Cancelled, Some("居民已搬走".into()))
+    );
+    assert_eq!(
+        events(submitted),
+        (Status::Withdrawn, Some("居民撤回心愿".into()))
+    );
+}

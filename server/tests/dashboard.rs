@@ -292,7 +292,7 @@ fn a_supervisor_session_is_a_strict_http_only_cookie_and_writes_need_its_csrf_to
     assert_eq!((status, list["total"].as_u64()), (StatusCode::OK, Some(1)));
     assert_eq!(
         list["items"][0]["actions"],
-        json!(["approve", "reject", "needs_info"])
+        json!(["approve", "reject", "needs_info", "withdraw"])
     );
 
     let review = format!("/v1/wishes/{card}/review");
@@ -345,7 +345,10 @@ fn a_supervisor_session_is_a_strict_http_only_cookie_and_writes_need_its_csrf_to
     assert_eq!(approved.status(), StatusCode::OK);
     let approved: Value = approved.json().unwrap();
     assert_eq!(approved["status"], "approved");
-    assert_eq!(approved["actions"], json!(["reject", "assign"]));
+    assert_eq!(
+        approved["actions"],
+        json!(["reject", "assign", "cancel", "withdraw"])
+    );
 
     // The approval reaches the phone, made by chen's dashboard device.
     phone.sync().unwrap();

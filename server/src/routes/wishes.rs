@@ -86,10 +86,16 @@ pub(super) enum Action {
     Confirm,
     /// `conflicts/{id}/resolve`.
     ResolveConflict,
+    /// `release`.
+    Release,
+    /// `cancel`.
+    Cancel,
+    /// `withdraw`.
+    Withdraw,
 }
 
 impl Action {
-    const ALL: [(Action, EventKind); 7] = [
+    const ALL: [(Action, EventKind); 10] = [
         (Action::Approve, EventKind::Approve),
         (Action::Reject, EventKind::Reject),
         (Action::NeedsInfo, EventKind::RequestInfo),
@@ -97,6 +103,9 @@ impl Action {
         (Action::Fulfil, EventKind::Fulfil),
         (Action::Confirm, EventKind::Confirm),
         (Action::ResolveConflict, EventKind::ResolveConflict),
+        (Action::Release, EventKind::Release),
+        (Action::Cancel, EventKind::Cancel),
+        (Action::Withdraw, EventKind::Withdraw),
     ];
 
     /// What `role` may do to a card in `status`, by sync-core's rules (the
@@ -334,6 +343,74 @@ pub(super) async fn feedback(
         rating: Some(form.rating),
         note: form.comment,
         ..EventInput::new(EventKind::Confirm)
+    };
+    Ok(Json(act(&state, auth, parse_id(&id)?, input).await?))
+}
+
+/// Why a card is released, cancelled or withdrawn.
+#[derive(Debug, Deserialize)]
+pub(super) struct Reason {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+impl Reason {
+    /// The reason, trimmed; `required` refuses an empty one.
+    fn note(self, kind: EventKind, required: bool) -> AppResult<Option<String>> {
+        let reason = self
+            .reason
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty());
+        if required && reason.is_none() {
+            return Err(AppError::BadRequest(format!(
+                "{kind} needs a reason: the worker and the resident see it"
+            )));
+        }
+        Ok(reason)
+    }
+}
+
+/// `POST /v1/wishes/{id}/release`: takes a claimed card back from its
+/// volunteer or unit, so that it can be dispatched again.
+pub(super) async fn release(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+    Json(form): Json<Reason>,
+) -> AppResult<Json<WishDetail>> {
+    let input = EventInput {
+        note: form.note(EventKind::Release, false)?,
+        ..EventInput::new(EventKind::Release)
+    };
+    Ok(Json(act(&state, auth, parse_id(&id)?, input).await?))
+}
+
+/// `POST /v1/wishes/{id}/cancel`: closes an approved or claimed card that
+/// will not be fulfilled (a reason is required).
+pub(super) async fn cancel(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+    Json(form): Json<Reason>,
+) -> AppResult<Json<WishDetail>> {
+    let input = EventInput {
+        note: form.note(EventKind::Cancel, true)?,
+        ..EventInput::new(EventKind::Cancel)
+    };
+    Ok(Json(act(&state, auth, parse_id(&id)?, input).await?))
+}
+
+/// `POST /v1/wishes/{id}/withdraw`: withdraws a card the resident no longer
+/// wants, before it is claimed (a reason is required).
+pub(super) async fn withdraw(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+    Json(form): Json<Reason>,
+) -> AppResult<Json<WishDetail>> {
+    let input = EventInput {
+        note: form.note(EventKind::Withdraw, true)?,
+        ..EventInput::new(EventKind::Withdraw)
     };
     Ok(Json(act(&state, auth, parse_id(&id)?, input).await?))
 }

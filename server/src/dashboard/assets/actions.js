@@ -57,6 +57,21 @@ export async function perform(action, id, extra = {}) {
       if (!values) return null;
       return run(t('done.confirm'), () => post(path(id, 'feedback'), { rating: Number(values.rating), comment: values.comment || null }));
     }
+    case 'release':
+    case 'cancel':
+    case 'withdraw': {
+      // `dialog.cancel` is the dialog's own "Cancel" button; the action's
+      // texts are under `dialog.<action>_wish`.
+      const key = `dialog.${action}_wish`;
+      const values = await dialog({
+        title: t(`${key}.title`),
+        fields: [{ name: 'reason', label: t(`${key}.label`), required: action !== 'release' }],
+        submit: t(`${key}.submit`),
+        danger: action !== 'release',
+      });
+      if (!values) return null;
+      return run(t(`done.${action}`), () => post(path(id, action), { reason: values.reason || null }));
+    }
     case 'resolve_conflict': {
       const values = await dialog({ title: t('dialog.resolve.title'), fields: [{ name: 'note', label: t('dialog.resolve.label') }] });
       if (!values) return null;
@@ -67,7 +82,7 @@ export async function perform(action, id, extra = {}) {
   }
 }
 
-const STYLE = { approve: 'ok', reject: 'danger', needs_info: 'secondary', fulfil: 'secondary', confirm: 'secondary' };
+const STYLE = { approve: 'ok', reject: 'danger', needs_info: 'secondary', fulfil: 'secondary', confirm: 'secondary', release: 'secondary', cancel: 'danger', withdraw: 'danger' };
 
 /** Buttons for the card's actions among `only`; `onDone(card)` after one succeeds. */
 export function actionButtons(id, actions, only, onDone) {

@@ -31,7 +31,7 @@ function eventFor(events, entry, kind, used) {
 function eventDetails(e) {
   if (!e) return null;
   const parts = [];
-  if (e.note) parts.push(h('p', { class: 'note' }, h('span', { class: 'muted' }, `${['reject', 'request_info'].includes(e.kind) ? t('card.reason') : t('card.note')}${t('colon')}`), e.note));
+  if (e.note) parts.push(h('p', { class: 'note' }, h('span', { class: 'muted' }, `${['reject', 'request_info', 'release', 'cancel', 'withdraw'].includes(e.kind) ? t('card.reason') : t('card.note')}${t('colon')}`), e.note));
   if (e.claimant) parts.push(h('p', { class: 'note' }, h('span', { class: 'muted' }, `${t('card.claimant')}${t('colon')}`), e.claimant));
   if (e.rating) parts.push(h('p', { class: 'note' }, h('span', { class: 'stars' }, '★'.repeat(e.rating)), ' ', t('card.rating.n', { n: e.rating })));
   return parts;
@@ -110,7 +110,7 @@ export async function render(ctx) {
   ]);
   const home = await api(`/v1/households/${encodeURIComponent(card.household)}`).catch(() => null);
   const s = card.state;
-  const buttons = actionButtons(card.id, card.actions, ['approve', 'reject', 'needs_info', 'fulfil', 'confirm'], ctx.refresh);
+  const buttons = actionButtons(card.id, card.actions, ['approve', 'reject', 'needs_info', 'fulfil', 'confirm', 'release', 'withdraw', 'cancel'], ctx.refresh);
   const assign = card.actions.includes('assign') ? assignForm(card.id, [], ctx.refresh) : null;
   return [
     h('p', { class: 'crumbs' }, h('a', { href: '/queue' }, `‹ ${t('nav.queue')}`), ' · ', h('a', { href: '/wishes' }, t('nav.wishes'))),

@@ -48,7 +48,7 @@ export async function render(ctx) {
       { label: t('col.reviewed'), class: 'nowrap', cell: (w) => time(w.reviewed_at) },
       wish, urgency, claimant,
       { label: t('col.waiting'), class: 'nowrap', cell: (w) => ago(w.reviewed_at) },
-      { label: t('col.actions'), class: 'actions', cell: (w) => h('div', { class: 'row' }, actionButtons(w.id, w.actions, ['fulfil'], ctx.refresh)) },
+      { label: t('col.actions'), class: 'actions', cell: (w) => h('div', { class: 'row' }, actionButtons(w.id, w.actions, ['fulfil', 'release'], ctx.refresh)) },
     ],
     fulfilled: [
       { label: t('col.fulfilled'), class: 'nowrap', cell: (w) => [time(w.fulfilled_at), h('div', { class: 'muted small' }, ago(w.fulfilled_at))] },
