@@ -100,8 +100,9 @@ impl LoginThrottle {
     /// Counts a wrong password for `username`.
     pub fn failed(&self, username: &str, now: Instant) {
         let policy = self.policy;
+        let key = Self::key(username);
         let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
-        if names.len() >= MAX_NAMES {
+        if names.len() >= MAX_NAMES && !names.contains_key(&key) {
             names.retain(|_, f| now.saturating_duration_since(f.last) < policy.forget_after);
             if names.len() >= MAX_NAMES
                 && let Some(oldest) = names
@@ -112,7 +113,7 @@ impl LoginThrottle {
                 names.remove(&oldest);
             }
         }
-        let entry = names.entry(Self::key(username)).or_insert(Failures {
+        let entry = names.entry(key).or_insert(Failures {
             count: 0,
             last: now,
             blocked_until: None,

@@ -7,49 +7,13 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{HEHUA, PASSWORD, TestRelay, clock};
+use common::{HEHUA, PASSWORD, TestRelay, clock, new_card};
 use doorstep_tests::http::{Api, HttpPhone, client, login};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sync_core::doc::EventInput;
-use sync_core::model::{Category, Urgency};
 use sync_core::sync::{Message, Payload, RecordUpdate, RejectCode, SyncOptions, SyncRequest};
-use sync_core::{
-    CommunityPath, EventKind, NewHousehold, NewWish, Record, RecordId, Status, WishId,
-};
-
-fn new_card(phone: &mut HttpPhone, text: &str) -> WishId {
-    let p = &mut phone.phone;
-    let community = p.community();
-    let home = p
-        .store
-        .create_household(
-            &p.author,
-            &community,
-            &NewHousehold {
-                address: "西坑村三巷5号".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    let id = p
-        .store
-        .create_wish(
-            &p.author,
-            &NewWish {
-                household: home,
-                text: text.into(),
-                category: Category::MobilityAid,
-                urgency: Urgency::High,
-                photos: vec![],
-            },
-        )
-        .unwrap();
-    p.store
-        .append_event(&p.author, id, &EventInput::new(EventKind::Submit))
-        .unwrap();
-    id
-}
+use sync_core::{CommunityPath, EventKind, NewHousehold, Record, RecordId, Status, WishId};
 
 fn status_on(phone: &HttpPhone, id: WishId) -> Option<Status> {
     match phone.phone.store.record(id.record()) {

@@ -11,15 +11,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{PASSWORD, TestRelay, clock};
+use common::{PASSWORD, TestRelay, clock, new_card};
 use doorstep_tests::http::{Api, HttpPhone};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
-use sync_core::doc::EventInput;
-use sync_core::model::{Category, Urgency};
-use sync_core::{EventKind, NewHousehold, NewWish, Record, Role, Status, WishId};
+use sync_core::{Record, Role, Status};
 
 /// A browser's view of the relay: cookies kept by hand, redirects not followed.
 struct Browser {
@@ -146,39 +144,6 @@ fn attr(html: &str, prefix: &str) -> String {
 
 fn location(headers: &HeaderMap) -> &str {
     headers.get(LOCATION).unwrap().to_str().unwrap()
-}
-
-fn new_card(phone: &mut HttpPhone, text: &str) -> WishId {
-    let p = &mut phone.phone;
-    let community = p.community();
-    let home = p
-        .store
-        .create_household(
-            &p.author,
-            &community,
-            &NewHousehold {
-                address: "西坑村三巷5号".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    let id = p
-        .store
-        .create_wish(
-            &p.author,
-            &NewWish {
-                household: home,
-                text: text.into(),
-                category: Category::MobilityAid,
-                urgency: Urgency::High,
-                photos: vec![],
-            },
-        )
-        .unwrap();
-    p.store
-        .append_event(&p.author, id, &EventInput::new(EventKind::Submit))
-        .unwrap();
-    id
 }
 
 const PAGES: &[&str] = &[

@@ -354,20 +354,30 @@ pub(super) struct Reason {
     reason: Option<String>,
 }
 
-impl Reason {
-    /// The reason, trimmed; `required` refuses an empty one.
-    fn note(self, kind: EventKind, required: bool) -> AppResult<Option<String>> {
-        let reason = self
-            .reason
-            .map(|r| r.trim().to_owned())
-            .filter(|r| !r.is_empty());
-        if required && reason.is_none() {
-            return Err(AppError::BadRequest(format!(
-                "{kind} needs a reason: the worker and the resident see it"
-            )));
-        }
-        Ok(reason)
+/// Appends `kind` with the form's reason (trimmed; `required` refuses an
+/// empty one, since the worker and the resident see it).
+async fn act_with_reason(
+    state: &AppState,
+    auth: AuthUser,
+    id: &str,
+    form: Reason,
+    kind: EventKind,
+    required: bool,
+) -> AppResult<Json<WishDetail>> {
+    let note = form
+        .reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if required && note.is_none() {
+        return Err(AppError::BadRequest(format!(
+            "{kind} needs a reason: the worker and the resident see it"
+        )));
     }
+    let input = EventInput {
+        note,
+        ..EventInput::new(kind)
+    };
+    Ok(Json(act(state, auth, parse_id(id)?, input).await?))
 }
 
 /// `POST /v1/wishes/{id}/release`: takes a claimed card back from its
@@ -378,11 +388,7 @@ pub(super) async fn release(
     Path(id): Path<String>,
     Json(form): Json<Reason>,
 ) -> AppResult<Json<WishDetail>> {
-    let input = EventInput {
-        note: form.note(EventKind::Release, false)?,
-        ..EventInput::new(EventKind::Release)
-    };
-    Ok(Json(act(&state, auth, parse_id(&id)?, input).await?))
+    act_with_reason(&state, auth, &id, form, EventKind::Release, false).await
 }
 
 /// `POST /v1/wishes/{id}/cancel`: closes an approved or claimed card that
@@ -393,11 +399,7 @@ pub(super) async fn cancel(
     Path(id): Path<String>,
     Json(form): Json<Reason>,
 ) -> AppResult<Json<WishDetail>> {
-    let input = EventInput {
-        note: form.note(EventKind::Cancel, true)?,
-        ..EventInput::new(EventKind::Cancel)
-    };
-    Ok(Json(act(&state, auth, parse_id(&id)?, input).await?))
+    act_with_reason(&state, auth, &id, form, EventKind::Cancel, true).await
 }
 
 /// `POST /v1/wishes/{id}/withdraw`: withdraws a card the resident no longer
@@ -408,11 +410,7 @@ pub(super) async fn withdraw(
     Path(id): Path<String>,
     Json(form): Json<Reason>,
 ) -> AppResult<Json<WishDetail>> {
-    let input = EventInput {
-        note: form.note(EventKind::Withdraw, true)?,
-        ..EventInput::new(EventKind::Withdraw)
-    };
-    Ok(Json(act(&state, auth, parse_id(&id)?, input).await?))
+    act_with_reason(&state, auth, &id, form, EventKind::Withdraw, true).await
 }
 
 /// Conflict listing options.

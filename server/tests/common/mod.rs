@@ -6,10 +6,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use doorstep_tests::http::HttpPhone;
 use server::config::Settings;
 use server::state::AppState;
+use sync_core::doc::EventInput;
+use sync_core::model::{Category, Urgency};
 use sync_core::store::Clock;
-use sync_core::{Role, ScopePath, UserId};
+use sync_core::{EventKind, NewHousehold, NewWish, Role, ScopePath, UserId, WishId};
 
 pub const PASSWORD: &str = "correct horse battery";
 pub const XIKENG: &str = "longgang/yuanshan/xikeng";
@@ -112,4 +115,39 @@ impl Drop for TestRelay {
 pub fn clock() -> Clock {
     let now = Arc::new(AtomicI64::new(1_760_000_000_000));
     Arc::new(move || now.fetch_add(1, Ordering::SeqCst))
+}
+
+/// A household and a submitted wish card with `text`, made on `phone`
+/// (not yet synced).
+pub fn new_card(phone: &mut HttpPhone, text: &str) -> WishId {
+    let p = &mut phone.phone;
+    let community = p.community();
+    let home = p
+        .store
+        .create_household(
+            &p.author,
+            &community,
+            &NewHousehold {
+                address: "西坑村三巷5号".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let id = p
+        .store
+        .create_wish(
+            &p.author,
+            &NewWish {
+                household: home,
+                text: text.into(),
+                category: Category::MobilityAid,
+                urgency: Urgency::High,
+                photos: vec![],
+            },
+        )
+        .unwrap();
+    p.store
+        .append_event(&p.author, id, &EventInput::new(EventKind::Submit))
+        .unwrap();
+    id
 }
