@@ -121,7 +121,7 @@ fn build_store(path: &Path, records: usize) {
             eprintln!("  … {i} records ({:.0} s)", started.elapsed().as_secs_f64());
         }
     }
-    add_users(&store);
+    add_users(&mut store);
     store
         .connection()
         .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
@@ -132,19 +132,11 @@ fn build_store(path: &Path, records: usize) {
     );
 }
 
-fn add_users(store: &Store) {
+fn add_users(store: &mut Store) {
     for c in 0..COMMUNITIES {
         let user = UserId::new(format!("worker{c}")).unwrap();
         let scope = ScopePath::new(format!("bench/load/c{c}")).unwrap();
-        server::accounts::add_user(
-            store.connection(),
-            &user,
-            Role::Worker,
-            &[scope],
-            PASSWORD,
-            0,
-        )
-        .unwrap();
+        server::accounts::add_user(store, &user, Role::Worker, &[scope], PASSWORD, 0).unwrap();
     }
 }
 
@@ -328,7 +320,7 @@ fn load(url: &str, pid: u32) -> LoadFigures {
 fn scenario(records: usize, dir: &Path) {
     let db = if records == 0 {
         let db = dir.join(format!("empty-{}.sqlite", std::process::id()));
-        add_users(&Store::open(&db).unwrap());
+        add_users(&mut Store::open(&db).unwrap());
         db
     } else {
         let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data");

@@ -21,10 +21,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, deco
 use serde::{Deserialize, Serialize};
 use sync_core::{DeviceId, ScopePath};
 
-use crate::accounts::{self, User};
+use crate::accounts::User;
 use crate::error::{AppError, AppResult};
 use crate::session;
 use crate::state::AppState;
+use crate::store::RelayStore;
 
 /// The smallest signing secret accepted, in bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -209,17 +210,18 @@ pub async fn authorize(
 ) -> AppResult<AuthUser> {
     state
         .db
-        .run(move |store| authorize_conn(store.connection(), &username, device))
+        .run(move |store| authorize_in(store, &username, device))
         .await
 }
 
-/// [`authorize`] on an open connection.
-pub fn authorize_conn(
-    conn: &rusqlite::Connection,
+/// [`authorize`] on the store's thread.
+pub fn authorize_in(
+    store: &dyn RelayStore,
     username: &str,
     device: DeviceId,
 ) -> AppResult<AuthUser> {
-    let registered = accounts::device(conn, device)?
+    let registered = store
+        .device(device)?
         .ok_or_else(|| AppError::InvalidToken("the access token is not valid".into()))?;
     if registered.revoked_at.is_some() {
         return Err(AppError::DeviceRevoked);
@@ -229,7 +231,8 @@ pub fn authorize_conn(
             "the access token is not valid".into(),
         ));
     }
-    let user = accounts::user(conn, username)?
+    let user = store
+        .user(username)?
         .ok_or_else(|| AppError::InvalidToken("the access token is not valid".into()))?;
     if user.disabled {
         return Err(AppError::Forbidden("this user is disabled".into()));

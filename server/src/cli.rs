@@ -11,6 +11,7 @@ use sync_core::{DeviceId, Role, ScopePath, Store, UserId};
 use crate::config::{LogFormat, Settings};
 use crate::error::{AppError, AppResult};
 use crate::state::now_ms;
+use crate::store::RelayStore;
 use crate::{accounts, backup, demo, init_logging, run};
 
 /// Doorstep relay: sync for offline field work, and the supervisors' API.
@@ -225,22 +226,19 @@ fn user(command: UserCommand) -> AppResult<()> {
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
-            let store = open(&db)?;
-            {
-                accounts::add_user(
-                    store.connection(),
-                    &username,
-                    role,
-                    &scopes,
-                    &password,
-                    now_ms(),
-                )
-            }?;
+            accounts::add_user(
+                &mut open(&db)?,
+                &username,
+                role,
+                &scopes,
+                &password,
+                now_ms(),
+            )?;
             println!("added {role} {username}");
             Ok(())
         }
         UserCommand::List { db } => {
-            let users = accounts::list_users(open(&db)?.connection())?;
+            let users = open(&db)?.list_users()?;
             println!("{:<20} {:<11} {:<9} scopes", "user", "role", "status");
             for u in users {
                 let scopes: Vec<&str> = u.scopes.iter().map(ScopePath::as_str).collect();
@@ -256,8 +254,7 @@ fn user(command: UserCommand) -> AppResult<()> {
             Ok(())
         }
         UserCommand::Disable { username, db } => {
-            let store = open(&db)?;
-            { accounts::disable_user(store.connection(), &username, now_ms()) }?;
+            open(&db)?.disable_user(&username, now_ms())?;
             println!("disabled {username}");
             Ok(())
         }
@@ -267,7 +264,7 @@ fn user(command: UserCommand) -> AppResult<()> {
 fn device(command: DeviceCommand) -> AppResult<()> {
     match command {
         DeviceCommand::List { db } => {
-            let devices = accounts::list_devices(open(&db)?.connection())?;
+            let devices = open(&db)?.list_devices()?;
             println!(
                 "{:<36}  {:<16} {:<6} {:<8} name",
                 "device", "user", "kind", "status"
@@ -289,7 +286,7 @@ fn device(command: DeviceCommand) -> AppResult<()> {
             let id: DeviceId = device_id
                 .parse()
                 .map_err(|e: sync_core::InvalidInput| AppError::BadRequest(e.to_string()))?;
-            accounts::revoke_device(open(&db)?.connection(), id, now_ms())?;
+            open(&db)?.revoke_device(id, now_ms())?;
             println!("revoked {id}");
             Ok(())
         }

@@ -1,6 +1,6 @@
 //! The relay's store, owned by one dedicated thread.
 //!
-//! SQLite calls never run on the async runtime: handlers send closures to the
+//! Store calls (SQLite, in the store the relay ships with) never run on the async runtime: handlers send closures to the
 //! store's thread and await the answer. One thread owning the store keeps
 //! writes serialized (as SQLite would anyway) and keeps memory flat under
 //! hundreds of concurrent syncs: no pile of blocking threads each holding
@@ -14,8 +14,9 @@ use std::sync::mpsc;
 use sync_core::Store;
 
 use crate::error::{AppError, AppResult};
+use crate::store::RelayStore;
 
-type Job = Box<dyn FnOnce(&mut Store) + Send>;
+type Job = Box<dyn FnOnce(&mut dyn RelayStore) + Send>;
 
 /// A handle to the relay's store thread. Cloning it is cheap.
 #[derive(Clone)]
@@ -34,20 +35,21 @@ fn stopped() -> AppError {
 }
 
 impl Db {
-    /// Opens (creating if needed) the store at `path`.
+    /// Opens (creating if needed) the SQLite store at `path`.
     pub fn open(path: &Path) -> sync_core::Result<Self> {
         Ok(Self::from_store(Store::open(path)?))
     }
 
     /// Moves an open store to its own thread.
-    pub fn from_store(mut store: Store) -> Self {
+    pub fn from_store(store: impl RelayStore) -> Self {
+        let mut store: Box<dyn RelayStore> = Box::new(store);
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("doorstep-store".into())
             .spawn(move || {
                 for job in queue {
                     // A bug in one request must not take the store down with it.
-                    if catch_unwind(AssertUnwindSafe(|| job(&mut store))).is_err() {
+                    if catch_unwind(AssertUnwindSafe(|| job(store.as_mut()))).is_err() {
                         tracing::error!("a store job panicked");
                     }
                 }
@@ -61,7 +63,7 @@ impl Db {
     pub async fn run<T, F>(&self, f: F) -> AppResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Store) -> AppResult<T> + Send + 'static,
+        F: FnOnce(&mut dyn RelayStore) -> AppResult<T> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.jobs
@@ -77,7 +79,7 @@ impl Db {
     pub fn blocking<T, F>(&self, f: F) -> AppResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Store) -> AppResult<T> + Send + 'static,
+        F: FnOnce(&mut dyn RelayStore) -> AppResult<T> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel();
         self.jobs

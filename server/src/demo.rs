@@ -18,6 +18,7 @@ use sync_core::{
 use crate::accounts;
 use crate::config::Settings;
 use crate::error::{AppError, AppResult};
+use crate::store::RelayStore;
 
 /// Every demo user's password.
 pub const DEMO_PASSWORD: &str = "doorstep-demo";
@@ -136,7 +137,7 @@ struct Phone {
 
 impl Phone {
     fn new(
-        relay: &Store,
+        relay: &mut Store,
         name: &str,
         role: Role,
         scopes: &[&str],
@@ -154,22 +155,14 @@ impl Phone {
             .iter()
             .map(|s| scope(s))
             .collect::<AppResult<Vec<_>>>()?;
-        let conn = relay.connection();
-        accounts::add_user(
-            conn,
-            &author.user,
-            role,
-            &scopes,
-            DEMO_PASSWORD,
-            relay.now(),
-        )?;
-        accounts::register_device(
-            conn,
+        let now = relay.now();
+        accounts::add_user(relay, &author.user, role, &scopes, DEMO_PASSWORD, now)?;
+        relay.register_device(
             &author.user,
             author.device,
             &format!("{name}'s phone"),
             "phone",
-            relay.now(),
+            now,
         )?;
         Ok(Self {
             store,
@@ -208,7 +201,8 @@ impl Phone {
 /// A supervisor acting through the relay, as the dashboard does.
 fn supervise(relay: &mut Store, name: &str, id: WishId, input: EventInput) -> AppResult<bool> {
     let user = UserId::new(name).map_err(err)?;
-    let device = accounts::web_device(relay.connection(), &user, relay.now())?;
+    let now = relay.now();
+    let device = relay.web_device(&user, now)?;
     let author = Author {
         user,
         role: Role::Supervisor,
@@ -222,7 +216,7 @@ fn supervise(relay: &mut Store, name: &str, id: WishId, input: EventInput) -> Ap
 pub fn seed_if_empty(db: &Path) -> AppResult<bool> {
     let store = Store::open(db)
         .map_err(|e| AppError::Internal(format!("cannot open {}: {e}", db.display())))?;
-    if !accounts::list_users(store.connection())?.is_empty() {
+    if !store.list_users()?.is_empty() {
         return Ok(false);
     }
     let start = crate::state::now_ms() - 60 * DAY;
@@ -239,7 +233,6 @@ pub fn seed_if_empty(db: &Path) -> AppResult<bool> {
 /// (days from submission to fulfilment) look like a real district's.
 fn seed(relay: &mut Store, clock: &Clock, advance: impl Fn(i64) -> i64) -> AppResult<()> {
     let mut dice = Dice(0x5EED_D00D_CAFE_F00D);
-    let conn = relay.connection();
     let now = relay.now();
     for (name, role, scopes) in [
         ("admin", Role::Admin, vec!["longgang"]),
@@ -250,7 +243,7 @@ fn seed(relay: &mut Store, clock: &Clock, advance: impl Fn(i64) -> i64) -> AppRe
             .map(scope)
             .collect::<AppResult<Vec<_>>>()?;
         accounts::add_user(
-            conn,
+            relay,
             &UserId::new(name).map_err(err)?,
             role,
             &scopes,
@@ -261,7 +254,7 @@ fn seed(relay: &mut Store, clock: &Clock, advance: impl Fn(i64) -> i64) -> AppRe
     for (i, (street, _, _)) in STREETS.iter().enumerate() {
         let scopes = [scope(&format!("longgang/{street}"))?];
         accounts::add_user(
-            conn,
+            relay,
             &UserId::new(STREET_SUPERVISORS[i]).map_err(err)?,
             Role::Supervisor,
             &scopes,

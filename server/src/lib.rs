@@ -3,6 +3,8 @@
 //! The Doorstep relay. Phones sync through it (`POST /v1/sync`, sync-core's
 //! binary messages), supervisors work against its JSON API, and the district's
 //! IT team runs it as one binary, `doorstep`, over one SQLite file.
+//! Everything it stores goes through [`store::RelayStore`], so that a district
+//! that outgrows one machine can put the store elsewhere.
 //!
 //! The workflow and permission rules live in sync-core; this crate moves
 //! messages, authenticates callers and maps errors to HTTP.
@@ -27,6 +29,7 @@ pub mod metrics;
 mod routes;
 pub mod session;
 pub mod state;
+pub mod store;
 
 use std::path::Path;
 

@@ -215,10 +215,7 @@ pub async fn authenticate(state: &AppState, username: &str, password: String) ->
     // Again: attempts that queued for hashing while the name failed.
     not_throttled(state, username)?;
     let name = username.to_owned();
-    let credentials = state
-        .db
-        .run(move |store| accounts::credentials(store.connection(), &name))
-        .await?;
+    let credentials = state.db.run(move |store| store.credentials(&name)).await?;
     let hash = match &credentials {
         Some(c) => c.password_hash.clone(),
         None => stand_in_hash()?.to_owned(),

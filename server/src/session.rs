@@ -1,6 +1,6 @@
 //! Dashboard sessions: a random secret in an `HttpOnly`, `SameSite=Strict`
 //! cookie, stored hashed beside the phones' refresh tokens (see
-//! [`accounts::start_web_session`]). The browser never sees a bearer token.
+//! [`crate::store::RelayStore::start_web_session`]). The browser never sees a bearer token.
 //!
 //! Requests that change state and are authenticated by the cookie must also
 //! carry the session's CSRF token (in the `X-CSRF-Token` header, or the
@@ -14,7 +14,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use crate::accounts;
 use crate::auth::{self, AuthUser};
 use crate::error::{AppError, AppResult};
 use crate::state::{AppState, now_ms};
@@ -132,11 +131,10 @@ pub async fn from_headers(state: &AppState, headers: &HeaderMap) -> AppResult<Op
     let found = state
         .db
         .run(move |store| {
-            let conn = store.connection();
-            let Some(session) = accounts::web_session(conn, &lookup, now_ms())? else {
+            let Some(session) = store.web_session(&lookup, now_ms())? else {
                 return Ok(None);
             };
-            match auth::authorize_conn(conn, &session.username, session.device) {
+            match auth::authorize_in(store, &session.username, session.device) {
                 Ok(auth) => Ok(Some(auth)),
                 Err(
                     AppError::Forbidden(_) | AppError::InvalidToken(_) | AppError::DeviceRevoked,

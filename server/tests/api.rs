@@ -197,7 +197,7 @@ fn bad_tokens_are_refused_and_change_nothing() {
         .db
         .blocking({
             let device = a.phone.device();
-            move |store| server::accounts::revoke_device(store.connection(), device, 1)
+            move |store| store.revoke_device(device, 1)
         })
         .unwrap();
     let (status, answer) = sync_raw(&relay, &a.access.clone(), body);
@@ -333,17 +333,7 @@ fn forbidden_and_invalid_writes_are_refused_and_change_nothing() {
 
     // A change made as another device (b's) but sent by a.
     let mut t = HttpPhone::login(&relay.url, "wang", PASSWORD, clock()).unwrap();
-    t.phone
-        .store
-        .put_doc(
-            card.record(),
-            &relay
-                .state
-                .db
-                .blocking(move |s| Ok(s.doc(card.record())?))
-                .unwrap(),
-        )
-        .unwrap();
+    t.sync().unwrap();
     let mut as_b = t.phone.author.clone();
     as_b.device = b.phone.device();
     t.phone
@@ -535,15 +525,12 @@ fn try_login(
 
 fn devices_of(relay: &TestRelay, username: &'static str) -> i64 {
     relay
-        .state
-        .db
-        .blocking(move |store| {
-            Ok(store.connection().query_row(
-                "SELECT COUNT(*) FROM devices WHERE username = ?1",
-                [username],
-                |r| r.get(0),
-            )?)
-        })
+        .sql()
+        .query_row(
+            "SELECT COUNT(*) FROM devices WHERE username = ?1",
+            [username],
+            |r| r.get(0),
+        )
         .unwrap()
 }
 

@@ -377,7 +377,7 @@ fn disabling_a_user_ends_their_dashboard_session() {
     relay
         .state
         .db
-        .blocking(|store| server::accounts::disable_user(store.connection(), "chen", 1))
+        .blocking(|store| store.disable_user("chen", 1))
         .unwrap();
     assert_eq!(browser.get("/queue").status(), StatusCode::SEE_OTHER);
     assert_eq!(browser.get("/v1/stats").status(), StatusCode::UNAUTHORIZED);

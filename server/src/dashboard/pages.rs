@@ -12,7 +12,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 use super::lang::{LANG_COOKIE, Lang, negotiate};
-use crate::accounts;
 use crate::error::AppError;
 use crate::login;
 use crate::session::{self, SESSION_COOKIE};
@@ -313,14 +312,7 @@ pub(super) async fn login(
         }
         state
             .db
-            .run(move |store| {
-                accounts::start_web_session(
-                    store.connection(),
-                    &user.username,
-                    ttl_secs * 1000,
-                    now_ms(),
-                )
-            })
+            .run(move |store| store.start_web_session(&user.username, ttl_secs * 1000, now_ms()))
             .await
     }
     .await;
@@ -379,7 +371,7 @@ pub(super) async fn logout(
             let secret = s.secret.clone();
             if let Err(e) = state
                 .db
-                .run(move |store| accounts::end_web_session(store.connection(), &secret, now_ms()))
+                .run(move |store| store.end_web_session(&secret, now_ms()))
                 .await
             {
                 return e.into_response();

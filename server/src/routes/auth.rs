@@ -5,7 +5,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use sync_core::{DeviceId, Role, ScopePath, UserId};
 
-use crate::accounts::{self, User};
+use crate::accounts::User;
 use crate::error::{AppError, AppResult};
 use crate::login;
 use crate::state::{AppState, now_ms};
@@ -78,10 +78,9 @@ pub(super) async fn login(
     let refresh = state
         .db
         .run(move |store| {
-            let conn = store.connection();
             let now = now_ms();
-            accounts::register_device(conn, &username, device, &name, "phone", now)?;
-            accounts::issue_refresh(conn, device, None, ttl, now)
+            store.register_device(&username, device, &name, "phone", now)?;
+            store.issue_refresh(device, ttl, now)
         })
         .await?;
     tracing::info!(user = %user.username, %device, "login");
@@ -96,9 +95,7 @@ pub(super) async fn refresh(
     let ttl = state.settings.refresh_ttl_ms();
     let (user, device, next) = state
         .db
-        .run(move |store| {
-            accounts::rotate_refresh(store.connection(), &form.refresh_token, ttl, now_ms())
-        })
+        .run(move |store| store.rotate_refresh(&form.refresh_token, ttl, now_ms()))
         .await?;
     Ok(Json(tokens(&state, user, device, next)?))
 }

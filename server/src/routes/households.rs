@@ -42,12 +42,12 @@ pub(super) async fn list(
     let page = state
         .db
         .run(move |store| {
-            Ok(store.households(
+            store.households(
                 &scopes,
                 params.q.as_deref(),
                 params.limit.unwrap_or(50),
                 params.offset.unwrap_or(0),
-            )?)
+            )
         })
         .await?;
     Ok(Json(page))
@@ -73,12 +73,9 @@ pub(super) async fn get(
     let detail = state
         .db
         .run(move |store| {
-            let household = match store.record(hid.record()) {
-                Ok(Record::Household(h)) if auth.may_see(h.meta.community.as_scope()) => h,
-                Ok(_) | Err(sync_core::Error::NotFound(_)) => {
-                    return Err(AppError::NotFound(format!("no household {hid}")));
-                }
-                Err(e) => return Err(e.into()),
+            let household = match store.record(hid.record())? {
+                Some(Record::Household(h)) if auth.may_see(h.meta.community.as_scope()) => h,
+                _ => return Err(AppError::NotFound(format!("no household {hid}"))),
             };
             let visits = store.visits(hid)?;
             let wishes = store
@@ -117,14 +114,11 @@ pub(super) async fn visits(
     let visits = state
         .db
         .run(move |store| {
-            match store.record(hid.record()) {
-                Ok(Record::Household(h)) if auth.may_see(h.meta.community.as_scope()) => {}
-                Ok(_) | Err(sync_core::Error::NotFound(_)) => {
-                    return Err(AppError::NotFound(format!("no household {hid}")));
-                }
-                Err(e) => return Err(e.into()),
+            match store.record(hid.record())? {
+                Some(Record::Household(h)) if auth.may_see(h.meta.community.as_scope()) => {}
+                _ => return Err(AppError::NotFound(format!("no household {hid}"))),
             }
-            Ok(store.visits(hid)?)
+            store.visits(hid)
         })
         .await?;
     Ok(Json(visits))

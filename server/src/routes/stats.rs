@@ -44,9 +44,7 @@ pub(super) async fn stats(
     Query(params): Query<StatsParams>,
 ) -> AppResult<Json<StatsReport>> {
     let scopes = scopes(&auth, params.scope.as_deref())?;
-    Ok(Json(
-        state.db.run(move |store| Ok(store.stats(&scopes)?)).await?,
-    ))
+    Ok(Json(state.db.run(move |store| store.stats(&scopes)).await?))
 }
 
 /// Most rows one export carries.

@@ -51,10 +51,7 @@ pub(super) async fn sync(
         .db
         .run(move |store| {
             let response = store.serve_sync(&policy, &request)?;
-            store.connection().execute(
-                "UPDATE devices SET last_seen = ?2 WHERE id = ?1",
-                rusqlite::params![device.to_string(), now_ms()],
-            )?;
+            store.device_seen(device, now_ms())?;
             Ok(response)
         })
         .await?;

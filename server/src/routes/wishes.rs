@@ -7,19 +7,19 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use sync_core::doc::{EventInput, HistoryEntry};
 use sync_core::model::WishCard;
 use sync_core::store::{ConflictRow, Page, WishRow};
 use sync_core::workflow::{may_append, next_status};
-use sync_core::{Author, DeviceId, EventId, EventKind, Record, Role, Store, WishId};
+use sync_core::{Author, DeviceId, EventId, EventKind, Record, RecordId, Role, WishId};
 
 use crate::accounts;
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::routes::params::ListParams;
 use crate::state::{AppState, now_ms};
+use crate::store::RelayStore;
 
 /// A wish card with its status and open conflicts at the top, and what the
 /// caller may do with it now.
@@ -129,12 +129,14 @@ fn parse_id(id: &str) -> AppResult<WishId> {
 }
 
 /// Loads a wish the caller may see; anything else is "not found".
-pub(super) fn wish_in_scope(store: &Store, auth: &AuthUser, id: WishId) -> AppResult<WishCard> {
-    let missing = || AppError::NotFound(format!("no wish {id}"));
-    match store.record(id.record()) {
-        Ok(Record::Wish(card)) if auth.may_see(card.meta.community.as_scope()) => Ok(card),
-        Ok(_) | Err(sync_core::Error::NotFound(_)) => Err(missing()),
-        Err(e) => Err(e.into()),
+pub(super) fn wish_in_scope(
+    store: &dyn RelayStore,
+    auth: &AuthUser,
+    id: WishId,
+) -> AppResult<WishCard> {
+    match store.record(id.record())? {
+        Some(Record::Wish(card)) if auth.may_see(card.meta.community.as_scope()) => Ok(card),
+        _ => Err(AppError::NotFound(format!("no wish {id}"))),
     }
 }
 
@@ -148,7 +150,7 @@ pub(super) async fn list(
     let role = auth.user.role;
     let page = state
         .db
-        .run(move |store| Ok(store.list_wishes(&filter)?))
+        .run(move |store| store.list_wishes(&filter))
         .await?;
     Ok(Json(Page {
         items: page
@@ -206,7 +208,7 @@ pub(super) async fn history(
                         Some(d) => match devices.get(&d) {
                             Some(known) => known.clone(),
                             None => {
-                                let found = accounts::device(store.connection(), d)?;
+                                let found = store.device(d)?;
                                 devices.insert(d, found.clone());
                                 found
                             }
@@ -237,7 +239,7 @@ pub(super) async fn act(
         .db
         .run(move |store| {
             wish_in_scope(store, &auth, id)?;
-            let device = accounts::web_device(store.connection(), &auth.user.username, now_ms())?;
+            let device = store.web_device(&auth.user.username, now_ms())?;
             let author = Author {
                 user: auth.user.username.clone(),
                 role: auth.user.role,
@@ -441,15 +443,18 @@ pub(super) async fn conflicts(
             .db
             .run(move |store| {
                 let rows = store.conflicts(&scopes, params.include_resolved)?;
-                let mut card = store
-                    .connection()
-                    .prepare_cached("SELECT text, status FROM wishes WHERE id = ?1")?;
                 rows.into_iter()
                     .map(|row| {
-                        let found: Option<(String, String)> = card
-                            .query_row([&row.record_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                            .optional()?;
-                        let (text, card_status) = found.unzip();
+                        let card = match row.record_id.parse::<RecordId>() {
+                            Ok(id) => store.record(id)?,
+                            Err(_) => None,
+                        };
+                        let (text, card_status) = match card {
+                            Some(Record::Wish(card)) => {
+                                (Some(card.text), Some(card.state.status.as_str().to_owned()))
+                            }
+                            _ => (None, None),
+                        };
                         Ok(ConflictItem {
                             row,
                             text,

@@ -79,25 +79,34 @@ impl TestRelay {
         self.state
             .db
             .blocking(move |store| {
-                server::accounts::add_user(store.connection(), &user, role, &scopes, PASSWORD, 0)
+                server::accounts::add_user(store, &user, role, &scopes, PASSWORD, 0)
             })
             .unwrap();
     }
 
+    /// A read-only connection to the relay's SQLite file, opened beside the
+    /// running relay, to look at what is really stored.
+    pub fn sql(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(&self.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap()
+    }
+
     /// Everything stored about records, and the feed position.
     pub fn snapshot(&self) -> (Vec<(String, i64, Vec<u8>)>, i64) {
-        self.state
-            .db
-            .blocking(|store| {
-                let mut stmt = store
-                    .connection()
-                    .prepare("SELECT id, seq, doc FROM records ORDER BY id")?;
-                let rows = stmt
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok((rows, store.feed_seq()?))
-            })
+        let sql = self.sql();
+        let rows = sql
+            .prepare("SELECT id, seq, doc FROM records ORDER BY id")
             .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let seq = sql
+            .query_row("SELECT coalesce(max(seq), 0) FROM records", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        (rows, seq)
     }
 }
 

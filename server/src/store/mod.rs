@@ -1,0 +1,192 @@
+//! What the relay keeps, behind one trait.
+//!
+//! Every handler, the CLI and the store thread ([`crate::db::Db`]) talk to a
+//! [`RelayStore`], never to SQL. The relay ships with one implementation:
+//! [`sync_core::Store`], a single SQLite file holding the records and the
+//! accounts (module `sqlite`). A district that outgrows one machine can move the
+//! relay onto a distributed SQL engine by implementing this trait; the HTTP
+//! API, the dashboard and the rules in [`crate::accounts`] and
+//! [`crate::auth`] stay as they are.
+//!
+//! The trait is storage, not policy. Who may see or change what is decided
+//! by the callers (scopes, roles, the workflow rules of sync-core); password
+//! rules and hashing live in [`crate::accounts`]. Each method is one atomic
+//! step: an implementation must not leave half of one stored.
+
+mod sqlite;
+
+use serde::Serialize;
+use sync_core::doc::{EventInput, HistoryEntry};
+use sync_core::store::{
+    ConflictRow, HouseholdRow, Page, StatsReport, VisitRow, WishFilter, WishRow,
+};
+use sync_core::sync::{Policy, SyncRequest, SyncResponse};
+use sync_core::{
+    Author, DeviceId, HouseholdId, Record, RecordId, Role, ScopePath, Status, UserId, WishId,
+};
+
+use crate::accounts::{Credentials, Device, User, WebSession};
+use crate::error::AppResult;
+
+/// Where the change feed is, and how many records in some scopes changed
+/// after a given position (what a waiting dashboard asks).
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+pub struct Changes {
+    /// The feed's newest position.
+    pub seq: i64,
+    /// Records in the asked scopes changed after the asked position.
+    pub changed: u64,
+}
+
+/// How much the store holds, for `/healthz` and `/metrics`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Usage {
+    /// Records (households, visits, wish cards).
+    pub records: i64,
+    /// Bytes the store takes.
+    pub bytes: i64,
+}
+
+/// The relay's storage: records with their sync state, and accounts
+/// (users, devices, refresh tokens, dashboard sessions).
+///
+/// Methods take `&self` to read and `&mut self` to write. Times are
+/// milliseconds since the epoch, given by the caller.
+pub trait RelayStore: Send + 'static {
+    // ---- records and sync -------------------------------------------------
+
+    /// Answers one sync request from a phone: stores each pushed change
+    /// that `policy` lets through (refusing the others one record at a
+    /// time) and returns what the phone has not seen yet.
+    fn serve_sync(&mut self, policy: &dyn Policy, request: &SyncRequest)
+    -> AppResult<SyncResponse>;
+
+    /// A record as its document reads now, if the store has it.
+    fn record(&self, id: RecordId) -> AppResult<Option<Record>>;
+
+    /// A record's change history, oldest first.
+    fn history(&self, id: RecordId) -> AppResult<Vec<HistoryEntry>>;
+
+    /// Appends a workflow event to a wish card as `author` (a dashboard
+    /// user acting through the relay), checked by the same rules as a
+    /// phone's. Returns the card's new status.
+    fn append_event(
+        &mut self,
+        author: &Author,
+        id: WishId,
+        input: &EventInput,
+    ) -> AppResult<Status>;
+
+    /// One page of wish cards.
+    fn list_wishes(&self, filter: &WishFilter) -> AppResult<Page<WishRow>>;
+
+    /// One page of households in `scopes`, optionally matching `q`.
+    fn households(
+        &self,
+        scopes: &[ScopePath],
+        q: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> AppResult<Page<HouseholdRow>>;
+
+    /// A household's visits, newest first.
+    fn visits(&self, household: HouseholdId) -> AppResult<Vec<VisitRow>>;
+
+    /// Workflow conflicts of cards in `scopes`.
+    fn conflicts(
+        &self,
+        scopes: &[ScopePath],
+        include_resolved: bool,
+    ) -> AppResult<Vec<ConflictRow>>;
+
+    /// The published counts for `scopes`.
+    fn stats(&self, scopes: &[ScopePath]) -> AppResult<StatsReport>;
+
+    /// The feed's position and how many records in `scopes` changed after
+    /// `since` (none when `scopes` is empty).
+    fn changes(&self, scopes: &[ScopePath], since: i64) -> AppResult<Changes>;
+
+    /// How much the store holds.
+    fn usage(&self) -> AppResult<Usage>;
+
+    // ---- users --------------------------------------------------------------
+
+    /// Adds a user with an already hashed password (see
+    /// [`crate::accounts::add_user`], which checks and hashes it). Fails
+    /// with a conflict if the name is taken.
+    fn insert_user(
+        &mut self,
+        username: &UserId,
+        role: Role,
+        scopes: &[ScopePath],
+        password_hash: &str,
+        now: i64,
+    ) -> AppResult<()>;
+
+    /// A user, if there is one by that name.
+    fn user(&self, username: &str) -> AppResult<Option<User>>;
+
+    /// Every user, by name.
+    fn list_users(&self) -> AppResult<Vec<User>>;
+
+    /// Disables a user and revokes their refresh tokens and sessions.
+    fn disable_user(&mut self, username: &str, now: i64) -> AppResult<()>;
+
+    /// A user's password hash and record, if the user exists.
+    fn credentials(&self, username: &str) -> AppResult<Option<Credentials>>;
+
+    // ---- devices ------------------------------------------------------------
+
+    /// Registers (or renames) a device of `user`. A device belongs to one
+    /// user; a revoked device stays revoked.
+    fn register_device(
+        &mut self,
+        user: &UserId,
+        device: DeviceId,
+        name: &str,
+        kind: &str,
+        now: i64,
+    ) -> AppResult<()>;
+
+    /// One device.
+    fn device(&self, id: DeviceId) -> AppResult<Option<Device>>;
+
+    /// Every device, newest first.
+    fn list_devices(&self) -> AppResult<Vec<Device>>;
+
+    /// Revokes a device: its tokens stop working at its next request.
+    fn revoke_device(&mut self, id: DeviceId, now: i64) -> AppResult<()>;
+
+    /// Notes that a device was just heard from.
+    fn device_seen(&mut self, id: DeviceId, now: i64) -> AppResult<()>;
+
+    /// The device the relay writes as when a dashboard user acts: one per
+    /// user, created on first use with a random id, replaced after it was
+    /// revoked.
+    fn web_device(&mut self, user: &UserId, now: i64) -> AppResult<DeviceId>;
+
+    // ---- refresh tokens and dashboard sessions ------------------------------
+
+    /// Issues a refresh token for a device, starting a new chain.
+    fn issue_refresh(&mut self, device: DeviceId, ttl_ms: i64, now: i64) -> AppResult<String>;
+
+    /// Uses a refresh token: it stops working, and the next one of its
+    /// chain is returned with its user and device. A token used twice ends
+    /// every session of its device.
+    fn rotate_refresh(
+        &mut self,
+        token: &str,
+        ttl_ms: i64,
+        now: i64,
+    ) -> AppResult<(User, DeviceId, String)>;
+
+    /// Starts a dashboard session for `user` on their web device and returns
+    /// its secret. Disabling the user or revoking the device ends it.
+    fn start_web_session(&mut self, user: &UserId, ttl_ms: i64, now: i64) -> AppResult<String>;
+
+    /// The live session behind a secret, if there is one.
+    fn web_session(&self, secret: &str, now: i64) -> AppResult<Option<WebSession>>;
+
+    /// Ends a dashboard session. Unknown secrets are ignored.
+    fn end_web_session(&mut self, secret: &str, now: i64) -> AppResult<()>;
+}

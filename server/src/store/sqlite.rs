@@ -1,0 +1,618 @@
+//! The relay's store as shipped: one SQLite file, through sync-core's
+//! [`Store`]. Records and their sync state are sync-core's tables; accounts
+//! are the relay's own (`users`, `user_scopes`, `devices`, `refresh_tokens`,
+//! created by sync-core's migrations so that one file holds everything and
+//! one backup copies it).
+
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter, types::Value as Sql};
+use sync_core::doc::{EventInput, HistoryEntry};
+use sync_core::store::{
+    ConflictRow, HouseholdRow, Page, StatsReport, VisitRow, WishFilter, WishRow,
+};
+use sync_core::sync::{Policy, SyncRequest, SyncResponse};
+use sync_core::{
+    Author, DeviceId, HouseholdId, Record, RecordId, Role, ScopePath, Status, Store, UserId, WishId,
+};
+
+use super::{Changes, RelayStore, Usage};
+use crate::accounts::{Credentials, Device, User, WebSession, random_token, token_hash};
+use crate::error::{AppError, AppResult};
+
+impl RelayStore for Store {
+    fn serve_sync(
+        &mut self,
+        policy: &dyn Policy,
+        request: &SyncRequest,
+    ) -> AppResult<SyncResponse> {
+        Ok(Store::serve_sync(self, policy, request)?)
+    }
+
+    fn record(&self, id: RecordId) -> AppResult<Option<Record>> {
+        match Store::record(self, id) {
+            Ok(record) => Ok(Some(record)),
+            Err(sync_core::Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn history(&self, id: RecordId) -> AppResult<Vec<HistoryEntry>> {
+        Ok(Store::history(self, id)?)
+    }
+
+    fn append_event(
+        &mut self,
+        author: &Author,
+        id: WishId,
+        input: &EventInput,
+    ) -> AppResult<Status> {
+        Ok(Store::append_event(self, author, id, input)?)
+    }
+
+    fn list_wishes(&self, filter: &WishFilter) -> AppResult<Page<WishRow>> {
+        Ok(Store::list_wishes(self, filter)?)
+    }
+
+    fn households(
+        &self,
+        scopes: &[ScopePath],
+        q: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> AppResult<Page<HouseholdRow>> {
+        Ok(Store::households(self, scopes, q, limit, offset)?)
+    }
+
+    fn visits(&self, household: HouseholdId) -> AppResult<Vec<VisitRow>> {
+        Ok(Store::visits(self, household)?)
+    }
+
+    fn conflicts(
+        &self,
+        scopes: &[ScopePath],
+        include_resolved: bool,
+    ) -> AppResult<Vec<ConflictRow>> {
+        Ok(Store::conflicts(self, scopes, include_resolved)?)
+    }
+
+    fn stats(&self, scopes: &[ScopePath]) -> AppResult<StatsReport> {
+        Ok(Store::stats(self, scopes)?)
+    }
+
+    fn changes(&self, scopes: &[ScopePath], since: i64) -> AppResult<Changes> {
+        changes(self.connection(), scopes, since)
+    }
+
+    fn usage(&self) -> AppResult<Usage> {
+        let conn = self.connection();
+        let bytes = conn.query_row(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+            [],
+            |r| r.get(0),
+        )?;
+        let records = conn.query_row("SELECT count(*) FROM records", [], |r| r.get(0))?;
+        Ok(Usage { records, bytes })
+    }
+
+    fn insert_user(
+        &mut self,
+        username: &UserId,
+        role: Role,
+        scopes: &[ScopePath],
+        password_hash: &str,
+        now: i64,
+    ) -> AppResult<()> {
+        insert_user(
+            self.connection(),
+            username,
+            role,
+            scopes,
+            password_hash,
+            now,
+        )
+    }
+
+    fn user(&self, username: &str) -> AppResult<Option<User>> {
+        user(self.connection(), username)
+    }
+
+    fn list_users(&self) -> AppResult<Vec<User>> {
+        list_users(self.connection())
+    }
+
+    fn disable_user(&mut self, username: &str, now: i64) -> AppResult<()> {
+        disable_user(self.connection(), username, now)
+    }
+
+    fn credentials(&self, username: &str) -> AppResult<Option<Credentials>> {
+        credentials(self.connection(), username)
+    }
+
+    fn register_device(
+        &mut self,
+        user: &UserId,
+        device: DeviceId,
+        name: &str,
+        kind: &str,
+        now: i64,
+    ) -> AppResult<()> {
+        register_device(self.connection(), user, device, name, kind, now)
+    }
+
+    fn device(&self, id: DeviceId) -> AppResult<Option<Device>> {
+        device(self.connection(), id)
+    }
+
+    fn list_devices(&self) -> AppResult<Vec<Device>> {
+        list_devices(self.connection())
+    }
+
+    fn revoke_device(&mut self, id: DeviceId, now: i64) -> AppResult<()> {
+        revoke_device(self.connection(), id, now)
+    }
+
+    fn device_seen(&mut self, id: DeviceId, now: i64) -> AppResult<()> {
+        self.connection().execute(
+            "UPDATE devices SET last_seen = ?2 WHERE id = ?1",
+            params![id.to_string(), now],
+        )?;
+        Ok(())
+    }
+
+    fn web_device(&mut self, user: &UserId, now: i64) -> AppResult<DeviceId> {
+        web_device(self.connection(), user, now)
+    }
+
+    fn issue_refresh(&mut self, device: DeviceId, ttl_ms: i64, now: i64) -> AppResult<String> {
+        issue_refresh(self.connection(), device, None, ttl_ms, now)
+    }
+
+    fn rotate_refresh(
+        &mut self,
+        token: &str,
+        ttl_ms: i64,
+        now: i64,
+    ) -> AppResult<(User, DeviceId, String)> {
+        rotate_refresh(self.connection(), token, ttl_ms, now)
+    }
+
+    fn start_web_session(&mut self, user: &UserId, ttl_ms: i64, now: i64) -> AppResult<String> {
+        start_web_session(self.connection(), user, ttl_ms, now)
+    }
+
+    fn web_session(&self, secret: &str, now: i64) -> AppResult<Option<WebSession>> {
+        web_session(self.connection(), secret, now)
+    }
+
+    fn end_web_session(&mut self, secret: &str, now: i64) -> AppResult<()> {
+        end_web_session(self.connection(), secret, now)
+    }
+}
+
+fn insert_user(
+    conn: &Connection,
+    username: &UserId,
+    role: Role,
+    scopes: &[ScopePath],
+    password_hash: &str,
+    now: i64,
+) -> AppResult<()> {
+    let tx = conn.unchecked_transaction()?;
+    let inserted = tx.execute(
+        "INSERT OR IGNORE INTO users (username, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![username.as_str(), role.as_str(), password_hash, now],
+    )?;
+    if inserted == 0 {
+        return Err(AppError::Conflict(format!(
+            "user {username} already exists"
+        )));
+    }
+    for scope in scopes {
+        tx.execute(
+            "INSERT OR IGNORE INTO user_scopes (username, scope) VALUES (?1, ?2)",
+            params![username.as_str(), scope.as_str()],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The device the relay writes as when a dashboard user acts: one per user,
+/// created on first use with a random id, so nobody can predict it and
+/// register it first as a phone. A revoked one is replaced by a new one at
+/// the next use (a new login), as a reinstalled phone would be.
+fn web_device(conn: &Connection, user: &UserId, now: i64) -> AppResult<DeviceId> {
+    let existing: Option<String> = conn
+        .prepare_cached(
+            "SELECT id FROM devices WHERE username = ?1 AND kind = 'web' AND revoked_at IS NULL
+             ORDER BY created_at DESC LIMIT 1",
+        )?
+        .query_row([user.as_str()], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = existing {
+        return id
+            .parse()
+            .map_err(|e: sync_core::InvalidInput| AppError::Internal(e.to_string()));
+    }
+    let device = DeviceId::random();
+    conn.execute(
+        "INSERT INTO devices (id, username, name, kind, created_at) VALUES (?1, ?2, 'dashboard', 'web', ?3)",
+        params![device.to_string(), user.as_str(), now],
+    )?;
+    Ok(device)
+}
+
+/// Looks a user up.
+fn user(conn: &Connection, username: &str) -> AppResult<Option<User>> {
+    let row: Option<(String, String, bool)> = conn
+        .query_row(
+            "SELECT username, role, disabled FROM users WHERE username = ?1",
+            [username],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((name, role, disabled)) = row else {
+        return Ok(None);
+    };
+    let mut stmt =
+        conn.prepare_cached("SELECT scope FROM user_scopes WHERE username = ?1 ORDER BY scope")?;
+    let scopes = stmt
+        .query_map([&name], |r| r.get::<_, String>(0))?
+        .filter_map(|s| s.ok().and_then(|s| ScopePath::new(s).ok()))
+        .collect();
+    Ok(Some(User {
+        username: UserId::new(name).map_err(|e| AppError::Internal(e.to_string()))?,
+        role: role
+            .parse()
+            .map_err(|_| AppError::Internal(format!("bad role {role}")))?,
+        scopes,
+        disabled,
+    }))
+}
+
+/// Every user, by name.
+fn list_users(conn: &Connection) -> AppResult<Vec<User>> {
+    let names: Vec<String> = conn
+        .prepare("SELECT username FROM users ORDER BY username")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut users = Vec::new();
+    for name in names {
+        users.extend(user(conn, &name)?);
+    }
+    Ok(users)
+}
+
+/// Disables a user and revokes their refresh tokens.
+fn disable_user(conn: &Connection, username: &str, now: i64) -> AppResult<()> {
+    let n = conn.execute(
+        "UPDATE users SET disabled = 1 WHERE username = ?1",
+        [username],
+    )?;
+    if n == 0 {
+        return Err(AppError::NotFound(format!("no user {username}")));
+    }
+    conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = ?2 WHERE revoked_at IS NULL
+           AND device_id IN (SELECT id FROM devices WHERE username = ?1)",
+        params![username, now],
+    )?;
+    Ok(())
+}
+
+/// A user's password hash and record, if the user exists. The check itself
+/// is [`crate::login::authenticate`]'s, off the store thread.
+fn credentials(conn: &Connection, username: &str) -> AppResult<Option<Credentials>> {
+    let hash: Option<String> = conn
+        .query_row(
+            "SELECT password_hash FROM users WHERE username = ?1",
+            [username],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(password_hash) = hash else {
+        return Ok(None);
+    };
+    Ok(user(conn, username)?.map(|user| Credentials {
+        password_hash,
+        user,
+    }))
+}
+
+/// Registers (or refreshes) a device for a user. A device belongs to one
+/// user; a revoked device stays revoked.
+fn register_device(
+    conn: &Connection,
+    user: &UserId,
+    device: DeviceId,
+    name: &str,
+    kind: &str,
+    now: i64,
+) -> AppResult<()> {
+    let existing: Option<(String, Option<i64>)> = conn
+        .query_row(
+            "SELECT username, revoked_at FROM devices WHERE id = ?1",
+            [device.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match existing {
+        Some((_, Some(_))) => Err(AppError::DeviceRevoked),
+        Some((owner, None)) if owner != user.as_str() => Err(AppError::Conflict(format!(
+            "device {device} is registered to another user"
+        ))),
+        Some(_) => {
+            conn.execute(
+                "UPDATE devices SET name = ?2, last_seen = ?3 WHERE id = ?1",
+                params![device.to_string(), name, now],
+            )?;
+            Ok(())
+        }
+        None => {
+            conn.execute(
+                "INSERT INTO devices (id, username, name, kind, created_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![device.to_string(), user.as_str(), name, kind, now],
+            )?;
+            Ok(())
+        }
+    }
+}
+
+/// One device.
+fn device(conn: &Connection, id: DeviceId) -> AppResult<Option<Device>> {
+    Ok(list_devices_where(conn, "WHERE id = ?1", &id.to_string())?.pop())
+}
+
+/// Every device, newest first.
+fn list_devices(conn: &Connection) -> AppResult<Vec<Device>> {
+    list_devices_where(conn, "WHERE ?1 = ?1", "")
+}
+
+fn list_devices_where(conn: &Connection, clause: &str, arg: &str) -> AppResult<Vec<Device>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id, username, name, kind, last_seen, revoked_at FROM devices {clause} ORDER BY created_at DESC, id"
+    ))?;
+    let rows = stmt
+        .query_map([arg], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?
+        .map(|row| {
+            let (id, username, name, kind, last_seen, revoked_at) = row?;
+            Ok(Device {
+                id: id
+                    .parse()
+                    .map_err(|e: sync_core::InvalidInput| AppError::Internal(e.to_string()))?,
+                username,
+                name,
+                kind,
+                last_seen,
+                revoked_at,
+            })
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Revokes a device: its tokens stop working at its next request.
+fn revoke_device(conn: &Connection, id: DeviceId, now: i64) -> AppResult<()> {
+    let n = conn.execute(
+        "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
+        params![id.to_string(), now],
+    )?;
+    if n == 0 {
+        return Err(AppError::NotFound(format!("no device {id}")));
+    }
+    conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
+        params![id.to_string(), now],
+    )?;
+    Ok(())
+}
+
+/// Issues a refresh token for a device, in a new family or an existing one.
+fn issue_refresh(
+    conn: &Connection,
+    device: DeviceId,
+    family: Option<&str>,
+    ttl_ms: i64,
+    now: i64,
+) -> AppResult<String> {
+    let token = random_token()?;
+    let family = match family {
+        Some(f) => f.to_owned(),
+        None => random_token()?,
+    };
+    conn.execute(
+        "INSERT INTO refresh_tokens (hash, family, device_id, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![token_hash(&token), family, device.to_string(), now, now + ttl_ms],
+    )?;
+    Ok(token)
+}
+
+/// A stored refresh token: family, device, expiry, used and revoked times.
+type TokenRow = (String, String, i64, Option<i64>, Option<i64>);
+
+/// Uses a refresh token: it stops working, and the next one in its family is
+/// returned. A token used twice revokes every token of the device.
+fn rotate_refresh(
+    conn: &Connection,
+    token: &str,
+    ttl_ms: i64,
+    now: i64,
+) -> AppResult<(User, DeviceId, String)> {
+    let invalid = || AppError::InvalidToken("refresh token is not valid".into());
+    let tx = conn.unchecked_transaction()?;
+    let row: Option<TokenRow> = tx
+        .query_row(
+            "SELECT family, device_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE hash = ?1",
+            [token_hash(token)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    let Some((family, device_id, expires_at, used_at, revoked_at)) = row else {
+        return Err(invalid());
+    };
+    if family.starts_with(SESSION_FAMILY) {
+        // A dashboard session cookie is not a phone's refresh token.
+        return Err(invalid());
+    }
+    let device_id: DeviceId = device_id.parse().map_err(|_| invalid())?;
+    let owner = device(&tx, device_id)?.ok_or_else(invalid)?;
+    if owner.revoked_at.is_some() {
+        return Err(AppError::DeviceRevoked);
+    }
+    if used_at.is_some() {
+        // Replayed: someone else may hold the chain. End the device's session.
+        tx.execute(
+            "UPDATE refresh_tokens SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
+            params![device_id.to_string(), now],
+        )?;
+        tx.commit()?;
+        return Err(AppError::InvalidToken(
+            "refresh token was already used; the session is closed".into(),
+        ));
+    }
+    if revoked_at.is_some() || expires_at <= now {
+        return Err(invalid());
+    }
+    let user = user(&tx, &owner.username)?.ok_or_else(invalid)?;
+    if user.disabled {
+        return Err(AppError::Forbidden("this user is disabled".into()));
+    }
+    tx.execute(
+        "UPDATE refresh_tokens SET used_at = ?2 WHERE hash = ?1",
+        params![token_hash(token), now],
+    )?;
+    tx.execute(
+        "UPDATE devices SET last_seen = ?2 WHERE id = ?1",
+        params![device_id.to_string(), now],
+    )?;
+    let next = issue_refresh(&tx, device_id, Some(&family), ttl_ms, now)?;
+    tx.commit()?;
+    Ok((user, device_id, next))
+}
+
+/// Starts a dashboard session for `user` on their web device and returns its
+/// secret. It is stored hashed beside the refresh tokens, so disabling the
+/// user or revoking the web device ends it too.
+fn start_web_session(conn: &Connection, user: &UserId, ttl_ms: i64, now: i64) -> AppResult<String> {
+    let device = web_device(conn, user, now)?;
+    match self::device(conn, device)? {
+        Some(d) if d.username == user.as_str() && d.kind == "web" && d.revoked_at.is_none() => {}
+        Some(d) if d.revoked_at.is_some() => return Err(AppError::DeviceRevoked),
+        _ => {
+            return Err(AppError::Conflict(format!(
+                "the dashboard device of {user} is registered to someone else"
+            )));
+        }
+    }
+    let family = format!("{SESSION_FAMILY}{}", random_token()?);
+    issue_refresh(conn, device, Some(&family), ttl_ms, now)
+}
+
+/// The live session behind a secret, if there is one.
+fn web_session(conn: &Connection, secret: &str, now: i64) -> AppResult<Option<WebSession>> {
+    let row: Option<(String, String, i64, String)> = conn
+        .query_row(
+            "SELECT t.family, t.device_id, t.expires_at, d.username
+               FROM refresh_tokens t JOIN devices d ON d.id = t.device_id
+              WHERE t.hash = ?1 AND t.used_at IS NULL AND t.revoked_at IS NULL
+                AND d.kind = 'web' AND d.revoked_at IS NULL",
+            [token_hash(secret)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let Some((family, device, expires_at, username)) = row else {
+        return Ok(None);
+    };
+    if !family.starts_with(SESSION_FAMILY) || expires_at <= now {
+        return Ok(None);
+    }
+    let Ok(device) = device.parse() else {
+        return Ok(None);
+    };
+    Ok(Some(WebSession {
+        username,
+        device,
+        expires_at,
+    }))
+}
+
+/// Ends a dashboard session (logging out). Unknown secrets are ignored.
+fn end_web_session(conn: &Connection, secret: &str, now: i64) -> AppResult<()> {
+    conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = ?2 WHERE hash = ?1 AND revoked_at IS NULL
+           AND family LIKE 'web:%'",
+        params![token_hash(secret), now],
+    )?;
+    Ok(())
+}
+
+/// Refresh-token families that are dashboard sessions start with this; such
+/// tokens are never traded at `/v1/auth/refresh`.
+const SESSION_FAMILY: &str = "web:";
+
+fn changes(conn: &rusqlite::Connection, scopes: &[ScopePath], since: i64) -> AppResult<Changes> {
+    let seq: i64 = conn.query_row("SELECT coalesce(max(seq), 0) FROM records", [], |r| {
+        r.get(0)
+    })?;
+    if seq <= since || scopes.is_empty() {
+        return Ok(Changes { seq, changed: 0 });
+    }
+    let mut args = vec![Sql::Integer(since)];
+    let mut clauses = Vec::new();
+    for scope in scopes {
+        args.push(Sql::Text(scope.as_str().to_owned()));
+        let n = args.len();
+        clauses.push(format!(
+            "community = ?{n} OR substr(community, 1, length(?{n}) + 1) = ?{n} || '/'"
+        ));
+    }
+    let changed: i64 = conn.query_row(
+        &format!(
+            "SELECT count(*) FROM records WHERE seq > ?1 AND ({})",
+            clauses.join(" OR ")
+        ),
+        params_from_iter(args.iter()),
+        |r| r.get(0),
+    )?;
+    Ok(Changes {
+        seq,
+        changed: u64::try_from(changed).unwrap_or(0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_count_only_records_in_scope() {
+        let store = Store::open_in_memory().unwrap();
+        let conn = store.connection();
+        for (id, community, seq) in [
+            ("a", "longgang/yuanshan/xikeng", 1),
+            ("b", "longgang/yuanshan/hehua", 2),
+            ("c", "longgang/buji/sanlian", 3),
+            ("d", "longgang/yuanshanx/x", 4),
+        ] {
+            conn.execute(
+                "INSERT INTO records (id, kind, community, doc, heads, seq, updated_at) VALUES (?1, 'wish', ?2, x'', x'', ?3, 0)",
+                rusqlite::params![id, community, seq],
+            )
+            .unwrap();
+        }
+        let yuanshan = [ScopePath::new("longgang/yuanshan").unwrap()];
+        let at = |since| RelayStore::changes(&store, &yuanshan, since).unwrap();
+        assert_eq!(at(0), Changes { seq: 4, changed: 2 });
+        assert_eq!(at(1), Changes { seq: 4, changed: 1 });
+        assert_eq!(at(2), Changes { seq: 4, changed: 0 });
+        assert_eq!(at(4), Changes { seq: 4, changed: 0 });
+    }
+}
