@@ -13,6 +13,8 @@
 //! rules and hashing live in [`crate::accounts`]. Each method is one atomic
 //! step: an implementation must not leave half of one stored.
 
+#[cfg(test)]
+mod contract;
 mod sqlite;
 
 use serde::Serialize;
