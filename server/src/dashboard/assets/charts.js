@@ -83,23 +83,20 @@ export function groupedBars({ title, desc, groups, series, format = fmtNum, widt
 }
 
 /**
- * Columns over time: `points`: [{label, values: [n…]}], one column per
- * series at each point.
+ * The frame both charts over time share: a 280-high SVG with a value axis
+ * from 0 to a round maximum, grid lines, and every few points' labels
+ * along the bottom at `xAt(i)`. Returns the SVG and the scales.
  */
-export function columns({ title, desc, points, series, width: W = 600 }) {
-  if (!points.length) return none(title);
+function timeFrame({ points, W, right, xAt }) {
   const H = 280;
   const left = 44;
-  const right = 8;
   const top = 10;
   const bottom = 46;
   const plotW = W - left - right;
   const plotH = H - top - bottom;
   const max = niceMax(Math.max(...points.flatMap((p) => p.values)));
-  const slot = plotW / points.length;
-  const n = series.length;
-  const colW = Math.max(1, Math.min(18, (slot * 0.8) / n));
   const y = (v) => top + plotH - (v / max) * plotH;
+  const x = (i) => xAt(i, left, plotW);
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'svg-chart' });
   for (const f of [0, 0.25, 0.5, 0.75, 1]) {
     const v = max * f;
@@ -108,21 +105,39 @@ export function columns({ title, desc, points, series, width: W = 600 }) {
   }
   const every = Math.max(1, Math.ceil(points.length / Math.floor(W / 70)));
   points.forEach((p, i) => {
-    const cx = left + slot * i + slot / 2;
-    p.values.forEach((v, si) => {
-      const x = cx - (n * colW) / 2 + si * colW;
-      svg.append(s('rect', { x, y: y(v), width: Math.max(0.5, colW - 1), height: top + plotH - y(v), class: `bar ${series[si].cls ?? `s${si}`}` },
-        s('title', {}, `${p.label} · ${series[si].label}: ${fmtNum(v)}`)));
-    });
-    if (i % every === 0) {
-      svg.append(s('text', { x: cx, y: H - bottom + 16, class: 'tick', 'text-anchor': 'middle' }, p.label));
-    }
+    if (i % every === 0) svg.append(s('text', { x: x(i), y: H - bottom + 16, class: 'tick', 'text-anchor': 'middle' }, p.label));
   });
+  return { svg, x, y, plotW };
+}
+
+/** A chart over time as a figure, with its numbers as a table beside it. */
+function timeFigure({ title, desc, points, series, svg }) {
   return figure({
     title, desc, series, svg,
     headers: ['', ...series.map((x) => x.label)],
     rows: points.map((p) => [p.label, ...p.values.map(fmtNum)]),
   });
+}
+
+/**
+ * Columns over time: `points`: [{label, values: [n…]}], one column per
+ * series at each point.
+ */
+export function columns({ title, desc, points, series, width: W = 600 }) {
+  if (!points.length) return none(title);
+  const { svg, x, y, plotW } = timeFrame({
+    points, W, right: 8,
+    xAt: (i, left, plotW) => left + (plotW / points.length) * (i + 0.5),
+  });
+  const n = series.length;
+  const colW = Math.max(1, Math.min(18, ((plotW / points.length) * 0.8) / n));
+  points.forEach((p, i) => {
+    p.values.forEach((v, si) => {
+      svg.append(s('rect', { x: x(i) - (n * colW) / 2 + si * colW, y: y(v), width: Math.max(0.5, colW - 1), height: y(0) - y(v), class: `bar ${series[si].cls ?? `s${si}`}` },
+        s('title', {}, `${p.label} · ${series[si].label}: ${fmtNum(v)}`)));
+    });
+  });
+  return timeFigure({ title, desc, points, series, svg });
 }
 
 /** Simple horizontal bars: `items`: [{label, value}] on a scale of `max`. */
@@ -158,37 +173,18 @@ export function bars({ title, desc, items, max, format = fmtNum, cls = 's0', uni
  */
 export function lines({ title, desc, points, series, width: W = 600 }) {
   if (!points.length) return none(title);
-  const H = 280;
-  const left = 44;
-  const right = 40;
-  const top = 10;
-  const bottom = 46;
-  const plotW = W - left - right;
-  const plotH = H - top - bottom;
-  const max = niceMax(Math.max(...points.flatMap((p) => p.values)));
-  const x = (i) => left + (points.length === 1 ? plotW / 2 : (i / (points.length - 1)) * plotW);
-  const y = (v) => top + plotH - (v / max) * plotH;
-  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'svg-chart' });
-  for (const f of [0, 0.25, 0.5, 0.75, 1]) {
-    const v = max * f;
-    svg.append(s('line', { x1: left, x2: W - right, y1: y(v), y2: y(v), class: f === 0 ? 'axis' : 'grid' }));
-    svg.append(s('text', { x: left - 6, y: y(v), class: 'tick', 'text-anchor': 'end', 'dominant-baseline': 'middle' }, fmtNum(Math.round(v * 10) / 10)));
-  }
-  const every = Math.max(1, Math.ceil(points.length / Math.floor(W / 70)));
-  points.forEach((p, i) => {
-    if (i % every === 0) svg.append(s('text', { x: x(i), y: H - bottom + 16, class: 'tick', 'text-anchor': 'middle' }, p.label));
+  const last = points.length - 1;
+  const { svg, x, y } = timeFrame({
+    points, W, right: 40,
+    xAt: (i, left, plotW) => left + (last === 0 ? plotW / 2 : (i / last) * plotW),
   });
   series.forEach((ser, si) => {
     const cls = ser.cls ?? `s${si}`;
     const d = points.map((p, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${y(p.values[si]).toFixed(1)}`).join(' ');
-    svg.append(s('path', { d: `${d} L${x(points.length - 1).toFixed(1)},${y(0)} L${x(0).toFixed(1)},${y(0)} Z`, class: `area ${cls}` }));
+    svg.append(s('path', { d: `${d} L${x(last).toFixed(1)},${y(0)} L${x(0).toFixed(1)},${y(0)} Z`, class: `area ${cls}` }));
     svg.append(s('path', { d, class: `line ${cls}` }));
-    const last = points[points.length - 1].values[si];
-    svg.append(s('text', { x: x(points.length - 1) + 5, y: y(last), class: 'value', 'dominant-baseline': 'middle' }, fmtNum(last)));
+    const end = points[last].values[si];
+    svg.append(s('text', { x: x(last) + 5, y: y(end), class: 'value', 'dominant-baseline': 'middle' }, fmtNum(end)));
   });
-  return figure({
-    title, desc, series, svg,
-    headers: ['', ...series.map((x) => x.label)],
-    rows: points.map((p) => [p.label, ...p.values.map(fmtNum)]),
-  });
+  return timeFigure({ title, desc, points, series, svg });
 }
