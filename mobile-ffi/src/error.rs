@@ -42,6 +42,10 @@ pub enum DoorstepError {
     /// its side, or a protocol this version does not speak).
     #[error("{0}")]
     Server(String),
+    /// The relay needs a newer version of the app. Nothing on the phone is
+    /// lost: it syncs once the app is updated.
+    #[error("{0}")]
+    UpdateRequired(String),
 }
 
 /// `Result` with [`DoorstepError`].

@@ -110,12 +110,14 @@ impl RelayClient {
         &self,
         username: &str,
         password: &str,
-        device_id: &str,
-        device_name: &str,
+        device: (&str, &str),
+        public_key: &str,
     ) -> Result<Tokens> {
+        let (device_id, device_name) = device;
         let form = json!({
             "username": username, "password": password,
             "device_id": device_id, "device_name": device_name,
+            "public_key": public_key,
         });
         let answer = self
             .retrying(true, || self.post_json("/v1/auth/login", &form))
@@ -124,8 +126,10 @@ impl RelayClient {
     }
 
     /// Trades the refresh token for a new pair.
-    pub(crate) fn refresh(&self, refresh_token: &str) -> Result<Tokens> {
-        let form = json!({ "refresh_token": refresh_token });
+    pub(crate) fn refresh(&self, refresh_token: &str, public_key: &str) -> Result<Tokens> {
+        // The key goes along so that a phone registered before signatures
+        // registers it; a registered key never changes.
+        let form = json!({ "refresh_token": refresh_token, "public_key": public_key });
         // Not retried: a refresh whose answer was lost must not be replayed
         // (the relay would take it for a stolen token and end the session).
         let answer = self
@@ -166,6 +170,9 @@ impl RelayClient {
                 "offline: the connection to the relay at {base} failed ({detail}), also after {} retries. Nothing was lost; the next sync carries on.",
                 self.options.max_retries
             )),
+            Failure::Status { code, message, .. } if code == "update_required" => {
+                DoorstepError::UpdateRequired(message)
+            }
             Failure::Status { code, .. } if code == "device_revoked" => DoorstepError::DeviceRevoked(
                 "this phone has been cut off by an administrator and can no longer sync. Its records stay on the phone; ask your supervisor."
                     .into(),
@@ -389,7 +396,7 @@ mod tests {
             },
         );
         // With a minute of backoff, a retry would make this test hang.
-        let e = client.login("wang", "pw", "d", "phone").unwrap_err();
+        let e = client.login("wang", "pw", ("d", "phone"), "k").unwrap_err();
         assert!(
             matches!(&e, DoorstepError::Offline(m) if m.contains("cannot be reached")),
             "{e:?}"

@@ -111,9 +111,17 @@ impl Shared {
     ) -> Result<Account> {
         let relay_url = session::relay_url(relay_url)?;
         session::relay_peer(&relay_url)?;
-        let device = self.inner().store.id();
+        let (device, key) = {
+            let mut inner = self.inner();
+            (inner.store.id(), inner.store.public_key()?)
+        };
         let client = RelayClient::new(&relay_url, &self.options());
-        let tokens = client.login(username, password, &device.to_string(), device_name)?;
+        let tokens = client.login(
+            username,
+            password,
+            (&device.to_string(), device_name),
+            &key.to_string(),
+        )?;
         let mut inner = self.inner();
         let session = Session::new(&relay_url, tokens, inner.store.now());
         session::save(inner.store.connection(), &session)?;

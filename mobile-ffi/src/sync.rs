@@ -116,12 +116,13 @@ impl Shared {
     /// Trades the refresh token for a new pair and stores it at once (the
     /// old one no longer works).
     fn refresh(&self, client: &RelayClient) -> Result<String> {
-        let (user, refresh_token) = {
-            let inner = self.inner();
+        let (user, refresh_token, key) = {
+            let mut inner = self.inner();
+            let key = inner.store.public_key()?;
             let session = inner.session()?;
-            (session.user.clone(), session.refresh_token.clone())
+            (session.user.clone(), session.refresh_token.clone(), key)
         };
-        let tokens = client.refresh(&refresh_token)?;
+        let tokens = client.refresh(&refresh_token, &key.to_string())?;
         let mut inner = self.inner();
         // A logout (or another login) while the refresh was on the way wins.
         if inner.session.as_ref().map(|s| &s.user) != Some(&user) {

@@ -10,8 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
+use sync_core::keys::PublicKey;
+use sync_core::store::Registration;
 use sync_core::sync::{Message, RelayPolicy};
-use sync_core::{Role, ScopePath, Store, UserId};
+use sync_core::{DeviceId, Role, ScopePath, Store, UserId};
 
 use crate::DoorstepError;
 use crate::relay::SYNC_MEDIA_TYPE;
@@ -108,6 +110,9 @@ fn serve_connection(
                 (200, SYNC_MEDIA_TYPE, serve_sync(store, &request.body))
             }
             Reply::Serve => {
+                if request.path == "/v1/auth/login" {
+                    enroll(&mut state.lock().unwrap().0, &request.body);
+                }
                 let n = issued.fetch_add(1, Ordering::SeqCst);
                 let tokens = json!({
                     "access_token": format!("access-{n}"), "refresh_token": format!("refresh-{n}"),
@@ -127,16 +132,30 @@ fn serve_connection(
     }
 }
 
+/// Registers the logging-in phone and its key, as the real relay does.
+fn enroll(store: &mut Store, body: &[u8]) {
+    let form: serde_json::Value = serde_json::from_slice(body).unwrap();
+    let device: DeviceId = form["device_id"].as_str().unwrap().parse().unwrap();
+    let key: PublicKey = form["public_key"].as_str().unwrap().parse().unwrap();
+    let wang = UserId::new("wang").unwrap();
+    let registration = Registration {
+        device,
+        user: &wang,
+        name: "phone",
+        kind: "phone",
+        key: Some(key),
+    };
+    let scopes = [ScopePath::new(XIKENG).unwrap()];
+    store
+        .enroll(&wang, Role::Worker, &scopes, &registration, 0)
+        .unwrap();
+}
+
 fn serve_sync(store: &mut Store, body: &[u8]) -> Vec<u8> {
     let Ok(Message::Request(request)) = Message::decode(body) else {
         panic!("not a sync request")
     };
-    let policy = RelayPolicy {
-        user: UserId::new("wang").unwrap(),
-        role: Role::Worker,
-        device: request.from,
-        scopes: vec![ScopePath::new(XIKENG).unwrap()],
-    };
+    let policy = RelayPolicy::new(request.from, vec![ScopePath::new(XIKENG).unwrap()]);
     sync_core::sync::serve(store, &policy, body).unwrap()
 }
 

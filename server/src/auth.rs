@@ -10,6 +10,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -19,6 +20,7 @@ use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
+use sync_core::keys::DeviceKey;
 use sync_core::{DeviceId, ScopePath};
 
 use crate::accounts::User;
@@ -30,10 +32,14 @@ use crate::store::RelayStore;
 /// The smallest signing secret accepted, in bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
 
-/// The relay's signing keys (HMAC-SHA256).
+/// The relay's keys, all from one secret: the HMAC-SHA256 key of its access
+/// tokens, and the Ed25519 keys of the web devices it writes as for
+/// dashboard users (derived per device, so a relay restored from a backup
+/// still recognises the changes it made; see [`DeviceKey::derive`]).
 pub struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    secret: Arc<[u8]>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -53,7 +59,18 @@ impl Keys {
         Ok(Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            secret: Arc::from(secret),
         })
+    }
+
+    /// The signing key of one of the relay's web devices.
+    pub fn web_device_key(&self, device: DeviceId) -> DeviceKey {
+        DeviceKey::derive(&self.secret, device)
+    }
+
+    /// The secret web device keys derive from, for the sync policy.
+    pub fn device_secret(&self) -> Arc<[u8]> {
+        self.secret.clone()
     }
 
     /// Reads the key file, or creates it (64 random bytes, base64, mode 0600).

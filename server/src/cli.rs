@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use sync_core::store::RevokeKind;
 use sync_core::{DeviceId, Role, ScopePath, Store, UserId};
 
 use crate::config::{LogFormat, Settings};
@@ -174,12 +175,13 @@ fn execute(cli: Cli) -> AppResult<()> {
             runtime()?.block_on(run(settings))
         }
         Command::Demo(args) => {
-            let seeded = demo::seed_if_empty(&args.db)?;
             let settings = Settings {
                 listen: args.listen,
                 db: args.db,
                 ..Settings::default()
             };
+            let keys = crate::auth::Keys::load_or_create(&settings.key_path())?;
+            let seeded = demo::seed_if_empty(&settings.db, &keys)?;
             demo::print_welcome(&settings, seeded);
             runtime()?.block_on(run(settings))
         }
@@ -286,7 +288,7 @@ fn device(command: DeviceCommand) -> AppResult<()> {
             let id: DeviceId = device_id
                 .parse()
                 .map_err(|e: sync_core::InvalidInput| AppError::BadRequest(e.to_string()))?;
-            open(&db)?.revoke_device(id, now_ms())?;
+            RelayStore::revoke_device(&mut open(&db)?, id, RevokeKind::Lost, now_ms())?;
             println!("revoked {id}");
             Ok(())
         }

@@ -16,6 +16,7 @@ use sync_core::{
 };
 
 use crate::accounts;
+use crate::auth::Keys;
 use crate::config::Settings;
 use crate::error::{AppError, AppResult};
 use crate::store::RelayStore;
@@ -143,9 +144,10 @@ impl Phone {
         scopes: &[&str],
         clock: &Clock,
     ) -> AppResult<Self> {
-        let store = Store::open_in_memory()
+        let mut store = Store::open_in_memory()
             .map_err(err)?
             .with_clock(clock.clone());
+        let key = store.public_key().map_err(err)?;
         let author = Author {
             user: UserId::new(name).map_err(err)?,
             role,
@@ -162,6 +164,7 @@ impl Phone {
             author.device,
             &format!("{name}'s phone"),
             "phone",
+            Some(key),
             now,
         )?;
         Ok(Self {
@@ -172,12 +175,7 @@ impl Phone {
     }
 
     fn sync(&mut self, relay: &mut Store) -> AppResult<()> {
-        let policy = RelayPolicy {
-            user: self.author.user.clone(),
-            role: self.author.role,
-            device: self.author.device,
-            scopes: self.scopes.clone(),
-        };
+        let policy = RelayPolicy::new(self.author.device, self.scopes.clone());
         let peer = PeerId::new("relay").map_err(err)?;
         let report = sync::drive(&mut self.store, &peer, &self.scopes, |request| {
             sync::serve(relay, &policy, &request)
@@ -199,21 +197,29 @@ impl Phone {
 }
 
 /// A supervisor acting through the relay, as the dashboard does.
-fn supervise(relay: &mut Store, name: &str, id: WishId, input: EventInput) -> AppResult<bool> {
+fn supervise(
+    relay: &mut Store,
+    keys: &Keys,
+    name: &str,
+    id: WishId,
+    input: EventInput,
+) -> AppResult<bool> {
     let user = UserId::new(name).map_err(err)?;
     let now = relay.now();
-    let device = relay.web_device(&user, now)?;
+    let device = relay.web_device(&user, &keys.device_secret(), now)?;
     let author = Author {
         user,
         role: Role::Supervisor,
         device,
     };
-    Ok(relay.append_event(&author, id, &input).is_ok())
+    let key = keys.web_device_key(device);
+    Ok(RelayStore::append_event(relay, &author, &key, id, &input).is_ok())
 }
 
-/// Seeds the demo district into `db` unless it already has users. Returns
-/// whether it seeded.
-pub fn seed_if_empty(db: &Path) -> AppResult<bool> {
+/// Seeds the demo district into `db` unless it already has users; the
+/// supervisors' actions are signed with web device keys from `keys`.
+/// Returns whether it seeded.
+pub fn seed_if_empty(db: &Path, keys: &Keys) -> AppResult<bool> {
     let store = Store::open(db)
         .map_err(|e| AppError::Internal(format!("cannot open {}: {e}", db.display())))?;
     if !store.list_users()?.is_empty() {
@@ -225,13 +231,18 @@ pub fn seed_if_empty(db: &Path) -> AppResult<bool> {
     let clock: Clock = Arc::new(move || ticking.fetch_add(10, Ordering::SeqCst));
     let mut relay = store.with_clock(clock.clone());
     let advance = |hours: i64| now.fetch_add(hours * DAY / 24, Ordering::SeqCst);
-    seed(&mut relay, &clock, advance)?;
+    seed(&mut relay, keys, &clock, advance)?;
     Ok(true)
 }
 
 /// `advance(hours)` moves the demo clock forward, so that the figures
 /// (days from submission to fulfilment) look like a real district's.
-fn seed(relay: &mut Store, clock: &Clock, advance: impl Fn(i64) -> i64) -> AppResult<()> {
+fn seed(
+    relay: &mut Store,
+    keys: &Keys,
+    clock: &Clock,
+    advance: impl Fn(i64) -> i64,
+) -> AppResult<()> {
     let mut dice = Dice(0x5EED_D00D_CAFE_F00D);
     let now = relay.now();
     for (name, role, scopes) in [
@@ -356,7 +367,7 @@ fn seed(relay: &mut Store, clock: &Clock, advance: impl Fn(i64) -> i64) -> AppRe
             77..=84 => EventInput::new(EventKind::RequestInfo).with_note("请补充家庭情况说明"),
             _ => continue,
         };
-        supervise(relay, supervisor, *id, input)?;
+        supervise(relay, keys, supervisor, *id, input)?;
     }
     advance(48);
 
@@ -421,12 +432,14 @@ fn seed(relay: &mut Store, clock: &Clock, advance: impl Fn(i64) -> i64) -> AppRe
         let supervisor = STREET_SUPERVISORS[workers[*n].1];
         if !supervise(
             relay,
+            keys,
             supervisor,
             *id,
             EventInput::new(EventKind::Cancel).with_note("居民已自行解决"),
         )? {
             supervise(
                 relay,
+                keys,
                 supervisor,
                 *id,
                 EventInput::new(EventKind::Withdraw).with_note("居民撤回心愿"),

@@ -40,6 +40,9 @@ pub enum AppError {
         /// Seconds until the next attempt is allowed.
         retry_after_secs: u64,
     },
+    /// The client speaks an older protocol than the relay accepts.
+    #[error("{0}")]
+    UpdateRequired(String),
     /// Something broke on our side.
     #[error("internal error")]
     Internal(String),
@@ -59,6 +62,7 @@ impl AppError {
             AppError::TooManyAttempts { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
             }
+            AppError::UpdateRequired(_) => (StatusCode::UPGRADE_REQUIRED, "update_required"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -92,6 +96,8 @@ impl From<sync_core::Error> for AppError {
             E::NotAllowed(m) => AppError::Forbidden(m),
             E::NotFound(m) => AppError::NotFound(format!("not found: {m}")),
             E::Wire(e) => AppError::BadMessage(e.to_string()),
+            E::Register(sync_core::store::RegisterError::Revoked) => AppError::DeviceRevoked,
+            E::Register(e) => AppError::Conflict(e.to_string()),
             other => AppError::Internal(other.to_string()),
         }
     }

@@ -12,6 +12,7 @@ use doorstep_tests::http::{Api, HttpPhone, client, login};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sync_core::doc::EventInput;
+use sync_core::store::RevokeKind;
 use sync_core::sync::{Message, Payload, RecordUpdate, RejectCode, SyncOptions, SyncRequest};
 use sync_core::{CommunityPath, EventKind, NewHousehold, Record, RecordId, Status, WishId};
 
@@ -197,7 +198,7 @@ fn bad_tokens_are_refused_and_change_nothing() {
         .db
         .blocking({
             let device = a.phone.device();
-            move |store| store.revoke_device(device, 1)
+            move |store| store.revoke_device(device, RevokeKind::Lost, 1)
         })
         .unwrap();
     let (status, answer) = sync_raw(&relay, &a.access.clone(), body);
@@ -302,7 +303,7 @@ fn forbidden_and_invalid_writes_are_refused_and_change_nothing() {
         let options = SyncOptions {
             scopes: phone.phone.scopes.clone(),
             peer_scopes: None,
-            include_others_changes: true,
+            unsigned_too: true,
         };
         let (request, _) = phone
             .phone
@@ -331,7 +332,8 @@ fn forbidden_and_invalid_writes_are_refused_and_change_nothing() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(response.rejected[0].code, RejectCode::Role);
 
-    // A change made as another device (b's) but sent by a.
+    // A change made in the name of another device (b's), which t holds no
+    // key for: it goes unsigned, and b's key is what it is checked against.
     let mut t = HttpPhone::login(&relay.url, "wang", PASSWORD, clock()).unwrap();
     t.sync().unwrap();
     let mut as_b = t.phone.author.clone();
@@ -353,7 +355,7 @@ fn forbidden_and_invalid_writes_are_refused_and_change_nothing() {
         response
             .rejected
             .iter()
-            .any(|r| r.id == card.record() && r.code == RejectCode::Actor),
+            .any(|r| r.id == card.record() && r.code == RejectCode::Signature),
         "{response:?}"
     );
 
@@ -381,6 +383,7 @@ fn forbidden_and_invalid_writes_are_refused_and_change_nothing() {
             id: RecordId::random(),
             heads: vec![],
             payload: Payload::Full(b"not automerge".to_vec()),
+            sigs: vec![],
         }],
         ..SyncRequest::default()
     });

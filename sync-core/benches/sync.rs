@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use sync_core::doc::{Author, EventInput, RecordDoc};
 use sync_core::model::{Category, Gps, HouseholdPatch, Urgency, VulnerabilityTag, WishPatch};
-use sync_core::store::{Clock, PeerId, WishFilter};
+use sync_core::store::{Clock, Directory, PeerId, Registration, WishFilter};
 use sync_core::sync::{self, RelayPolicy, SyncReport};
 use sync_core::{
     CommunityPath, DeviceId, EventKind, HouseholdId, NewHousehold, NewVisit, NewWish, Role,
@@ -266,15 +266,35 @@ impl Phone {
         })
     }
 
-    /// The relay's policy for this phone's user and device, as the relay's
-    /// HTTP layer builds it after authentication.
+    /// The relay's policy for this phone's device, as the relay's HTTP
+    /// layer builds it after authentication.
     fn policy(&self) -> RelayPolicy {
-        RelayPolicy {
-            user: self.author.user.clone(),
-            role: self.author.role,
-            device: self.author.device,
-            scopes: self.scopes.clone(),
+        RelayPolicy::new(self.author.device, self.scopes.clone())
+    }
+
+    /// Registers the phone's user and device, with its key, at the relay
+    /// (its login), unless the relay knows it.
+    fn enroll(&mut self, relay: &mut Store) -> Res<()> {
+        if relay.device(self.author.device)?.is_some() {
+            return Ok(());
         }
+        let key = self.store.public_key()?;
+        let registration = Registration {
+            device: self.author.device,
+            user: &self.author.user,
+            name: "bench phone",
+            kind: "phone",
+            key: Some(key),
+        };
+        let now = relay.now();
+        relay.enroll(
+            &self.author.user,
+            self.author.role,
+            &self.scopes,
+            &registration,
+            now,
+        )?;
+        Ok(())
     }
 }
 
@@ -320,6 +340,7 @@ impl Traffic {
 /// Syncs `phone` with the relay through encoded messages, as over HTTP,
 /// counting round trips and bytes each way.
 fn sync_with(phone: &mut Phone, relay: &mut Store) -> Res<Traffic> {
+    phone.enroll(relay)?;
     let policy = phone.policy();
     let scopes = phone.scopes.clone();
     let peer = relay_peer()?;

@@ -64,6 +64,9 @@ pub enum Error {
     /// The SQLite store failed.
     #[error("storage: {0}")]
     Storage(#[from] rusqlite::Error),
+    /// The device directory refused a registration.
+    #[error(transparent)]
+    Register(#[from] crate::store::RegisterError),
     /// The store's schema could not be migrated.
     #[error("schema migration: {0}")]
     Migration(#[from] rusqlite_migration::Error),

@@ -29,6 +29,7 @@
 pub mod doc;
 pub mod error;
 pub mod ids;
+pub mod keys;
 pub mod model;
 pub mod store;
 pub mod sync;

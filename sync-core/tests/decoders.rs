@@ -43,12 +43,7 @@ fn phone_and_relay() -> (Store, Store, Author, RecordId) {
 }
 
 fn policy(author: &Author) -> RelayPolicy {
-    RelayPolicy {
-        user: author.user.clone(),
-        role: author.role,
-        device: author.device,
-        scopes: vec![ScopePath::new("longgang").unwrap()],
-    }
+    RelayPolicy::new(author.device, vec![ScopePath::new("longgang").unwrap()])
 }
 
 fn snapshot(store: &Store) -> Vec<(String, i64, Vec<u8>)> {
@@ -113,7 +108,7 @@ proptest! {
         } else {
             Payload::Changes { base: relay.doc(wish).unwrap().heads().iter().map(|h| h.0).collect(), changes: vec![bytes] }
         };
-        let request = SyncRequest { from: author.device, push: vec![RecordUpdate { id, heads: vec![], payload }], ..SyncRequest::default() };
+        let request = SyncRequest { from: author.device, push: vec![RecordUpdate { id, heads: vec![], payload, sigs: vec![] }], ..SyncRequest::default() };
         let response = relay.serve_sync(&policy(&author), &request).unwrap();
         prop_assert_eq!(response.rejected.len(), 1);
         prop_assert!(matches!(response.rejected[0].code, RejectCode::Invalid | RejectCode::NeedFull));
@@ -133,7 +128,7 @@ proptest! {
                 changes: vec![change[..cut.min(change.len() - 1)].to_vec()],
             }
         };
-        let request = SyncRequest { from: author.device, push: vec![RecordUpdate { id: wish, heads: vec![], payload }], ..SyncRequest::default() };
+        let request = SyncRequest { from: author.device, push: vec![RecordUpdate { id: wish, heads: vec![], payload, sigs: vec![] }], ..SyncRequest::default() };
         let response = relay.serve_sync(&policy(&author), &request).unwrap();
         prop_assert_eq!(response.rejected.len(), 1);
         prop_assert_eq!(snapshot(&relay), before);
@@ -150,7 +145,7 @@ proptest! {
         let payload = if full { Payload::Full(bytes) } else { Payload::Changes { base: vec![], changes: vec![bytes] } };
         let response = SyncResponse {
             from: DeviceId::random(),
-            pull: vec![RecordUpdate { id: RecordId::random(), heads: vec![], payload }],
+            pull: vec![RecordUpdate { id: RecordId::random(), heads: vec![], payload, sigs: vec![] }],
             cursor: 1,
             ..SyncResponse::default()
         };
@@ -172,6 +167,7 @@ fn a_valid_message_round_trips_through_the_wire() {
                 base: vec![],
                 changes: vec![change],
             },
+            sigs: vec![],
         }],
         ..SyncRequest::default()
     });
@@ -191,6 +187,7 @@ fn an_empty_document_is_refused_not_taken_for_a_no_op() {
             id: wish,
             heads: vec![],
             payload: Payload::Full(Vec::new()),
+            sigs: vec![],
         }],
         ..SyncRequest::default()
     };

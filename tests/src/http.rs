@@ -6,7 +6,6 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
-use sync_core::doc::Author;
 use sync_core::store::Clock;
 use sync_core::sync::{self, SyncReport};
 use sync_core::{Role, ScopePath, Store, UserId};
@@ -51,11 +50,29 @@ pub struct HttpPhone {
 
 /// Logs in over the API and returns the whole JSON answer.
 pub fn login(base: &str, username: &str, password: &str, device: &str) -> Result<Value, HttpError> {
+    login_with_key(base, username, password, device, None)
+}
+
+/// Logs in over the API, registering the device's public key (a phone that
+/// syncs must), and returns the whole JSON answer.
+pub fn login_with_key(
+    base: &str,
+    username: &str,
+    password: &str,
+    device: &str,
+    public_key: Option<&str>,
+) -> Result<Value, HttpError> {
     let response = client()
         .post(format!("{base}/v1/auth/login"))
-        .json(&json!({"username": username, "password": password, "device_id": device, "device_name": "test"}))
+        .json(
+            &json!({"username": username, "password": password, "device_id": device,
+                      "device_name": "test", "public_key": public_key}),
+        )
         .send()
-        .map_err(|e| HttpError { status: None, message: e.to_string() })?;
+        .map_err(|e| HttpError {
+            status: None,
+            message: e.to_string(),
+        })?;
     let status = response.status();
     let body: Value = response.json().unwrap_or(Value::Null);
     if status.is_success() {
@@ -91,9 +108,16 @@ impl HttpPhone {
         base: &str,
         username: &str,
         password: &str,
-        store: Store,
+        mut store: Store,
     ) -> Result<Self, HttpError> {
-        let answer = login(base, username, password, &store.id().to_string())?;
+        let key = store.public_key().expect("device key").to_string();
+        let answer = login_with_key(
+            base,
+            username,
+            password,
+            &store.id().to_string(),
+            Some(&key),
+        )?;
         let user = &answer["user"];
         let role: Role = user["role"]
             .as_str()
@@ -106,17 +130,8 @@ impl HttpPhone {
             .iter()
             .map(|s| ScopePath::new(s.as_str().unwrap_or_default()).expect("scope"))
             .collect();
-        let author = Author {
-            user: UserId::new(username).expect("user"),
-            role,
-            device: store.id(),
-        };
         Ok(Self {
-            phone: Phone {
-                store,
-                author,
-                scopes,
-            },
+            phone: Phone::over(store, UserId::new(username).expect("user"), role, scopes),
             base: base.to_owned(),
             access: answer["access_token"]
                 .as_str()

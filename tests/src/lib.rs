@@ -8,10 +8,15 @@ pub mod process;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use sync_core::doc::Author;
-use sync_core::store::{Clock, PeerId};
+use sync_core::doc::{Author, EventInput};
+use sync_core::keys::PublicKey;
+use sync_core::model::{Category, Urgency, VulnerabilityTag, WishCard};
+use sync_core::store::{Clock, Directory, PeerId, Registration};
 use sync_core::sync::{self, RelayPolicy, SyncReport};
-use sync_core::{CommunityPath, DeviceId, Role, ScopePath, Store, UserId};
+use sync_core::{
+    CommunityPath, DeviceId, EventKind, HouseholdId, NewHousehold, NewWish, Record, Role,
+    ScopePath, Store, UserId, WishId,
+};
 
 /// A clock shared by every store in a test, stepping one millisecond per read
 /// so that event order is deterministic.
@@ -20,7 +25,8 @@ pub fn test_clock(start: i64) -> Clock {
     Arc::new(move || now.fetch_add(1, Ordering::SeqCst))
 }
 
-/// A relay: a store plus the users it knows.
+/// A relay: a store whose directory knows the phones that sync with it
+/// (each is registered, with its key, at its first sync).
 pub struct Relay {
     /// The relay's store.
     pub store: Store,
@@ -34,6 +40,8 @@ pub struct Phone {
     pub author: Author,
     /// The scopes the user works in.
     pub scopes: Vec<ScopePath>,
+    /// The phone's public key, registered with relays it syncs with.
+    pub key: PublicKey,
 }
 
 /// The peer name phones use for the relay.
@@ -53,7 +61,38 @@ impl Relay {
 
     /// Serves one encoded request from `phone`, as the HTTP endpoint does.
     pub fn serve(&mut self, phone: &Phone, request: Vec<u8>) -> Vec<u8> {
+        self.enroll(phone);
         sync::serve(&mut self.store, &phone.policy(), &request).expect("relay serves request")
+    }
+
+    /// Registers the phone's user and device (with its key), as its first
+    /// login would.
+    pub fn enroll(&mut self, phone: &Phone) {
+        if self
+            .store
+            .device(phone.device())
+            .expect("directory")
+            .is_some()
+        {
+            return;
+        }
+        let now = self.store.now();
+        let registration = Registration {
+            device: phone.device(),
+            user: &phone.author.user,
+            name: "test phone",
+            kind: "phone",
+            key: Some(phone.key),
+        };
+        self.store
+            .enroll(
+                &phone.author.user,
+                phone.author.role,
+                &phone.scopes,
+                &registration,
+                now,
+            )
+            .expect("enroll the phone");
     }
 }
 
@@ -63,29 +102,32 @@ impl Phone {
         let store = Store::open_in_memory()
             .expect("open phone store")
             .with_clock(clock);
+        let scopes = scopes
+            .iter()
+            .map(|s| ScopePath::new(*s).expect("valid scope"))
+            .collect();
+        Self::over(store, UserId::new(user).expect("valid user"), role, scopes)
+    }
+
+    /// A phone over an open store.
+    pub fn over(mut store: Store, user: UserId, role: Role, scopes: Vec<ScopePath>) -> Self {
+        let key = store.public_key().expect("device key");
         let author = Author {
-            user: UserId::new(user).expect("valid user"),
+            user,
             role,
             device: store.id(),
         };
         Self {
             store,
             author,
-            scopes: scopes
-                .iter()
-                .map(|s| ScopePath::new(*s).expect("valid scope"))
-                .collect(),
+            scopes,
+            key,
         }
     }
 
-    /// The relay's policy for this phone's user and device.
+    /// The relay's policy for this phone's device.
     pub fn policy(&self) -> RelayPolicy {
-        RelayPolicy {
-            user: self.author.user.clone(),
-            role: self.author.role,
-            device: self.author.device,
-            scopes: self.scopes.clone(),
-        }
+        RelayPolicy::new(self.author.device, self.scopes.clone())
     }
 
     /// The phone's device id.
@@ -98,13 +140,87 @@ impl Phone {
         CommunityPath::new(self.scopes[0].as_str()).expect("first scope is a community")
     }
 
+    /// Syncs directly with another phone (no relay), the way two workers'
+    /// phones do in a village without signal: this phone starts.
+    pub fn meet(&mut self, other: &mut Phone) {
+        let mut mine = sync::PeerSession::new(self.scopes.clone());
+        let mut theirs = sync::PeerSession::new(other.scopes.clone());
+        let mut message = mine.start(&self.store).expect("hello");
+        let mut their_turn = true;
+        for _ in 0..sync::MAX_ROUNDS {
+            let next = if their_turn {
+                theirs.receive(&mut other.store, &message)
+            } else {
+                mine.receive(&mut self.store, &message)
+            }
+            .expect("phone to phone");
+            match next {
+                Some(m) => message = m,
+                None => return,
+            }
+            their_turn = !their_turn;
+        }
+        panic!("phone to phone did not finish");
+    }
+
     /// Syncs with the relay until nothing is left.
     pub fn sync(&mut self, relay: &mut Relay) -> SyncReport {
+        relay.enroll(self);
         let scopes = self.scopes.clone();
         let policy = self.policy();
         sync::drive(&mut self.store, &relay_peer(), &scopes, |request| {
             sync::serve(&mut relay.store, &policy, &request)
         })
         .expect("sync completes")
+    }
+}
+
+/// Creates a household (a lone elderly resident) in the phone's community.
+pub fn household(phone: &mut Phone, address: &str) -> HouseholdId {
+    let community = phone.community();
+    phone
+        .store
+        .create_household(
+            &phone.author,
+            &community,
+            &NewHousehold {
+                address: address.into(),
+                head_name: "李建国".into(),
+                members: 1,
+                tags: [VulnerabilityTag::LivingAlone].into(),
+                ..Default::default()
+            },
+        )
+        .expect("create household")
+}
+
+/// Creates a wish card for `home` and submits it.
+pub fn wish(phone: &mut Phone, home: HouseholdId, text: &str) -> WishId {
+    let author = phone.author.clone();
+    let id = phone
+        .store
+        .create_wish(
+            &author,
+            &NewWish {
+                household: home,
+                text: text.into(),
+                category: Category::MobilityAid,
+                urgency: Urgency::High,
+                photos: vec![],
+            },
+        )
+        .expect("create wish");
+    phone
+        .store
+        .append_event(&author, id, &EventInput::new(EventKind::Submit))
+        .expect("submit");
+    id
+}
+
+/// The wish card `id` as `store` reads it.
+pub fn card(store: &Store, id: WishId) -> WishCard {
+    match store.record(id.record()).expect("record exists") {
+        Record::Wish(card) => card,
+        other => panic!("expected a wish, got {other:?}"),
     }
 }

@@ -4,65 +4,15 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use doorstep_tests::{Phone, Relay, relay_peer, test_clock};
+use doorstep_tests::{Phone, Relay, card, household, relay_peer, test_clock, wish};
 use sync_core::doc::EventInput;
-use sync_core::model::{Category, HouseholdPatch, Urgency, VulnerabilityTag};
+use sync_core::model::{HouseholdPatch, VulnerabilityTag};
 use sync_core::store::{Clock, WishFilter};
-use sync_core::sync::{self, Message, RejectCode};
-use sync_core::{
-    CommunityPath, EventKind, HouseholdId, NewHousehold, NewWish, Record, Role, Status, Store,
-    WishId,
-};
+use sync_core::sync::{Message, RejectCode};
+use sync_core::{CommunityPath, EventKind, NewHousehold, Record, Role, Status, Store};
 
 const XIKENG: &str = "longgang/yuanshan/xikeng";
 const HEHUA: &str = "longgang/yuanshan/hehua";
-
-fn household(phone: &mut Phone, address: &str) -> HouseholdId {
-    let community = phone.community();
-    phone
-        .store
-        .create_household(
-            &phone.author,
-            &community,
-            &NewHousehold {
-                address: address.into(),
-                head_name: "李建国".into(),
-                members: 1,
-                tags: [VulnerabilityTag::LivingAlone].into(),
-                ..Default::default()
-            },
-        )
-        .expect("create household")
-}
-
-fn wish(phone: &mut Phone, home: HouseholdId, text: &str) -> WishId {
-    let author = phone.author.clone();
-    let id = phone
-        .store
-        .create_wish(
-            &author,
-            &NewWish {
-                household: home,
-                text: text.into(),
-                category: Category::MobilityAid,
-                urgency: Urgency::High,
-                photos: vec![],
-            },
-        )
-        .expect("create wish");
-    phone
-        .store
-        .append_event(&author, id, &EventInput::new(EventKind::Submit))
-        .expect("submit");
-    id
-}
-
-fn card(store: &Store, id: WishId) -> sync_core::model::WishCard {
-    match store.record(id.record()).expect("record exists") {
-        Record::Wish(card) => card,
-        other => panic!("expected a wish, got {other:?}"),
-    }
-}
 
 fn texts(store: &Store) -> Vec<(String, String, String)> {
     let mut rows: Vec<_> = store
@@ -462,22 +412,7 @@ fn phones_sync_directly_then_both_with_the_relay_without_duplicates() {
     let home_b = household(&mut b, "西坑村一巷2号");
     let w2 = wish(&mut b, home_b, "帮忙修理漏水的屋顶");
 
-    let mut sa = sync::PeerSession::new(a.scopes.clone());
-    let mut sb = sync::PeerSession::new(b.scopes.clone());
-    let mut message = sa.start(&a.store).unwrap();
-    let mut turn_b = true;
-    for _ in 0..20 {
-        let next = if turn_b {
-            sb.receive(&mut b.store, &message).unwrap()
-        } else {
-            sa.receive(&mut a.store, &message).unwrap()
-        };
-        match next {
-            Some(m) => message = m,
-            None => break,
-        }
-        turn_b = !turn_b;
-    }
+    a.meet(&mut b);
     assert_eq!(
         texts(&a.store),
         texts(&b.store),

@@ -165,4 +165,15 @@ pub enum RejectCode {
     TooLarge,
     /// The relay needed the whole record; it is sent again by itself.
     NeedFull,
+    /// A change carried no valid signature of its author's device.
+    Signature,
+    /// A change's author device is not known to the relay yet (after a
+    /// restore); it is sent again by itself.
+    UnknownAuthor,
+    /// A change altered what is fixed at the record's creation.
+    Identity,
+    /// A change was made after its device was retired.
+    Retired,
+    /// Changes by a lost device: held for a supervisor to accept or discard.
+    Quarantine,
 }

@@ -310,9 +310,12 @@ pub(super) async fn login(
                 user.role
             )));
         }
+        let secret = state.keys.device_secret();
         state
             .db
-            .run(move |store| store.start_web_session(&user.username, ttl_secs * 1000, now_ms()))
+            .run(move |store| {
+                store.start_web_session(&user.username, &secret, ttl_secs * 1000, now_ms())
+            })
             .await
     }
     .await;

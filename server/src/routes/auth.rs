@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use sync_core::keys::PublicKey;
 use sync_core::{DeviceId, Role, ScopePath, UserId};
 
 use crate::accounts::User;
@@ -18,12 +19,20 @@ pub(super) struct Login {
     device_id: String,
     #[serde(default)]
     device_name: String,
+    /// The device's Ed25519 public key (64 hex digits): a phone that syncs
+    /// registers it, and every change it makes is checked against it.
+    #[serde(default)]
+    public_key: Option<String>,
 }
 
 /// Refresh form.
 #[derive(Debug, Deserialize)]
 pub(super) struct Refresh {
     refresh_token: String,
+    /// The device's public key: a phone registered before signatures
+    /// registers it here (a registered key never changes).
+    #[serde(default)]
+    public_key: Option<String>,
 }
 
 /// A new pair of tokens.
@@ -72,6 +81,7 @@ pub(super) async fn login(
         .parse()
         .map_err(|_| AppError::BadRequest("device_id must be a UUID".into()))?;
     let name = form.device_name.chars().take(100).collect::<String>();
+    let key = parse_key(form.public_key.as_deref())?;
     let ttl = state.settings.refresh_ttl_ms();
     let user = login::authenticate(&state, &form.username, form.password).await?;
     let username = user.username.clone();
@@ -79,12 +89,23 @@ pub(super) async fn login(
         .db
         .run(move |store| {
             let now = now_ms();
-            store.register_device(&username, device, &name, "phone", now)?;
+            store.register_device(&username, device, &name, "phone", key, now)?;
             store.issue_refresh(device, ttl, now)
         })
         .await?;
     tracing::info!(user = %user.username, %device, "login");
     Ok(Json(tokens(&state, user, device, refresh)?))
+}
+
+/// A public key from a form, if one was given.
+fn parse_key(text: Option<&str>) -> AppResult<Option<PublicKey>> {
+    text.filter(|t| !t.trim().is_empty())
+        .map(|t| {
+            t.parse().map_err(|e: sync_core::InvalidInput| {
+                AppError::BadRequest(format!("public_key: {e}"))
+            })
+        })
+        .transpose()
 }
 
 /// Trades a refresh token for a new pair; the old one stops working.
@@ -93,9 +114,24 @@ pub(super) async fn refresh(
     Json(form): Json<Refresh>,
 ) -> AppResult<Json<Tokens>> {
     let ttl = state.settings.refresh_ttl_ms();
+    let key = parse_key(form.public_key.as_deref())?;
     let (user, device, next) = state
         .db
-        .run(move |store| store.rotate_refresh(&form.refresh_token, ttl, now_ms()))
+        .run(move |store| {
+            let now = now_ms();
+            let (user, device, next) = store.rotate_refresh(&form.refresh_token, ttl, now)?;
+            if let (Some(key), Some(known)) = (key, store.device(device)?) {
+                store.register_device(
+                    &user.username,
+                    device,
+                    &known.name,
+                    &known.kind,
+                    Some(key),
+                    now,
+                )?;
+            }
+            Ok((user, device, next))
+        })
         .await?;
     Ok(Json(tokens(&state, user, device, next)?))
 }

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
-use sync_core::sync::{Message, RelayPolicy};
+use sync_core::sync::{Message, RelayPolicy, WireError};
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
@@ -33,6 +33,11 @@ pub(super) async fn sync(
     let request = match Message::decode(&body) {
         Ok(Message::Request(request)) => request,
         Ok(_) => return Err(AppError::BadMessage("expected a sync request".into())),
+        Err(WireError::UnsupportedVersion { got, min, .. }) if got < min => {
+            return Err(AppError::UpdateRequired(format!(
+                "this app speaks sync protocol {got}; the relay needs {min} or newer. Update Doorstep on this phone: nothing on it is lost, it syncs once updated"
+            )));
+        }
         Err(e) => return Err(AppError::BadMessage(e.to_string())),
     };
     if request.from != auth.device {
@@ -40,12 +45,8 @@ pub(super) async fn sync(
             "the request names another device than the token".into(),
         ));
     }
-    let policy = RelayPolicy {
-        user: auth.user.username.clone(),
-        role: auth.user.role,
-        device: auth.device,
-        scopes: auth.user.scopes.clone(),
-    };
+    let policy = RelayPolicy::new(auth.device, auth.user.scopes.clone())
+        .with_relay_secret(state.keys.device_secret());
     let device = auth.device;
     let response = state
         .db
@@ -99,10 +100,20 @@ fn status_of(response: &sync_core::sync::SyncResponse) -> StatusCode {
         || refused.len() < response.rejected.len()
     {
         StatusCode::OK
-    } else if refused
-        .iter()
-        .any(|c| matches!(c, C::Scope | C::Role | C::Actor | C::History | C::Workflow))
-    {
+    } else if refused.iter().any(|c| {
+        matches!(
+            c,
+            C::Scope
+                | C::Role
+                | C::Actor
+                | C::History
+                | C::Workflow
+                | C::Signature
+                | C::Identity
+                | C::Retired
+                | C::Quarantine
+        )
+    }) {
         StatusCode::FORBIDDEN
     } else {
         StatusCode::UNPROCESSABLE_ENTITY

@@ -235,17 +235,18 @@ pub(super) async fn act(
     input: EventInput,
 ) -> AppResult<WishDetail> {
     let role = auth.user.role;
+    let keys = state.keys.clone();
     let card = state
         .db
         .run(move |store| {
             wish_in_scope(store, &auth, id)?;
-            let device = store.web_device(&auth.user.username, now_ms())?;
+            let device = store.web_device(&auth.user.username, &keys.device_secret(), now_ms())?;
             let author = Author {
                 user: auth.user.username.clone(),
                 role: auth.user.role,
                 device,
             };
-            store.append_event(&author, id, &input)?;
+            store.append_event(&author, &keys.web_device_key(device), id, &input)?;
             wish_in_scope(store, &auth, id)
         })
         .await?;

@@ -5,12 +5,16 @@
 //! by adding one line per check below. They run here against the SQLite
 //! store the relay ships with, on a real file.
 
+use sync_core::keys::DeviceKey;
+use sync_core::store::RevokeKind;
 use sync_core::{DeviceId, Role, ScopePath, Store, UserId};
 
 use super::RelayStore;
 use crate::error::AppError;
 
 const DAY: i64 = 86_400_000;
+/// The relay secret web device keys derive from in these checks.
+const SECRET: &[u8] = b"a relay secret of at least thirty-two bytes";
 
 fn name(s: &str) -> UserId {
     UserId::new(s).unwrap()
@@ -83,7 +87,7 @@ fn devices(store: &mut dyn RelayStore) {
     with_users(store);
     let phone = DeviceId::random();
     store
-        .register_device(&name("wang"), phone, "wang's phone", "phone", 10)
+        .register_device(&name("wang"), phone, "wang's phone", "phone", None, 10)
         .unwrap();
     let found = store.device(phone).unwrap().unwrap();
     assert_eq!(
@@ -99,35 +103,47 @@ fn devices(store: &mut dyn RelayStore) {
 
     // Registering again renames it; another user cannot take it.
     store
-        .register_device(&name("wang"), phone, "new name", "phone", 11)
+        .register_device(&name("wang"), phone, "new name", "phone", None, 11)
         .unwrap();
     assert_eq!(store.device(phone).unwrap().unwrap().name, "new name");
-    let stolen = store.register_device(&name("chen"), phone, "mine", "phone", 12);
+    let stolen = store.register_device(&name("chen"), phone, "mine", "phone", None, 12);
     assert!(matches!(stolen, Err(AppError::Conflict(_))), "{stolen:?}");
     assert_eq!(store.device(phone).unwrap().unwrap().username, "wang");
+
+    // A key, once registered, never changes: a new key needs a new device.
+    let key = DeviceKey::generate(phone).unwrap().public();
+    store
+        .register_device(&name("wang"), phone, "new name", "phone", Some(key), 13)
+        .unwrap();
+    store
+        .register_device(&name("wang"), phone, "new name", "phone", Some(key), 14)
+        .unwrap();
+    let other = DeviceKey::generate(phone).unwrap().public();
+    let swapped = store.register_device(&name("wang"), phone, "x", "phone", Some(other), 15);
+    assert!(matches!(swapped, Err(AppError::Conflict(_))), "{swapped:?}");
 
     store.device_seen(phone, 20).unwrap();
     assert_eq!(store.device(phone).unwrap().unwrap().last_seen, Some(20));
 
     let second = DeviceId::random();
     store
-        .register_device(&name("chen"), second, "chen's phone", "phone", 30)
+        .register_device(&name("chen"), second, "chen's phone", "phone", None, 30)
         .unwrap();
     let listed: Vec<DeviceId> = store.list_devices().unwrap().iter().map(|d| d.id).collect();
     assert_eq!(listed, [second, phone], "newest first");
 
-    store.revoke_device(phone, 40).unwrap();
+    store.revoke_device(phone, RevokeKind::Lost, 40).unwrap();
     assert_eq!(store.device(phone).unwrap().unwrap().revoked_at, Some(40));
-    store.revoke_device(phone, 50).unwrap();
+    store.revoke_device(phone, RevokeKind::Lost, 50).unwrap();
     assert_eq!(
         store.device(phone).unwrap().unwrap().revoked_at,
         Some(40),
         "revoking twice keeps the first time"
     );
-    let back = store.register_device(&name("wang"), phone, "again", "phone", 60);
+    let back = store.register_device(&name("wang"), phone, "again", "phone", None, 60);
     assert!(matches!(back, Err(AppError::DeviceRevoked)), "{back:?}");
     assert!(matches!(
-        store.revoke_device(DeviceId::random(), 70),
+        store.revoke_device(DeviceId::random(), RevokeKind::Lost, 70),
         Err(AppError::NotFound(_))
     ));
 }
@@ -136,7 +152,7 @@ fn refresh_tokens(store: &mut dyn RelayStore) {
     with_users(store);
     let phone = DeviceId::random();
     store
-        .register_device(&name("wang"), phone, "phone", "phone", 0)
+        .register_device(&name("wang"), phone, "phone", "phone", None, 0)
         .unwrap();
     let first = store.issue_refresh(phone, DAY, 0).unwrap();
 
@@ -170,10 +186,10 @@ fn refresh_tokens(store: &mut dyn RelayStore) {
 
     let chens = DeviceId::random();
     store
-        .register_device(&name("chen"), chens, "phone", "phone", 400)
+        .register_device(&name("chen"), chens, "phone", "phone", None, 400)
         .unwrap();
     let fifth = store.issue_refresh(chens, DAY, 400).unwrap();
-    store.revoke_device(chens, 401).unwrap();
+    store.revoke_device(chens, RevokeKind::Lost, 401).unwrap();
     let revoked = store.rotate_refresh(&fifth, DAY, 402);
     assert!(
         matches!(revoked, Err(AppError::DeviceRevoked)),
@@ -184,11 +200,15 @@ fn refresh_tokens(store: &mut dyn RelayStore) {
 fn web_sessions(store: &mut dyn RelayStore) {
     with_users(store);
     let chen = name("chen");
-    let web = store.web_device(&chen, 0).unwrap();
-    assert_eq!(store.web_device(&chen, 1).unwrap(), web, "one per user");
+    let web = store.web_device(&chen, SECRET, 0).unwrap();
+    assert_eq!(
+        store.web_device(&chen, SECRET, 1).unwrap(),
+        web,
+        "one per user"
+    );
     assert_eq!(store.device(web).unwrap().unwrap().kind, "web");
 
-    let secret = store.start_web_session(&chen, DAY, 10).unwrap();
+    let secret = store.start_web_session(&chen, SECRET, DAY, 10).unwrap();
     let live = store.web_session(&secret, 20).unwrap().unwrap();
     assert_eq!((live.username.as_str(), live.device), ("chen", web));
     assert_eq!(live.expires_at, 10 + DAY);
@@ -208,12 +228,12 @@ fn web_sessions(store: &mut dyn RelayStore) {
     store.end_web_session("not-a-secret", 42).unwrap();
 
     // A revoked web device ends its sessions and is replaced at next use.
-    let again = store.start_web_session(&chen, DAY, 50).unwrap();
-    store.revoke_device(web, 60).unwrap();
+    let again = store.start_web_session(&chen, SECRET, DAY, 50).unwrap();
+    store.revoke_device(web, RevokeKind::Lost, 60).unwrap();
     assert_eq!(store.web_session(&again, 61).unwrap(), None);
-    let replaced = store.web_device(&chen, 70).unwrap();
+    let replaced = store.web_device(&chen, SECRET, 70).unwrap();
     assert_ne!(replaced, web);
-    let fresh = store.start_web_session(&chen, DAY, 80).unwrap();
+    let fresh = store.start_web_session(&chen, SECRET, DAY, 80).unwrap();
     assert_eq!(
         store.web_session(&fresh, 81).unwrap().unwrap().device,
         replaced
@@ -222,6 +242,17 @@ fn web_sessions(store: &mut dyn RelayStore) {
     // Disabling the user ends them too.
     store.disable_user("chen", 90).unwrap();
     assert_eq!(store.web_session(&fresh, 91).unwrap(), None);
+
+    // A web device's key is the one derived from the relay's secret; when
+    // the secret changes, the relay writes as a new web device.
+    let current = store.web_device(&chen, SECRET, 90).unwrap();
+    assert_eq!(current, replaced);
+    let rotated = store
+        .web_device(&chen, b"another relay secret, thirty-two bytes", 91)
+        .unwrap();
+    assert_ne!(rotated, current);
+    let again = store.web_device(&chen, b"another relay secret, thirty-two bytes", 92);
+    assert_eq!(again.unwrap(), rotated);
 }
 
 fn empty_records(store: &mut dyn RelayStore) {

@@ -19,6 +19,8 @@ mod sqlite;
 
 use serde::Serialize;
 use sync_core::doc::{EventInput, HistoryEntry};
+use sync_core::keys::{DeviceKey, PublicKey};
+use sync_core::store::RevokeKind;
 use sync_core::store::{
     ConflictRow, HouseholdRow, Page, StatsReport, VisitRow, WishFilter, WishRow,
 };
@@ -70,11 +72,13 @@ pub trait RelayStore: Send + 'static {
     fn history(&self, id: RecordId) -> AppResult<Vec<HistoryEntry>>;
 
     /// Appends a workflow event to a wish card as `author` (a dashboard
-    /// user acting through the relay), checked by the same rules as a
-    /// phone's. Returns the card's new status.
+    /// user acting through the relay's web device, whose signing key is
+    /// `key`), checked by the same rules as a phone's. Returns the card's
+    /// new status.
     fn append_event(
         &mut self,
         author: &Author,
+        key: &DeviceKey,
         id: WishId,
         input: &EventInput,
     ) -> AppResult<Status>;
@@ -139,14 +143,16 @@ pub trait RelayStore: Send + 'static {
 
     // ---- devices ------------------------------------------------------------
 
-    /// Registers (or renames) a device of `user`. A device belongs to one
-    /// user; a revoked device stays revoked.
+    /// Registers (or renames) a device of `user`, with its public key. A
+    /// device belongs to one user, its key never changes once registered,
+    /// and a revoked device stays revoked (sync-core's directory rules).
     fn register_device(
         &mut self,
         user: &UserId,
         device: DeviceId,
         name: &str,
         kind: &str,
+        key: Option<PublicKey>,
         now: i64,
     ) -> AppResult<()>;
 
@@ -156,16 +162,18 @@ pub trait RelayStore: Send + 'static {
     /// Every device, newest first.
     fn list_devices(&self) -> AppResult<Vec<Device>>;
 
-    /// Revokes a device: its tokens stop working at its next request.
-    fn revoke_device(&mut self, id: DeviceId, now: i64) -> AppResult<()>;
+    /// Revokes a device as retired or lost. A lost device's tokens stop
+    /// working at its next request.
+    fn revoke_device(&mut self, id: DeviceId, kind: RevokeKind, now: i64) -> AppResult<()>;
 
     /// Notes that a device was just heard from.
     fn device_seen(&mut self, id: DeviceId, now: i64) -> AppResult<()>;
 
     /// The device the relay writes as when a dashboard user acts: one per
-    /// user, created on first use with a random id, replaced after it was
-    /// revoked.
-    fn web_device(&mut self, user: &UserId, now: i64) -> AppResult<DeviceId>;
+    /// user, created on first use with a random id and the key derived for
+    /// it from `secret`, replaced after it was revoked or when the secret
+    /// changed.
+    fn web_device(&mut self, user: &UserId, secret: &[u8], now: i64) -> AppResult<DeviceId>;
 
     // ---- refresh tokens and dashboard sessions ------------------------------
 
@@ -182,9 +190,16 @@ pub trait RelayStore: Send + 'static {
         now: i64,
     ) -> AppResult<(User, DeviceId, String)>;
 
-    /// Starts a dashboard session for `user` on their web device and returns
-    /// its secret. Disabling the user or revoking the device ends it.
-    fn start_web_session(&mut self, user: &UserId, ttl_ms: i64, now: i64) -> AppResult<String>;
+    /// Starts a dashboard session for `user` on their web device (see
+    /// [`RelayStore::web_device`]) and returns its secret. Disabling the
+    /// user or revoking the device ends it.
+    fn start_web_session(
+        &mut self,
+        user: &UserId,
+        secret: &[u8],
+        ttl_ms: i64,
+        now: i64,
+    ) -> AppResult<String>;
 
     /// The live session behind a secret, if there is one.
     fn web_session(&self, secret: &str, now: i64) -> AppResult<Option<WebSession>>;

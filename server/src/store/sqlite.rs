@@ -6,9 +6,11 @@
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter, types::Value as Sql};
 use sync_core::doc::{EventInput, HistoryEntry};
+use sync_core::keys::{DeviceKey, PublicKey};
 use sync_core::store::{
     ConflictRow, HouseholdRow, Page, StatsReport, VisitRow, WishFilter, WishRow,
 };
+use sync_core::store::{Registration, RevokeKind};
 use sync_core::sync::{Policy, SyncRequest, SyncResponse};
 use sync_core::{
     Author, DeviceId, HouseholdId, Record, RecordId, Role, ScopePath, Status, Store, UserId, WishId,
@@ -42,9 +44,11 @@ impl RelayStore for Store {
     fn append_event(
         &mut self,
         author: &Author,
+        key: &DeviceKey,
         id: WishId,
         input: &EventInput,
     ) -> AppResult<Status> {
+        self.add_signing_key(key.clone());
         Ok(Store::append_event(self, author, id, input)?)
     }
 
@@ -133,9 +137,17 @@ impl RelayStore for Store {
         device: DeviceId,
         name: &str,
         kind: &str,
+        key: Option<PublicKey>,
         now: i64,
     ) -> AppResult<()> {
-        register_device(self.connection(), user, device, name, kind, now)
+        let registration = Registration {
+            device,
+            user,
+            name,
+            kind,
+            key,
+        };
+        Ok(Store::register(self, &registration, now)?)
     }
 
     fn device(&self, id: DeviceId) -> AppResult<Option<Device>> {
@@ -146,8 +158,17 @@ impl RelayStore for Store {
         list_devices(self.connection())
     }
 
-    fn revoke_device(&mut self, id: DeviceId, now: i64) -> AppResult<()> {
-        revoke_device(self.connection(), id, now)
+    fn revoke_device(&mut self, id: DeviceId, kind: RevokeKind, now: i64) -> AppResult<()> {
+        if !Store::revoke(self, id, kind, now)? {
+            return Err(AppError::NotFound(format!("no device {id}")));
+        }
+        if kind == RevokeKind::Lost {
+            self.connection().execute(
+                "UPDATE refresh_tokens SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
+                params![id.to_string(), now],
+            )?;
+        }
+        Ok(())
     }
 
     fn device_seen(&mut self, id: DeviceId, now: i64) -> AppResult<()> {
@@ -158,8 +179,8 @@ impl RelayStore for Store {
         Ok(())
     }
 
-    fn web_device(&mut self, user: &UserId, now: i64) -> AppResult<DeviceId> {
-        web_device(self.connection(), user, now)
+    fn web_device(&mut self, user: &UserId, secret: &[u8], now: i64) -> AppResult<DeviceId> {
+        web_device(self, user, secret, now)
     }
 
     fn issue_refresh(&mut self, device: DeviceId, ttl_ms: i64, now: i64) -> AppResult<String> {
@@ -175,8 +196,15 @@ impl RelayStore for Store {
         rotate_refresh(self.connection(), token, ttl_ms, now)
     }
 
-    fn start_web_session(&mut self, user: &UserId, ttl_ms: i64, now: i64) -> AppResult<String> {
-        start_web_session(self.connection(), user, ttl_ms, now)
+    fn start_web_session(
+        &mut self,
+        user: &UserId,
+        secret: &[u8],
+        ttl_ms: i64,
+        now: i64,
+    ) -> AppResult<String> {
+        let device = web_device(self, user, secret, now)?;
+        start_web_session(self.connection(), user, device, ttl_ms, now)
     }
 
     fn web_session(&self, secret: &str, now: i64) -> AppResult<Option<WebSession>> {
@@ -218,26 +246,37 @@ fn insert_user(
 
 /// The device the relay writes as when a dashboard user acts: one per user,
 /// created on first use with a random id, so nobody can predict it and
-/// register it first as a phone. A revoked one is replaced by a new one at
-/// the next use (a new login), as a reinstalled phone would be.
-fn web_device(conn: &Connection, user: &UserId, now: i64) -> AppResult<DeviceId> {
-    let existing: Option<String> = conn
+/// register it first as a phone, and with the key the relay derives for it
+/// from `secret`. A revoked one, or one whose key no longer derives from the
+/// secret (the secret was changed), is replaced by a new one at the next use
+/// (a new login), as a reinstalled phone would be.
+fn web_device(store: &mut Store, user: &UserId, secret: &[u8], now: i64) -> AppResult<DeviceId> {
+    let existing: Option<(String, Option<Vec<u8>>)> = store
+        .connection()
         .prepare_cached(
-            "SELECT id FROM devices WHERE username = ?1 AND kind = 'web' AND revoked_at IS NULL
-             ORDER BY created_at DESC LIMIT 1",
+            "SELECT id, public_key FROM devices WHERE username = ?1 AND kind = 'web' AND revoked_at IS NULL
+             ORDER BY created_at DESC, rowid DESC LIMIT 1",
         )?
-        .query_row([user.as_str()], |r| r.get(0))
+        .query_row([user.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    if let Some(id) = existing {
-        return id
+    if let Some((id, key)) = existing {
+        let id: DeviceId = id
             .parse()
-            .map_err(|e: sync_core::InvalidInput| AppError::Internal(e.to_string()));
+            .map_err(|e: sync_core::InvalidInput| AppError::Internal(e.to_string()))?;
+        let derived = DeviceKey::derive(secret, id).public().to_bytes();
+        if key.as_deref() == Some(derived.as_slice()) {
+            return Ok(id);
+        }
     }
     let device = DeviceId::random();
-    conn.execute(
-        "INSERT INTO devices (id, username, name, kind, created_at) VALUES (?1, ?2, 'dashboard', 'web', ?3)",
-        params![device.to_string(), user.as_str(), now],
-    )?;
+    let registration = Registration {
+        device,
+        user,
+        name: "dashboard",
+        kind: "web",
+        key: Some(DeviceKey::derive(secret, device).public()),
+    };
+    Store::register(store, &registration, now)?;
     Ok(device)
 }
 
@@ -318,45 +357,6 @@ fn credentials(conn: &Connection, username: &str) -> AppResult<Option<Credential
     }))
 }
 
-/// Registers (or refreshes) a device for a user. A device belongs to one
-/// user; a revoked device stays revoked.
-fn register_device(
-    conn: &Connection,
-    user: &UserId,
-    device: DeviceId,
-    name: &str,
-    kind: &str,
-    now: i64,
-) -> AppResult<()> {
-    let existing: Option<(String, Option<i64>)> = conn
-        .query_row(
-            "SELECT username, revoked_at FROM devices WHERE id = ?1",
-            [device.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    match existing {
-        Some((_, Some(_))) => Err(AppError::DeviceRevoked),
-        Some((owner, None)) if owner != user.as_str() => Err(AppError::Conflict(format!(
-            "device {device} is registered to another user"
-        ))),
-        Some(_) => {
-            conn.execute(
-                "UPDATE devices SET name = ?2, last_seen = ?3 WHERE id = ?1",
-                params![device.to_string(), name, now],
-            )?;
-            Ok(())
-        }
-        None => {
-            conn.execute(
-                "INSERT INTO devices (id, username, name, kind, created_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                params![device.to_string(), user.as_str(), name, kind, now],
-            )?;
-            Ok(())
-        }
-    }
-}
-
 /// One device.
 fn device(conn: &Connection, id: DeviceId) -> AppResult<Option<Device>> {
     Ok(list_devices_where(conn, "WHERE id = ?1", &id.to_string())?.pop())
@@ -397,22 +397,6 @@ fn list_devices_where(conn: &Connection, clause: &str, arg: &str) -> AppResult<V
         })
         .collect::<AppResult<Vec<_>>>()?;
     Ok(rows)
-}
-
-/// Revokes a device: its tokens stop working at its next request.
-fn revoke_device(conn: &Connection, id: DeviceId, now: i64) -> AppResult<()> {
-    let n = conn.execute(
-        "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
-        params![id.to_string(), now],
-    )?;
-    if n == 0 {
-        return Err(AppError::NotFound(format!("no device {id}")));
-    }
-    conn.execute(
-        "UPDATE refresh_tokens SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
-        params![id.to_string(), now],
-    )?;
-    Ok(())
 }
 
 /// Issues a refresh token for a device, in a new family or an existing one.
@@ -501,8 +485,13 @@ fn rotate_refresh(
 /// Starts a dashboard session for `user` on their web device and returns its
 /// secret. It is stored hashed beside the refresh tokens, so disabling the
 /// user or revoking the web device ends it too.
-fn start_web_session(conn: &Connection, user: &UserId, ttl_ms: i64, now: i64) -> AppResult<String> {
-    let device = web_device(conn, user, now)?;
+fn start_web_session(
+    conn: &Connection,
+    user: &UserId,
+    device: DeviceId,
+    ttl_ms: i64,
+    now: i64,
+) -> AppResult<String> {
     match self::device(conn, device)? {
         Some(d) if d.username == user.as_str() && d.kind == "web" && d.revoked_at.is_none() => {}
         Some(d) if d.revoked_at.is_some() => return Err(AppError::DeviceRevoked),

@@ -257,19 +257,6 @@ impl RecordDoc {
         &self.doc
     }
 
-    /// Changes the community a record belongs to (a household that moved
-    /// street, a record filed under the wrong community).
-    pub fn move_to(
-        &mut self,
-        author: &Author,
-        community: &CommunityPath,
-        now_ms: i64,
-    ) -> Result<()> {
-        self.change(author, now_ms, |tx| {
-            codec::put_if_changed(tx, "community", community.as_str())
-        })
-    }
-
     /// Applies a patch to a household's fields.
     pub fn update_household(
         &mut self,
@@ -502,6 +489,11 @@ impl RecordDoc {
     pub fn apply_changes(&mut self, changes: Vec<Change>) -> Result<Vec<ChangeHash>> {
         self.doc.apply_changes(changes)?;
         Ok(self.doc.get_missing_deps(&[]))
+    }
+
+    /// True when the document holds the change with this hash.
+    pub fn has_change(&self, hash: &ChangeHash) -> bool {
+        self.doc.get_change_by_hash(hash).is_some()
     }
 
     /// Merges another copy of the same record.

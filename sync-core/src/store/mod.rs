@@ -5,12 +5,16 @@
 //! so lists, filters, statistics and search never load a document. Every
 //! accepted write bumps the store's change-feed sequence number.
 
+mod directory;
+mod feed;
 mod materialize;
 pub(crate) mod query;
 mod search;
+mod signing;
 mod stats;
 mod sync_state;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -19,6 +23,11 @@ use automerge::ChangeHash;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use rusqlite_migration::{M, Migrations};
 
+pub(crate) use directory::{CachedDirectory, DeviceCache};
+pub use directory::{
+    DeviceEntry, Directory, RegisterError, Registration, RevokeKind, Standing, UserEntry,
+};
+pub(crate) use feed::Feed;
 pub use query::{ConflictRow, HouseholdRow, Page, VisitRow, WishFilter, WishRow};
 pub use stats::{ScopeStats, StatsReport, StatusCounts};
 pub use sync_state::{PeerId, Rejection};
@@ -26,6 +35,7 @@ pub use sync_state::{PeerId, Rejection};
 use crate::doc::{Author, EventInput, HistoryEntry, RecordDoc, heads_to_bytes};
 use crate::error::{Error, Result};
 use crate::ids::{CommunityPath, DeviceId, HouseholdId, RecordId, VisitId, WishId};
+use crate::keys::{DeviceKey, SigSet};
 use crate::model::{
     HouseholdPatch, NewHousehold, NewVisit, NewWish, Record, RecordKind, WishPatch,
 };
@@ -39,6 +49,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
     Migrations::new(vec![
         M::up(include_str!("../../migrations/001_init.sql")),
         M::up(include_str!("../../migrations/002_accounts.sql")),
+        M::up(include_str!("../../migrations/003_trust.sql")),
     ])
 });
 
@@ -70,6 +81,8 @@ pub struct StoredRecord {
     pub heads: Vec<u8>,
     /// The feed sequence number of its last write.
     pub seq: i64,
+    /// The signatures of its changes, packed (see [`SigSet`]).
+    pub sigs: Vec<u8>,
 }
 
 /// The Doorstep store over one SQLite database.
@@ -77,6 +90,8 @@ pub struct Store {
     conn: Connection,
     clock: Clock,
     id: DeviceId,
+    /// Signing keys: this device's (loaded on first use) and any added.
+    keys: HashMap<DeviceId, DeviceKey>,
 }
 
 impl std::fmt::Debug for Store {
@@ -132,6 +147,7 @@ impl Store {
             conn,
             clock: system_clock(),
             id,
+            keys: HashMap::new(),
         })
     }
 
@@ -196,16 +212,10 @@ impl Store {
     }
 
     /// Writes a record document: row, feed, versions and materialized rows,
-    /// in one transaction. Returns the new feed sequence number.
+    /// in one transaction, with signatures for the changes it adds that this
+    /// store can sign. Returns the new feed sequence number.
     pub fn put_doc(&mut self, id: RecordId, doc: &RecordDoc) -> Result<i64> {
-        let record = doc.read()?;
-        check_id(id, &record)?;
-        let bytes = doc.save();
-        let now = self.now();
-        let tx = self.conn.transaction()?;
-        let seq = write_record(&tx, &record, &bytes, &doc.heads(), false, now)?;
-        tx.commit()?;
-        Ok(seq)
+        self.commit(id, doc)
     }
 
     /// Loads, changes and writes back one record.
@@ -217,7 +227,7 @@ impl Store {
         let mut doc = self.doc(id)?;
         let now = self.now();
         f(&mut doc, now)?;
-        self.put_doc(id, &doc)?;
+        self.commit(id, &doc)?;
         Ok(doc)
     }
 
@@ -232,7 +242,7 @@ impl Store {
     ) -> Result<HouseholdId> {
         let id = HouseholdId::random();
         let doc = RecordDoc::new_household(author, id.record(), community, fields, self.now())?;
-        self.put_doc(id.record(), &doc)?;
+        self.commit(id.record(), &doc)?;
         Ok(id)
     }
 
@@ -254,7 +264,7 @@ impl Store {
         let community = self.community_of(fields.household.record(), RecordKind::Household)?;
         let id = VisitId::random();
         let doc = RecordDoc::new_visit(author, id.record(), &community, fields, self.now())?;
-        self.put_doc(id.record(), &doc)?;
+        self.commit(id.record(), &doc)?;
         Ok(id)
     }
 
@@ -263,7 +273,7 @@ impl Store {
         let community = self.community_of(fields.household.record(), RecordKind::Household)?;
         let id = WishId::random();
         let doc = RecordDoc::new_wish(author, id.record(), &community, fields, self.now())?;
-        self.put_doc(id.record(), &doc)?;
+        self.commit(id.record(), &doc)?;
         Ok(id)
     }
 
@@ -288,17 +298,6 @@ impl Store {
         Ok(status)
     }
 
-    /// Moves a record to another community.
-    pub fn move_record(
-        &mut self,
-        author: &Author,
-        id: RecordId,
-        community: &CommunityPath,
-    ) -> Result<()> {
-        self.edit(id, |doc, now| doc.move_to(author, community, now))?;
-        Ok(())
-    }
-
     fn community_of(&self, id: RecordId, kind: RecordKind) -> Result<CommunityPath> {
         let row: Option<(String, String)> = self
             .conn
@@ -315,7 +314,7 @@ impl Store {
     }
 }
 
-fn check_id(id: RecordId, record: &Record) -> Result<()> {
+pub(crate) fn check_id(id: RecordId, record: &Record) -> Result<()> {
     if record.meta().id == id {
         Ok(())
     } else {
@@ -328,7 +327,7 @@ fn check_id(id: RecordId, record: &Record) -> Result<()> {
 
 pub(crate) fn load_stored(conn: &Connection, id: RecordId) -> Result<Option<StoredRecord>> {
     let row = conn
-        .prepare_cached("SELECT kind, community, doc, heads, seq FROM records WHERE id = ?1")?
+        .prepare_cached("SELECT kind, community, doc, heads, seq, sigs FROM records WHERE id = ?1")?
         .query_row([id.to_string()], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -336,10 +335,11 @@ pub(crate) fn load_stored(conn: &Connection, id: RecordId) -> Result<Option<Stor
                 r.get::<_, Vec<u8>>(2)?,
                 r.get::<_, Vec<u8>>(3)?,
                 r.get::<_, i64>(4)?,
+                r.get::<_, Vec<u8>>(5)?,
             ))
         })
         .optional()?;
-    row.map(|(kind, community, doc, heads, seq)| {
+    row.map(|(kind, community, doc, heads, seq, sigs)| {
         Ok(StoredRecord {
             id,
             kind: kind.parse()?,
@@ -347,19 +347,22 @@ pub(crate) fn load_stored(conn: &Connection, id: RecordId) -> Result<Option<Stor
             doc,
             heads,
             seq,
+            sigs,
         })
     })
     .transpose()
 }
 
 /// Writes one record inside a transaction: bumps the feed, stores the
-/// document, logs its heads and refreshes the materialized rows. `is_new`
-/// (the store had no such record) spares clearing rows that cannot exist.
+/// document and its changes' signatures, logs its heads and refreshes the
+/// materialized rows. `is_new` (the store had no such record) spares
+/// clearing rows that cannot exist.
 pub(crate) fn write_record(
     tx: &Transaction<'_>,
     record: &Record,
     bytes: &[u8],
     heads: &[ChangeHash],
+    sigs: &SigSet,
     is_new: bool,
     now: i64,
 ) -> Result<i64> {
@@ -373,10 +376,11 @@ pub(crate) fn write_record(
     let id = meta.id.to_string();
     let heads = heads_to_bytes(heads);
     tx.prepare_cached(
-        "INSERT INTO records (id, kind, community, doc, heads, seq, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO records (id, kind, community, doc, heads, seq, updated_at, sigs)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (id) DO UPDATE SET community = excluded.community, doc = excluded.doc,
-             heads = excluded.heads, seq = excluded.seq, updated_at = excluded.updated_at",
+             heads = excluded.heads, seq = excluded.seq, updated_at = excluded.updated_at,
+             sigs = excluded.sigs",
     )?
     .execute(params![
         id,
@@ -385,7 +389,8 @@ pub(crate) fn write_record(
         bytes,
         heads,
         seq,
-        now
+        now,
+        sigs.to_blob()
     ])?;
     tx.prepare_cached("INSERT INTO record_versions (record_id, seq, heads) VALUES (?1, ?2, ?3)")?
         .execute(params![id, seq, heads])?;

@@ -46,6 +46,12 @@ pub(crate) struct PeerState {
     pub(crate) pull_since: i64,
     /// This store's feed position the peer has acknowledged.
     pub(crate) push_cursor: i64,
+    /// The epoch of the peer's feed the cursor belongs to.
+    pub(crate) epoch: Option<u64>,
+    /// The peer's tag of the cursor.
+    pub(crate) cursor_tag: u64,
+    /// While reconciling: the peer's feed position to list records after.
+    pub(crate) reconcile_from: Option<i64>,
 }
 
 /// A local edit the peer refused. It stays in the store, flagged, until the
@@ -67,13 +73,18 @@ impl Store {
         Ok(self
             .connection()
             .query_row(
-                "SELECT pull_cursor, push_cursor, pull_since FROM peers WHERE peer = ?1",
+                "SELECT pull_cursor, push_cursor, pull_since, epoch, cursor_tag, reconcile_from
+                 FROM peers WHERE peer = ?1",
                 [peer.as_str()],
                 |r| {
                     Ok(PeerState {
                         pull_cursor: r.get(0)?,
                         push_cursor: r.get(1)?,
                         pull_since: r.get(2)?,
+                        // Stored as SQLite's signed integers, bit for bit.
+                        epoch: r.get::<_, Option<i64>>(3)?.map(|e| e as u64),
+                        cursor_tag: r.get::<_, i64>(4)? as u64,
+                        reconcile_from: r.get(5)?,
                     })
                 },
             )
@@ -89,24 +100,30 @@ impl Store {
     /// How many records hold local changes `peer` has not acknowledged,
     /// refused ones excluded.
     pub fn pending_changes(&self, peer: &PeerId) -> Result<u64> {
+        Ok(self.pending_summary(peer)?.0)
+    }
+
+    /// How many records hold local changes `peer` has not acknowledged
+    /// (refused ones excluded), and when the oldest of them was last written.
+    pub fn pending_summary(&self, peer: &PeerId) -> Result<(u64, Option<i64>)> {
         let state = self.peer_state(peer)?;
-        let n: i64 = self.connection().query_row(
-            "SELECT count(*) FROM (
-                 SELECT r.id FROM records r
+        let (n, oldest): (i64, Option<i64>) = self.connection().query_row(
+            "SELECT count(*), min(updated_at) FROM (
+                 SELECT r.id, r.updated_at FROM records r
                  LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
                  WHERE r.seq > ?2 AND (ph.heads IS NULL OR ph.heads != r.heads)
                    AND NOT EXISTS (SELECT 1 FROM rejections x WHERE x.peer = ?1 AND x.record_id = r.id)
                  UNION
-                 SELECT r.id FROM sync_todo t
+                 SELECT r.id, r.updated_at FROM sync_todo t
                  JOIN records r ON r.id = t.record_id
                  LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
                  WHERE t.peer = ?1 AND t.what = 'push'
                    AND (ph.heads IS NULL OR ph.heads != r.heads)
                    AND NOT EXISTS (SELECT 1 FROM rejections x WHERE x.peer = ?1 AND x.record_id = r.id))",
             params![peer.as_str(), state.push_cursor],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        Ok((u64::try_from(n).unwrap_or(0), oldest))
     }
 
     /// Local edits `peer` refused, newest first.

@@ -10,21 +10,26 @@
 //! [`PeerSession`].
 
 mod client;
+mod messages;
 mod peer;
 mod policy;
 mod server;
+mod structure;
 mod wire;
 
 use automerge::ChangeHash;
 
 pub use client::{PUSH_PAGE_BYTES, PendingSync, SyncOptions, SyncReport};
+pub use messages::{
+    ClockReading, Message, Payload, PeerHello, PendingReport, ReconcilePage, RecordHeads,
+    RecordUpdate, RejectCode, Rejected, SyncRequest, SyncResponse,
+};
 pub use peer::PeerSession;
-pub use policy::{Incoming, PeerPolicy, Policy, Refusal, RelayPolicy};
+pub use policy::{Incoming, PeerPolicy, Policy, RETIREMENT_GRACE_MS, Refusal, RelayPolicy};
 pub use server::PULL_PAGE_BYTES;
 pub use wire::{
-    MAGIC, MAX_BODY_BYTES, MAX_CHANGES, MAX_MESSAGE_BYTES, MAX_RECORD_BYTES, MAX_RECORDS,
-    MIN_PROTOCOL_VERSION, Message, PROTOCOL_VERSION, Payload, PeerHello, RecordUpdate, RejectCode,
-    Rejected, SyncRequest, SyncResponse, WireError,
+    MAGIC, MAX_BODY_BYTES, MAX_CHANGES, MAX_MESSAGE_BYTES, MAX_RECONCILE, MAX_RECORD_BYTES,
+    MAX_RECORDS, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, WireError,
 };
 
 use crate::error::Result;

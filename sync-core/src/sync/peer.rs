@@ -7,8 +7,9 @@
 //! while pages remain.
 
 use super::client::{PendingSync, SyncOptions, SyncReport};
+use super::messages::{Message, PeerHello};
 use super::policy::PeerPolicy;
-use super::wire::{Message, PeerHello, WireError};
+use super::wire::WireError;
 use crate::error::{Error, Result};
 use crate::ids::ScopePath;
 use crate::store::{PeerId, Store};
@@ -77,7 +78,7 @@ impl PeerSession {
         let options = SyncOptions {
             scopes: self.scopes.clone(),
             peer_scopes: Some(self.peer_scopes.clone()),
-            include_others_changes: true,
+            unsigned_too: true,
         };
         let (request, pending) = store.begin_sync_with(peer, &options)?;
         self.waiting = Some(pending);

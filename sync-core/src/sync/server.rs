@@ -1,6 +1,8 @@
 //! The server side of the engine: accept a client's pushed records (each
 //! checked by a [`Policy`], each refused alone) and answer with what changed
-//! in the client's scopes since its cursor.
+//! in the client's scopes since its cursor; notice when the client's cursor
+//! belongs to another history than this store's feed, and help it
+//! reconcile.
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,15 +10,19 @@ use automerge::{Change, ChangeHash};
 use rusqlite::params_from_iter;
 use rusqlite::types::Value as Sql;
 
+use super::messages::{
+    Payload, ReconcilePage, RecordHeads, RecordUpdate, RejectCode, Rejected, SyncRequest,
+    SyncResponse,
+};
 use super::policy::{Incoming, Policy, Refusal};
-use super::wire::{Payload, RecordUpdate, RejectCode, Rejected, SyncRequest, SyncResponse};
-use super::{hashes_from_wire, hashes_to_wire};
+use super::wire::MAX_RECONCILE;
+use super::{hashes_from_wire, hashes_to_wire, structure};
 use crate::doc::{RecordDoc, heads_from_bytes, heads_to_bytes, read_events};
 use crate::error::Result;
 use crate::ids::{RecordId, ScopePath};
-use crate::model::Record;
+use crate::keys::{ChangeSig, SigSet};
 use crate::store::query::scope_clause;
-use crate::store::{Store, load_stored, write_record};
+use crate::store::{CachedDirectory, DeviceCache, Feed, Store, load_stored, write_record};
 
 /// Record bytes one pull page carries before it stops and says `more`.
 pub const PULL_PAGE_BYTES: usize = 2 << 20;
@@ -28,19 +34,36 @@ impl Store {
     ///
     /// Each pushed record is applied in its own transaction, or refused with a
     /// reason without touching the store. Applying the same request twice
-    /// changes nothing the second time.
+    /// changes nothing the second time. A client whose cursor belongs to
+    /// another history of this store (another epoch, or a position the feed
+    /// does not reach) is told to reconcile, and nothing it pushed is
+    /// looked at.
     pub fn serve_sync(
         &mut self,
         policy: &dyn Policy,
         request: &SyncRequest,
     ) -> Result<SyncResponse> {
+        let feed = self.feed()?;
+        let feed_seq = u64::try_from(self.feed_seq()?).unwrap_or(0);
         let mut response = SyncResponse {
             from: self.id(),
+            epoch: feed.epoch,
+            now_ms: self.now(),
             ..SyncResponse::default()
         };
+        if let Some(current) = self.went_back(&feed, feed_seq, request)? {
+            response.epoch = current.epoch;
+            response.reset = true;
+            return Ok(response);
+        }
+        if let Some(after) = request.reconcile {
+            response.reconcile = Some(self.reconcile_page(policy.readable(), after, feed_seq)?);
+            return Ok(response);
+        }
+        let cache = DeviceCache::default();
         let mut client_heads: HashMap<RecordId, Vec<ChangeHash>> = HashMap::new();
         for update in &request.push {
-            match self.accept(policy, update)? {
+            match self.accept(policy, &cache, update)? {
                 Ok(()) => {
                     response.accepted.push(update.id);
                     client_heads.insert(update.id, hashes_from_wire(&update.heads));
@@ -53,7 +76,33 @@ impl Store {
             }
         }
         self.fill_pull(policy.readable(), request, &client_heads, &mut response)?;
+        response.cursor_tag = feed.tag(response.cursor);
         Ok(response)
+    }
+
+    /// Whether the client's cursor belongs to another history than this
+    /// feed. If so, the feed to answer with: a client showing this store's
+    /// own tag for a position past the feed proves the store went back in
+    /// time, and a new epoch starts for everyone.
+    fn went_back(
+        &mut self,
+        feed: &Feed,
+        feed_seq: u64,
+        request: &SyncRequest,
+    ) -> Result<Option<Feed>> {
+        if request.epoch.is_some_and(|epoch| epoch != feed.epoch) {
+            return Ok(Some(feed.clone()));
+        }
+        if request.cursor <= feed_seq {
+            return Ok(None);
+        }
+        if request.epoch == Some(feed.epoch) && request.cursor_tag == feed.tag(request.cursor) {
+            self.new_feed_epoch()?;
+            return Ok(Some(self.feed()?));
+        }
+        // Not proven (a client from before epochs, or a made-up position):
+        // only this client starts over.
+        Ok(Some(feed.clone()))
     }
 
     /// Applies one pushed record if it passes every check. The outer error is
@@ -61,6 +110,7 @@ impl Store {
     fn accept(
         &mut self,
         policy: &dyn Policy,
+        cache: &DeviceCache,
         update: &RecordUpdate,
     ) -> Result<Result<(), Refusal>> {
         let stored = self.stored(update.id)?;
@@ -93,9 +143,11 @@ impl Store {
             Ok(after) => after,
             Err(e) => return Ok(Err(Refusal::new(RejectCode::Invalid, e.to_string()))),
         };
-        if let Err(refusal) = structure(update.id, before.as_ref(), &after, &after_doc) {
-            return Ok(Err(refusal));
-        }
+        let creator =
+            match structure::check(update.id, before.as_ref(), &after_doc, &after, &new_changes) {
+                Ok(creator) => creator,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
         let after_events = match read_events(after_doc.automerge()) {
             Ok(events) => events,
             Err(reason) => return Ok(Err(Refusal::new(RejectCode::Invalid, reason))),
@@ -106,10 +158,21 @@ impl Store {
             after: &after,
             after_events: &after_events,
             new_changes: &new_changes,
+            sigs: &update.sigs,
+            creator: &creator,
         };
-        if let Err(refusal) = policy.check(&incoming) {
+        let directory = CachedDirectory {
+            inner: &*self,
+            cache,
+        };
+        if let Err(refusal) = policy.check(&incoming, &directory)? {
             return Ok(Err(refusal));
         }
+        let mut sigs = stored
+            .as_ref()
+            .map(|s| SigSet::from_blob(&s.sigs))
+            .unwrap_or_default();
+        sigs.extend(naming(&update.sigs, &new_changes));
         // A new record sent whole is stored as sent: saving it again would
         // cost time and give the same document.
         let bytes = match (&before_doc, &update.payload) {
@@ -123,11 +186,62 @@ impl Store {
             &after,
             &bytes,
             &after_doc.heads(),
+            &sigs,
             before_doc.is_none(),
             now,
         )?;
         tx.commit()?;
         Ok(Ok(()))
+    }
+
+    /// One page of the records in `readable` with their heads, in feed order
+    /// after position `after`.
+    fn reconcile_page(
+        &self,
+        readable: Option<&[ScopePath]>,
+        after: u64,
+        feed_seq: u64,
+    ) -> Result<ReconcilePage> {
+        let mut page = ReconcilePage {
+            upto: feed_seq,
+            ..ReconcilePage::default()
+        };
+        let mut args: Vec<Sql> = vec![Sql::Integer(i64::try_from(after).unwrap_or(i64::MAX))];
+        let scope_sql = match readable {
+            Some([]) => return Ok(page),
+            Some(scopes) => {
+                let scopes: Vec<&ScopePath> = scopes.iter().collect();
+                format!("AND {}", scope_clause("community", &scopes, &mut args))
+            }
+            None => String::new(),
+        };
+        let mut stmt = self.connection().prepare_cached(&format!(
+            "SELECT id, heads, seq FROM records WHERE seq > ?1 {scope_sql} ORDER BY seq LIMIT {}",
+            MAX_RECONCILE + 1
+        ))?;
+        let mut rows = stmt
+            .query_map(params_from_iter(args.iter()), |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let more = rows.len() > MAX_RECONCILE;
+        rows.truncate(MAX_RECONCILE);
+        if more {
+            page.next = rows
+                .last()
+                .map(|(_, _, seq)| u64::try_from(*seq).unwrap_or(0));
+        }
+        for (id, heads, _) in rows {
+            page.records.push(RecordHeads {
+                id: id.parse()?,
+                heads: hashes_to_wire(&heads_from_bytes(&heads)?),
+            });
+        }
+        Ok(page)
     }
 
     fn fill_pull(
@@ -148,20 +262,25 @@ impl Store {
             })
         };
         let mut budget = PULL_PAGE_BYTES;
+        let mut more = false;
         let mut sent: HashSet<RecordId> = HashSet::new();
         for id in &request.need_full {
+            if budget == 0 {
+                // The rest are asked for again in the next round.
+                more = true;
+                break;
+            }
             if let Some(stored) = load_stored(&tx, *id)?
                 && in_scope(&stored.community)
                 && sent.insert(*id)
             {
-                {
-                    budget = budget.saturating_sub(stored.doc.len());
-                    response.pull.push(RecordUpdate {
-                        id: *id,
-                        heads: hashes_to_wire(&heads_from_bytes(&stored.heads)?),
-                        payload: Payload::Full(stored.doc),
-                    });
-                }
+                budget = budget.saturating_sub(stored.doc.len());
+                response.pull.push(RecordUpdate {
+                    id: *id,
+                    heads: hashes_to_wire(&heads_from_bytes(&stored.heads)?),
+                    payload: Payload::Full(stored.doc),
+                    sigs: SigSet::from_blob(&stored.sigs).all().to_vec(),
+                });
             }
         }
         let cursor = i64::try_from(request.cursor).unwrap_or(i64::MAX);
@@ -169,8 +288,7 @@ impl Store {
         // was then; a cursor in the middle of paging does not.
         let since = i64::try_from(request.since).unwrap_or(0).min(cursor);
         let mut after_seq = cursor;
-        let mut more = false;
-        'feed: loop {
+        'feed: while !more {
             let mut args: Vec<Sql> = vec![Sql::Integer(after_seq)];
             let scope_sql = match readable {
                 Some([]) => break 'feed,
@@ -181,7 +299,7 @@ impl Store {
                 None => String::new(),
             };
             let mut stmt = tx.prepare_cached(&format!(
-                "SELECT id, doc, heads, seq FROM records WHERE seq > ?1 {scope_sql} ORDER BY seq LIMIT {FEED_BATCH}"
+                "SELECT id, doc, heads, seq, sigs FROM records WHERE seq > ?1 {scope_sql} ORDER BY seq LIMIT {FEED_BATCH}"
             ))?;
             let rows = stmt
                 .query_map(params_from_iter(args.iter()), |r| {
@@ -190,11 +308,12 @@ impl Store {
                         r.get::<_, Vec<u8>>(1)?,
                         r.get::<_, Vec<u8>>(2)?,
                         r.get::<_, i64>(3)?,
+                        r.get::<_, Vec<u8>>(4)?,
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let exhausted = rows.len() < FEED_BATCH;
-            for (id, doc, heads, seq) in rows {
+            for (id, doc, heads, seq, sigs) in rows {
                 let id: RecordId = id.parse()?;
                 if sent.contains(&id) {
                     after_seq = seq;
@@ -214,7 +333,7 @@ impl Store {
                         .map(|b| heads_from_bytes(&b))
                         .transpose()?,
                 };
-                let update = update_for(id, doc, &heads, known)?;
+                let update = update_for(id, doc, &heads, &SigSet::from_blob(&sigs), known)?;
                 if let Some(update) = update {
                     let size = update.payload.size();
                     if size > budget && !response.pull.is_empty() {
@@ -230,16 +349,21 @@ impl Store {
                 break;
             }
         }
-        response.cursor = u64::try_from(if more {
-            after_seq
-        } else {
-            feed_seq.max(cursor)
-        })
-        .unwrap_or(0);
+        response.cursor = u64::try_from(if more { after_seq } else { feed_seq }).unwrap_or(0);
         response.more = more;
         tx.commit()?;
         Ok(())
     }
+}
+
+/// The signatures among `sigs` of the given changes.
+pub(crate) fn naming<'a>(
+    sigs: &'a [ChangeSig],
+    changes: &'a [Change],
+) -> impl Iterator<Item = ChangeSig> + 'a {
+    sigs.iter()
+        .filter(|s| changes.iter().any(|c| s.names(&c.hash())))
+        .copied()
 }
 
 /// What to send for one record, given the heads the client is known to have.
@@ -247,6 +371,7 @@ fn update_for(
     id: RecordId,
     doc: Vec<u8>,
     heads: &[u8],
+    sigs: &SigSet,
     known: Option<Vec<ChangeHash>>,
 ) -> Result<Option<RecordUpdate>> {
     let current = heads_from_bytes(heads)?;
@@ -256,26 +381,26 @@ fn update_for(
             id,
             heads: wire_heads,
             payload: Payload::Full(doc),
+            sigs: sigs.all().to_vec(),
         }));
     };
     if heads_to_bytes(&known) == heads {
         return Ok(None);
     }
-    let loaded = RecordDoc::load(&doc)?;
-    let changes: Vec<Vec<u8>> = loaded
-        .changes_since(&known)
-        .iter()
-        .map(|c| c.raw_bytes().to_vec())
-        .collect();
+    let changes = RecordDoc::load(&doc)?.changes_since(&known);
     if changes.is_empty() {
         return Ok(None);
     }
     Ok(Some(RecordUpdate {
         id,
         heads: wire_heads,
+        sigs: changes
+            .iter()
+            .filter_map(|c| sigs.get(&c.hash()).copied())
+            .collect(),
         payload: Payload::Changes {
             base: hashes_to_wire(&known),
-            changes,
+            changes: changes.iter().map(|c| c.raw_bytes().to_vec()).collect(),
         },
     }))
 }
@@ -329,42 +454,4 @@ pub(crate) fn merged(before: Option<&RecordDoc>, payload: &Payload) -> Result<Re
             }
         }
     }
-}
-
-/// Checks every policy shares: the record is the one named, keeps its kind,
-/// and no workflow event was altered or removed.
-fn structure(
-    id: RecordId,
-    before: Option<&Record>,
-    after: &Record,
-    _doc: &RecordDoc,
-) -> Result<(), Refusal> {
-    if after.meta().id != id {
-        return Err(Refusal::new(
-            RejectCode::Invalid,
-            format!("document is record {}, not {id}", after.meta().id),
-        ));
-    }
-    let Some(before) = before else { return Ok(()) };
-    if before.meta().kind != after.meta().kind {
-        return Err(Refusal::new(
-            RejectCode::Invalid,
-            "a record cannot change its kind",
-        ));
-    }
-    if let (Record::Wish(b), Record::Wish(a)) = (before, after) {
-        let after_events: HashMap<_, _> = a.events.iter().map(|e| (e.id, e)).collect();
-        for event in &b.events {
-            if after_events.get(&event.id) != Some(&event) {
-                return Err(Refusal::new(
-                    RejectCode::History,
-                    format!(
-                        "workflow event {} was altered or removed; events are append-only",
-                        event.id
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(())
 }

@@ -7,16 +7,15 @@
 
 use std::io::Read;
 
-use serde::{Deserialize, Serialize};
-
-use crate::ids::{DeviceId, RecordId, ScopePath};
+use super::messages::{Message, Payload, RecordUpdate};
 
 /// The first four bytes of every message.
 pub const MAGIC: [u8; 4] = *b"DSTP";
-/// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// The protocol version this build speaks. Version 2 carries change
+/// signatures, feed epochs and clocks; a version 1 app is told to update.
+pub const PROTOCOL_VERSION: u16 = 2;
 /// The oldest protocol version this build still accepts.
-pub const MIN_PROTOCOL_VERSION: u16 = 1;
+pub const MIN_PROTOCOL_VERSION: u16 = 2;
 /// The largest message accepted on the wire.
 pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
 /// The largest message body accepted after decompression.
@@ -27,6 +26,8 @@ pub const MAX_RECORDS: usize = 20_000;
 pub const MAX_RECORD_BYTES: usize = 4 << 20;
 /// The most changes one record update may carry.
 pub const MAX_CHANGES: usize = 10_000;
+/// The most records one reconciliation page lists.
+pub const MAX_RECONCILE: usize = 5_000;
 /// Bodies larger than this are compressed.
 const COMPRESS_ABOVE: usize = 512;
 const HEADER: usize = 7;
@@ -66,156 +67,6 @@ pub enum WireError {
     /// The body does not decode.
     #[error("malformed body: {0}")]
     Malformed(String),
-}
-
-/// Everything the engine sends.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Message {
-    /// Opens a phone-to-phone exchange: who I am and what I want.
-    PeerHello(PeerHello),
-    /// A client's push and pull request.
-    Request(SyncRequest),
-    /// The answer to a request.
-    Response(SyncResponse),
-}
-
-/// Opens a phone-to-phone exchange.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PeerHello {
-    /// The opening store's id.
-    pub from: DeviceId,
-    /// The scopes the opening phone keeps: the other phone sends it nothing else.
-    pub scopes: Vec<ScopePath>,
-}
-
-/// A client's request: what it changed, and where it is in the server's feed.
-#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
-pub struct SyncRequest {
-    /// The client's store id.
-    pub from: DeviceId,
-    /// The server feed position the client has applied up to.
-    pub cursor: u64,
-    /// The feed position up to which the client holds everything: the cursor
-    /// of its last pull that finished (not one in the middle of paging). The
-    /// server only assumes the client has a record as it was at or before
-    /// this position.
-    pub since: u64,
-    /// Records the client changed since the server last acknowledged them.
-    pub push: Vec<RecordUpdate>,
-    /// Records the client could not apply incrementally and wants whole.
-    pub need_full: Vec<RecordId>,
-    /// The scopes the client wants to receive (phone to phone; a relay uses
-    /// the scopes of the authenticated user instead).
-    pub scopes: Vec<ScopePath>,
-}
-
-/// One record's update.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RecordUpdate {
-    /// The record.
-    pub id: RecordId,
-    /// The sender's heads for the record after this update.
-    pub heads: Vec<[u8; 32]>,
-    /// The data.
-    pub payload: Payload,
-}
-
-/// A record's data: a whole document or the changes on top of shared heads.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Payload {
-    /// A saved Automerge document.
-    Full(Vec<u8>),
-    /// Automerge changes on top of heads both sides have.
-    Changes {
-        /// The heads the changes build on.
-        base: Vec<[u8; 32]>,
-        /// Each change's bytes.
-        changes: Vec<Vec<u8>>,
-    },
-}
-
-impl Payload {
-    /// Bytes of record data carried.
-    pub fn size(&self) -> usize {
-        match self {
-            Payload::Full(bytes) => bytes.len(),
-            Payload::Changes { changes, base } => {
-                changes.iter().map(Vec::len).sum::<usize>() + base.len() * 32
-            }
-        }
-    }
-}
-
-/// Why the server refused one record. Refusals are per record: the rest of
-/// the sync goes through.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RejectCode {
-    /// The record lies outside the scopes the user may write.
-    Scope,
-    /// The user's role may not append one of the workflow events.
-    Role,
-    /// A workflow event that the card's state does not allow.
-    Workflow,
-    /// A change was made by another device than the one sending it.
-    Actor,
-    /// An existing workflow event was altered or removed.
-    History,
-    /// The data is not a valid Doorstep record.
-    Invalid,
-    /// Over a size limit.
-    TooLarge,
-    /// The server lacks what the changes build on; send the whole document.
-    NeedFull,
-}
-
-impl RejectCode {
-    /// True when the same data may succeed later without the user acting.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, RejectCode::NeedFull)
-    }
-
-    /// The stable text form.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            RejectCode::Scope => "scope",
-            RejectCode::Role => "role",
-            RejectCode::Workflow => "workflow",
-            RejectCode::Actor => "actor",
-            RejectCode::History => "history",
-            RejectCode::Invalid => "invalid",
-            RejectCode::TooLarge => "too_large",
-            RejectCode::NeedFull => "need_full",
-        }
-    }
-}
-
-/// One refused record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rejected {
-    /// The record.
-    pub id: RecordId,
-    /// Why, as a code.
-    pub code: RejectCode,
-    /// Why, for a person.
-    pub reason: String,
-}
-
-/// The server's answer.
-#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
-pub struct SyncResponse {
-    /// The server's store id.
-    pub from: DeviceId,
-    /// Pushed records the server now holds (accepted, or already had).
-    pub accepted: Vec<RecordId>,
-    /// Pushed records the server refused.
-    pub rejected: Vec<Rejected>,
-    /// Records that changed in the client's scopes since its cursor.
-    pub pull: Vec<RecordUpdate>,
-    /// The feed position the client reaches by applying `pull`.
-    pub cursor: u64,
-    /// True when more changes wait: send another request from `cursor`.
-    pub more: bool,
 }
 
 impl Message {
@@ -283,14 +134,20 @@ impl Message {
         let (records, lists): (usize, Vec<&[RecordUpdate]>) = match self {
             Message::PeerHello(_) => (0, vec![]),
             Message::Request(r) => (r.push.len() + r.need_full.len(), vec![&r.push]),
-            Message::Response(r) => (
-                r.pull.len() + r.accepted.len() + r.rejected.len(),
-                vec![&r.pull],
-            ),
+            Message::Response(r) => {
+                let listed = r.reconcile.as_ref().map_or(0, |p| p.records.len());
+                limit("records listed", listed, MAX_RECONCILE)?;
+                (
+                    r.pull.len() + r.accepted.len() + r.rejected.len(),
+                    vec![&r.pull],
+                )
+            }
         };
         limit("records", records, MAX_RECORDS)?;
         for update in lists.into_iter().flatten() {
             limit("record payload", update.payload.size(), MAX_RECORD_BYTES)?;
+            // A signature per change at most, plus one per change of a whole document.
+            limit("signatures of one record", update.sigs.len(), MAX_CHANGES)?;
             if let Payload::Changes { changes, .. } = &update.payload {
                 limit("changes of one record", changes.len(), MAX_CHANGES)?;
             }
@@ -321,6 +178,8 @@ fn decompress(body: &[u8]) -> Result<Vec<u8>, WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{DeviceId, RecordId, ScopePath};
+    use crate::sync::messages::SyncRequest;
     use proptest::prelude::*;
 
     fn sample() -> Message {
@@ -335,9 +194,11 @@ mod tests {
                     base: vec![[1; 32]],
                     changes: vec![vec![9; 2000]],
                 },
+                sigs: vec![],
             }],
             need_full: vec![RecordId::random()],
             scopes: vec![ScopePath::new("longgang/yuanshan").unwrap()],
+            ..SyncRequest::default()
         })
     }
 
@@ -351,13 +212,21 @@ mod tests {
     }
 
     #[test]
-    fn newer_versions_are_refused_clearly() {
-        let mut bytes = sample().encode().unwrap();
-        bytes[4] = 9;
-        assert!(matches!(
-            Message::decode(&bytes),
-            Err(WireError::UnsupportedVersion { got: 9, .. })
-        ));
+    fn newer_and_older_versions_are_refused_clearly() {
+        for version in [1u8, 9] {
+            let mut bytes = sample().encode().unwrap();
+            bytes[4] = version;
+            match Message::decode(&bytes) {
+                Err(WireError::UnsupportedVersion {
+                    got,
+                    min: 2,
+                    max: 2,
+                }) => {
+                    assert_eq!(got, u16::from(version));
+                }
+                other => panic!("version {version}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -1,26 +1,40 @@
 //! The client side of the engine: build a request from what this store
 //! changed since the peer last acknowledged it, and apply the response.
 
+mod apply;
+mod deliver;
+
 use std::collections::HashSet;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 
-use super::server::merged;
-use super::wire::{Payload, RecordUpdate, RejectCode, Rejected, SyncRequest, SyncResponse};
-use super::{hashes_from_wire, hashes_to_wire};
-use crate::doc::{RecordDoc, actor_of, heads_from_bytes, heads_to_bytes};
+use self::apply::{apply_reconcile, apply_remote};
+use self::deliver::{Deliverable, Held, deliverable};
+use super::hashes_to_wire;
+use super::messages::{
+    ClockReading, PendingReport, RecordUpdate, RejectCode, Rejected, SyncRequest, SyncResponse,
+};
+use crate::doc::{actor_of, heads_from_bytes};
 use crate::error::Result;
 use crate::ids::{RecordId, ScopePath};
-use crate::model::Record;
-use crate::store::{PeerId, Store, load_stored, write_record};
+use crate::keys::SigSet;
+use crate::store::{PeerId, Store};
 
 /// Record bytes one push carries; the rest goes in the next round.
 pub const PUSH_PAGE_BYTES: usize = 4 << 20;
 
 /// A record that may need pushing: id, community, document, heads, feed
-/// position and the heads the peer is known to share.
-type Candidate = (String, String, Vec<u8>, Vec<u8>, i64, Option<Vec<u8>>);
+/// position, the heads the peer is known to share, and its signatures.
+type Candidate = (
+    String,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+    i64,
+    Option<Vec<u8>>,
+    Vec<u8>,
+);
 
 /// How to build a request.
 #[derive(Debug, Clone, Default)]
@@ -30,64 +44,11 @@ pub struct SyncOptions {
     /// The scopes the peer keeps; records outside them are not sent. `None`
     /// sends everything (the relay checks scopes itself).
     pub peer_scopes: Option<Vec<ScopePath>>,
-    /// Send changes other devices made too. Between phones, yes: that is how
-    /// work travels without a relay. To a relay, no: it accepts a change only
-    /// from the device that made it, so each device delivers its own, and a
-    /// change that builds on another device's waits until that one is there.
-    pub include_others_changes: bool,
-}
-
-/// What part of a record's unacknowledged changes this device may send.
-enum OwnChanges {
-    /// All of them are its own.
-    All(Payload),
-    /// Only some: the rest are other devices' (or build on them).
-    Some(Payload),
-    /// None can be sent yet.
-    None,
-}
-
-/// The changes of `doc` the peer lacks (beyond `shared`) that this device
-/// made and that build only on what the peer has or is being sent.
-fn own_changes(doc: &[u8], shared: Option<&[u8]>, own: &automerge::ActorId) -> Result<OwnChanges> {
-    let loaded = RecordDoc::load(doc)?;
-    let base = shared
-        .map(heads_from_bytes)
-        .transpose()?
-        .unwrap_or_default();
-    let missing = loaded.changes_since(&base);
-    if missing.iter().all(|c| c.actor_id() == own) {
-        return Ok(OwnChanges::All(match shared {
-            None => Payload::Full(doc.to_vec()),
-            Some(_) => Payload::Changes {
-                base: hashes_to_wire(&base),
-                changes: missing.iter().map(|c| c.raw_bytes().to_vec()).collect(),
-            },
-        }));
-    }
-    // Changes come in causal order: keep an own change when every change it
-    // depends on is already shared or kept.
-    let unshared: std::collections::HashSet<automerge::ChangeHash> =
-        missing.iter().map(|c| c.hash()).collect();
-    let mut kept = std::collections::HashSet::new();
-    let mut changes = Vec::new();
-    for change in &missing {
-        let ready = change
-            .deps()
-            .iter()
-            .all(|d| !unshared.contains(d) || kept.contains(d));
-        if change.actor_id() == own && ready {
-            kept.insert(change.hash());
-            changes.push(change.raw_bytes().to_vec());
-        }
-    }
-    if changes.is_empty() {
-        return Ok(OwnChanges::None);
-    }
-    Ok(OwnChanges::Some(Payload::Changes {
-        base: hashes_to_wire(&base),
-        changes,
-    }))
+    /// Send changes this store holds no signature for too. Between phones,
+    /// yes: that is how work travels without a relay. To a relay, no: it
+    /// accepts a change only with its author's signature, so such a change
+    /// (and what builds on it) waits for a device that has one.
+    pub unsigned_too: bool,
 }
 
 /// What a request pushed, kept until its response arrives.
@@ -97,6 +58,7 @@ pub struct PendingSync {
     pushed: Vec<(RecordId, Vec<u8>)>,
     push_upto: i64,
     push_complete: bool,
+    reconciling: bool,
 }
 
 /// What one sync round (or a whole sync) did.
@@ -116,6 +78,9 @@ pub struct SyncReport {
     pub conflicts: Vec<RecordId>,
     /// True when another round is needed to finish.
     pub more: bool,
+    /// True when the peer turned out to have gone back in time (a relay
+    /// restored from a backup) and this store reconciled with it.
+    pub reconciled: bool,
 }
 
 impl SyncReport {
@@ -136,13 +101,14 @@ impl SyncReport {
             }
         }
         self.more = round.more;
+        self.reconciled |= round.reconciled;
     }
 }
 
 impl Store {
-    /// Builds the next request to the relay: the changes this device made
-    /// since the relay last acknowledged them, and where it is in the relay's
-    /// feed. See [`Store::begin_sync_with`].
+    /// Builds the next request to the relay: the changes this store holds
+    /// signed since the relay last acknowledged them, and where it is in the
+    /// relay's feed. See [`Store::begin_sync_with`].
     pub fn begin_sync(
         &mut self,
         peer: &PeerId,
@@ -163,28 +129,79 @@ impl Store {
         peer: &PeerId,
         options: &SyncOptions,
     ) -> Result<(SyncRequest, PendingSync)> {
-        let scopes = &options.scopes;
-        let own = actor_of(self.id());
         let state = self.peer_state(peer)?;
+        let mut request = SyncRequest {
+            from: self.id(),
+            epoch: state.epoch,
+            cursor: u64::try_from(state.pull_cursor).unwrap_or(0),
+            cursor_tag: state.cursor_tag,
+            since: u64::try_from(state.pull_since).unwrap_or(0),
+            scopes: options.scopes.clone(),
+            clock: Some(ClockReading {
+                now_ms: self.now(),
+                skew_ms: 0,
+            }),
+            pending: Some(self.pending_report(peer)?),
+            ..SyncRequest::default()
+        };
+        if let Some(after) = state.reconcile_from {
+            // First learn what the peer holds; push nothing until then.
+            request.reconcile = Some(u64::try_from(after).unwrap_or(0));
+            request.cursor = 0;
+            request.since = 0;
+            let pending = PendingSync {
+                peer: peer.clone(),
+                pushed: Vec::new(),
+                push_upto: state.push_cursor,
+                push_complete: true,
+                reconciling: true,
+            };
+            return Ok((request, pending));
+        }
+        let (push, pending) = self.build_push(peer, options, state.push_cursor)?;
+        request.push = push;
+        request.need_full = {
+            let mut stmt = self.connection().prepare_cached(
+                "SELECT record_id FROM sync_todo WHERE peer = ?1 AND what = 'fetch'",
+            )?;
+            stmt.query_map([peer.as_str()], |r| r.get::<_, String>(0))?
+                .map(|id| Ok(id?.parse()?))
+                .collect::<Result<Vec<RecordId>>>()?
+        };
+        Ok((request, pending))
+    }
+
+    /// The records to push, and what to remember of them until the answer.
+    fn build_push(
+        &mut self,
+        peer: &PeerId,
+        options: &SyncOptions,
+        push_cursor: i64,
+    ) -> Result<(Vec<RecordUpdate>, PendingSync)> {
+        let own = self.device_key()?;
+        let own_actor = actor_of(self.id());
         let key = peer.as_str();
         let mut candidates: Vec<Candidate> = {
             let mut stmt = self.connection().prepare_cached(
                 // Two index-driven halves: records written since the peer's
                 // acknowledgement, and records queued to be sent again.
-                "SELECT r.id, r.community, r.doc, r.heads, r.seq, ph.heads FROM records r
+                // Records waiting to be fetched whole are sent after that.
+                "SELECT r.id, r.community, r.doc, r.heads, r.seq, ph.heads, r.sigs FROM records r
                  LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
                  WHERE r.seq > ?2 AND (ph.heads IS NULL OR ph.heads != r.heads)
                    AND NOT EXISTS (SELECT 1 FROM rejections x WHERE x.peer = ?1 AND x.record_id = r.id)
+                   AND NOT EXISTS (SELECT 1 FROM sync_todo f WHERE f.peer = ?1 AND f.record_id = r.id AND f.what = 'fetch')
                  UNION ALL
-                 SELECT r.id, r.community, r.doc, r.heads, r.seq, ph.heads FROM sync_todo t
+                 SELECT r.id, r.community, r.doc, r.heads, r.seq, ph.heads, r.sigs FROM sync_todo t
                  JOIN records r ON r.id = t.record_id
                  LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
                  WHERE t.peer = ?1 AND t.what = 'push' AND r.seq <= ?2
                    AND (ph.heads IS NULL OR ph.heads != r.heads)
                    AND NOT EXISTS (SELECT 1 FROM rejections x WHERE x.peer = ?1 AND x.record_id = r.id)
+                   AND NOT EXISTS (SELECT 1 FROM sync_todo f WHERE f.peer = ?1 AND f.record_id = r.id AND f.what = 'fetch')
                  ORDER BY 5",
             )?;
-            stmt.query_map(params![key, state.push_cursor], |r| {
+            stmt.query_map(params![key, push_cursor], |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
@@ -192,6 +209,7 @@ impl Store {
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
                 ))
             })?
             .collect::<rusqlite::Result<_>>()?
@@ -199,10 +217,11 @@ impl Store {
         let mut push = Vec::new();
         let mut pushed = Vec::new();
         let mut bytes = 0usize;
-        let mut push_upto = state.push_cursor;
+        let mut push_upto = push_cursor;
         let mut push_complete = true;
         let mut held_back = Vec::new();
-        for (id, community, doc, heads, seq, shared) in candidates.drain(..) {
+        let mut newly_signed: Vec<(RecordId, Vec<u8>)> = Vec::new();
+        for (id, community, doc, heads, seq, shared, sigs) in candidates.drain(..) {
             let id: RecordId = id.parse()?;
             if let Some(wanted) = &options.peer_scopes {
                 let inside =
@@ -212,35 +231,28 @@ impl Store {
                     continue; // The peer does not keep this community.
                 }
             }
-            let payload = if options.include_others_changes {
-                match shared {
-                    None => Payload::Full(doc),
-                    Some(shared) => {
-                        let base = heads_from_bytes(&shared)?;
-                        let changes = RecordDoc::load(&doc)?
-                            .changes_since(&base)
-                            .iter()
-                            .map(|c| c.raw_bytes().to_vec())
-                            .collect();
-                        Payload::Changes {
-                            base: hashes_to_wire(&base),
-                            changes,
-                        }
-                    }
+            let mut sigs_now = SigSet::from_blob(&sigs);
+            let before = sigs_now.len();
+            let held = Held {
+                doc: &doc,
+                shared: shared.as_deref(),
+                sigs: &mut sigs_now,
+            };
+            let choice = deliverable(held, &own, &own_actor, options.unsigned_too)?;
+            if sigs_now.len() != before {
+                newly_signed.push((id, sigs_now.to_blob()));
+            }
+            let (payload, carried) = match choice {
+                Deliverable::All(payload, sigs) => (payload, sigs),
+                Deliverable::Some(payload, sigs) => {
+                    // The rest waits for a device that can deliver it.
+                    held_back.push(id);
+                    (payload, sigs)
                 }
-            } else {
-                match own_changes(&doc, shared.as_deref(), &own)? {
-                    OwnChanges::All(payload) => payload,
-                    OwnChanges::Some(payload) => {
-                        // The rest waits for the devices that made it.
-                        held_back.push(id);
-                        payload
-                    }
-                    OwnChanges::None => {
-                        held_back.push(id);
-                        push_upto = push_upto.max(seq);
-                        continue;
-                    }
+                Deliverable::None => {
+                    held_back.push(id);
+                    push_upto = push_upto.max(seq);
+                    continue;
                 }
             };
             if bytes + payload.size() > PUSH_PAGE_BYTES && !push.is_empty() {
@@ -252,49 +264,36 @@ impl Store {
                 id,
                 heads: hashes_to_wire(&heads_from_bytes(&heads)?),
                 payload,
+                sigs: carried,
             });
             let complete = !held_back.contains(&id);
             pushed.push((id, if complete { heads } else { Vec::new() }));
             push_upto = push_upto.max(seq);
         }
-        if !held_back.is_empty() {
-            // Try these again at the next sync: the other devices may have
-            // delivered their part by then.
+        if !held_back.is_empty() || !newly_signed.is_empty() {
             let tx = self.conn_mut().transaction()?;
             for id in &held_back {
-                tx.prepare_cached(
-                    "INSERT OR IGNORE INTO sync_todo (peer, record_id, what) VALUES (?1, ?2, 'push')",
-                )?
-                .execute(params![key, id.to_string()])?;
+                // Try these again at the next sync: a device that can
+                // deliver the rest may have done so by then.
+                todo(&tx, key, &id.to_string(), "push")?;
+            }
+            for (id, sigs) in &newly_signed {
+                tx.prepare_cached("UPDATE records SET sigs = ?2 WHERE id = ?1")?
+                    .execute(params![id.to_string(), sigs])?;
             }
             tx.commit()?;
         }
         if push_complete {
             push_upto = push_upto.max(self.feed_seq()?);
         }
-        let need_full = {
-            let mut stmt = self.connection().prepare_cached(
-                "SELECT record_id FROM sync_todo WHERE peer = ?1 AND what = 'fetch'",
-            )?;
-            stmt.query_map([key], |r| r.get::<_, String>(0))?
-                .map(|id| Ok(id?.parse()?))
-                .collect::<Result<Vec<RecordId>>>()?
-        };
-        let request = SyncRequest {
-            from: self.id(),
-            cursor: u64::try_from(state.pull_cursor).unwrap_or(0),
-            since: u64::try_from(state.pull_since).unwrap_or(0),
-            push,
-            need_full,
-            scopes: scopes.to_vec(),
-        };
         Ok((
-            request,
+            push,
             PendingSync {
                 peer: peer.clone(),
                 pushed,
                 push_upto,
                 push_complete,
+                reconciling: false,
             },
         ))
     }
@@ -315,30 +314,40 @@ impl Store {
             ..SyncReport::default()
         };
         let tx = self.conn_mut().transaction()?;
-        let known_remote: Option<Option<String>> = tx
+        let known: Option<(Option<String>, Option<i64>)> = tx
             .query_row(
-                "SELECT remote_id FROM peers WHERE peer = ?1",
+                "SELECT remote_id, epoch FROM peers WHERE peer = ?1",
                 [&peer],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
         let remote = response.from.to_string();
-        if let Some(Some(known)) = &known_remote
-            && *known != remote
-        {
-            {
-                // The peer is a different store now (a relay rebuilt from
-                // scratch): start over so nothing is assumed to be there.
-                tx.prepare_cached("DELETE FROM peer_heads WHERE peer = ?1")?
-                    .execute([&peer])?;
-                tx.prepare_cached("DELETE FROM sync_todo WHERE peer = ?1")?
-                    .execute([&peer])?;
-                tx.prepare_cached("UPDATE peers SET pull_cursor = 0, pull_since = 0, push_cursor = 0, remote_id = ?2 WHERE peer = ?1")?.execute(params![peer, remote])?;
+        let epoch = response.epoch as i64;
+        let other_store = matches!(&known, Some((Some(id), _)) if *id != remote);
+        let other_epoch = matches!(known, Some((_, Some(e))) if e != epoch);
+        if response.reset || other_store || other_epoch {
+            // The peer is another store now (rebuilt from scratch) or went
+            // back in time (restored from a backup): nothing it acknowledged
+            // can be assumed. List what it holds, then send what it lacks.
+            start_reconcile(&tx, &peer, &remote, epoch)?;
+            tx.commit()?;
+            report.sent = 0;
+            report.more = true;
+            report.reconciled = true;
+            return Ok(report);
+        }
+        if pending.reconciling {
+            let Some(page) = &response.reconcile else {
+                // An answer to something else: ask again.
                 tx.commit()?;
-                report.sent = 0;
                 report.more = true;
                 return Ok(report);
-            }
+            };
+            apply_reconcile(&tx, &peer, page)?;
+            tx.commit()?;
+            report.more = true;
+            report.reconciled = true;
+            return Ok(report);
         }
         let accepted: HashSet<RecordId> = response.accepted.iter().copied().collect();
         for (id, heads) in &pending.pushed {
@@ -346,7 +355,7 @@ impl Store {
             if accepted.contains(id) {
                 report.accepted += 1;
                 if heads.is_empty() {
-                    // Only this device's part went; the rest is still to go.
+                    // Only part of it went; the rest is still to go.
                     continue;
                 }
                 set_shared(&tx, &peer, &id_text, heads)?;
@@ -381,19 +390,57 @@ impl Store {
                 "SELECT EXISTS (SELECT 1 FROM sync_todo WHERE peer = ?1 AND what = 'fetch')",
             )?
             .query_row([&peer], |r| r.get(0))?;
+        let mut local_ahead = false;
         for update in &response.pull {
-            apply_remote(&tx, &peer, update, fetches_pending, now, &mut report)?;
+            local_ahead |= apply_remote(&tx, &peer, update, fetches_pending, now, &mut report)?;
         }
         let push_cursor = pending.push_upto;
         let cursor = i64::try_from(response.cursor).unwrap_or(i64::MAX);
-        tx.prepare_cached("INSERT INTO peers (peer, pull_cursor, pull_since, push_cursor, remote_id) VALUES (?1, ?2, ?3, ?4, ?5)
+        tx.prepare_cached("INSERT INTO peers (peer, pull_cursor, pull_since, push_cursor, remote_id, epoch, cursor_tag)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?8)
              ON CONFLICT (peer) DO UPDATE SET pull_cursor = excluded.pull_cursor,
                  pull_since = CASE WHEN ?6 THEN pull_since ELSE excluded.pull_since END,
-                 push_cursor = max(push_cursor, excluded.push_cursor), remote_id = excluded.remote_id")?.execute(params![peer, cursor, if response.more { 0 } else { cursor }, push_cursor, remote, response.more])?;
+                 push_cursor = max(push_cursor, excluded.push_cursor), remote_id = excluded.remote_id,
+                 epoch = excluded.epoch, cursor_tag = excluded.cursor_tag")?
+            .execute(params![
+                peer,
+                cursor,
+                if response.more { 0 } else { cursor },
+                push_cursor,
+                remote,
+                response.more,
+                epoch,
+                response.cursor_tag as i64
+            ])?;
         tx.commit()?;
-        report.more = response.more || !pending.push_complete;
+        // Something received met local changes the peer lacks: they go in
+        // one more round rather than wait for the next sync.
+        report.more = response.more || !pending.push_complete || local_ahead;
         Ok(report)
     }
+
+    /// How many records hold unacknowledged changes, and when the oldest of
+    /// them was last written.
+    fn pending_report(&self, peer: &PeerId) -> Result<PendingReport> {
+        let (records, oldest_ms) = self.pending_summary(peer)?;
+        Ok(PendingReport { records, oldest_ms })
+    }
+}
+
+/// Forgets everything assumed about `peer` and starts listing what it holds.
+fn start_reconcile(tx: &Transaction<'_>, peer: &str, remote: &str, epoch: i64) -> Result<()> {
+    tx.prepare_cached("DELETE FROM peer_heads WHERE peer = ?1")?
+        .execute([peer])?;
+    tx.prepare_cached("DELETE FROM sync_todo WHERE peer = ?1")?
+        .execute([peer])?;
+    tx.prepare_cached(
+        "INSERT INTO peers (peer, pull_cursor, pull_since, push_cursor, remote_id, epoch, cursor_tag, reconcile_from)
+         VALUES (?1, 0, 0, 0, ?2, ?3, 0, 0)
+         ON CONFLICT (peer) DO UPDATE SET pull_cursor = 0, pull_since = 0, push_cursor = 0,
+             remote_id = excluded.remote_id, epoch = excluded.epoch, cursor_tag = 0, reconcile_from = 0",
+    )?
+    .execute(params![peer, remote, epoch])?;
+    Ok(())
 }
 
 fn set_shared(tx: &Transaction<'_>, peer: &str, id: &str, heads: &[u8]) -> Result<()> {
@@ -409,85 +456,5 @@ fn todo(tx: &Transaction<'_>, peer: &str, id: &str, what: &str) -> Result<()> {
         "INSERT OR IGNORE INTO sync_todo (peer, record_id, what) VALUES (?1, ?2, ?3)",
     )?
     .execute(params![peer, id, what])?;
-    Ok(())
-}
-
-/// Merges one received record into the store.
-fn apply_remote(
-    tx: &Transaction<'_>,
-    peer: &str,
-    update: &RecordUpdate,
-    fetches_pending: bool,
-    now: i64,
-    report: &mut SyncReport,
-) -> Result<()> {
-    let id_text = update.id.to_string();
-    let stored = load_stored(tx, update.id)?;
-    let before = match &stored {
-        Some(s) => Some(RecordDoc::load(&s.doc)?),
-        None => None,
-    };
-    let skip = |report: &mut SyncReport, code, reason: String| {
-        report.skipped.push(Rejected {
-            id: update.id,
-            code,
-            reason,
-        });
-    };
-    let doc = match merged(before.as_ref(), &update.payload) {
-        Ok(doc) => doc,
-        Err(refusal) if refusal.code == RejectCode::NeedFull => {
-            todo(tx, peer, &id_text, "fetch")?;
-            return Ok(());
-        }
-        Err(refusal) => {
-            skip(report, refusal.code, refusal.reason);
-            return Ok(());
-        }
-    };
-    if fetches_pending {
-        tx.prepare_cached(
-            "DELETE FROM sync_todo WHERE peer = ?1 AND record_id = ?2 AND what = 'fetch'",
-        )?
-        .execute(params![peer, id_text])?;
-    }
-    let their_heads = heads_to_bytes(&hashes_from_wire(&update.heads));
-    let heads = doc.heads();
-    let changed = before.as_ref().is_none_or(|b| b.heads() != heads);
-    if changed {
-        let record = match doc.read() {
-            Ok(record) if record.meta().id == update.id => record,
-            Ok(record) => {
-                skip(
-                    report,
-                    RejectCode::Invalid,
-                    format!("document is record {}", record.meta().id),
-                );
-                return Ok(());
-            }
-            Err(e) => {
-                skip(report, RejectCode::Invalid, e.to_string());
-                return Ok(());
-            }
-        };
-        let bytes = match (&update.payload, &before) {
-            (Payload::Full(bytes), None) => bytes.clone(),
-            _ => doc.save(),
-        };
-        write_record(tx, &record, &bytes, &heads, before.is_none(), now)?;
-        if let Record::Wish(card) = &record
-            && card.state.open_conflicts().next().is_some()
-        {
-            report.conflicts.push(update.id);
-        }
-    }
-    report.received += 1;
-    set_shared(tx, peer, &id_text, &their_heads)?;
-    if before.is_some() && heads_to_bytes(&heads) == their_heads {
-        // The peer has everything this store has for the record: any
-        // earlier refusal no longer holds anything back.
-        tx.prepare_cached("DELETE FROM rejections WHERE peer = ?1 AND record_id = ?2")?
-            .execute(params![peer, id_text])?;
-    }
     Ok(())
 }
