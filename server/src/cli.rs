@@ -13,7 +13,7 @@ use crate::config::{LogFormat, Settings};
 use crate::error::{AppError, AppResult};
 use crate::state::now_ms;
 use crate::store::RelayStore;
-use crate::{accounts, backup, demo, init_logging, run};
+use crate::{accounts, demo, init_logging, restore, run};
 
 /// Doorstep relay: sync for offline field work, and the supervisors' API.
 #[derive(Debug, Parser)]
@@ -38,13 +38,33 @@ enum Command {
     /// Manages devices.
     #[command(subcommand)]
     Device(DeviceCommand),
-    /// Writes a consistent copy of a live database.
+    /// Writes a consistent copy of a live database (safe while the relay
+    /// serves), the signing key included; only its owner can read it.
     Backup {
         /// The database to copy.
         #[arg(long, env = "DOORSTEP_DB", default_value = "doorstep.sqlite")]
         db: PathBuf,
+        /// The signing key file [default: the database path + `.key`].
+        #[arg(long, env = "DOORSTEP_KEY_FILE")]
+        key_file: Option<PathBuf>,
         /// Where to write the copy (must not exist).
         out: PathBuf,
+    },
+    /// Puts a backup in place (the relay must be stopped). The relay then
+    /// starts a new feed epoch, and every phone gives back what the backup
+    /// lacks at its next sync.
+    Restore {
+        /// The backup, as written by `doorstep backup`.
+        backup: PathBuf,
+        /// The database to restore to.
+        #[arg(long, env = "DOORSTEP_DB", default_value = "doorstep.sqlite")]
+        db: PathBuf,
+        /// Where to write the backup's signing key [default: the database path + `.key`].
+        #[arg(long, env = "DOORSTEP_KEY_FILE")]
+        key_file: Option<PathBuf>,
+        /// Replace an existing database (it is kept aside as `<db>.replaced-<time>`).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -187,12 +207,72 @@ fn execute(cli: Cli) -> AppResult<()> {
         }
         Command::User(command) => user(command),
         Command::Device(command) => device(command),
-        Command::Backup { db, out } => {
-            backup(&db, &out)?;
-            println!("backed up {} to {}", db.display(), out.display());
+        Command::Backup { db, key_file, out } => {
+            let key = key_file.unwrap_or_else(|| default_key_path(&db));
+            let report = restore::backup(&db, &key, &out, now_ms())?;
+            println!(
+                "backed up {} records from {} to {}",
+                report.records,
+                db.display(),
+                out.display()
+            );
+            if report.key_included {
+                println!("the signing key ({}) is in the backup", key.display());
+            } else {
+                println!(
+                    "no signing key file at {}: keep the secret you gave the relay with the backup",
+                    key.display()
+                );
+            }
+            Ok(())
+        }
+        Command::Restore {
+            backup,
+            db,
+            key_file,
+            force,
+        } => {
+            let key = key_file.unwrap_or_else(|| default_key_path(&db));
+            let report = restore::restore(&backup, &db, &key, force, now_ms())?;
+            print_restored(&backup, &db, &report);
             Ok(())
         }
     }
+}
+
+fn default_key_path(db: &std::path::Path) -> PathBuf {
+    Settings {
+        db: db.to_path_buf(),
+        ..Settings::default()
+    }
+    .key_path()
+}
+
+fn print_restored(backup: &std::path::Path, db: &std::path::Path, report: &restore::RestoreReport) {
+    let taken = report
+        .taken_at
+        .map(|ms| format!(", taken {}", crate::when::local(ms)))
+        .unwrap_or_default();
+    println!(
+        "restored {} records from {}{taken} to {}",
+        report.records,
+        backup.display(),
+        db.display()
+    );
+    match &report.key_written {
+        Some(key) => println!("signing key: {}", key.display()),
+        None => println!("the backup holds no signing key: give the relay the one it used"),
+    }
+    for path in &report.kept_aside {
+        println!("kept aside: {}", path.display());
+    }
+    println!(
+        "new feed epoch {:016x}: at its next sync every phone gives back what the backup lacks and catches up",
+        report.epoch
+    );
+    println!(
+        "devices revoked and users disabled after the backup was taken are active again: check `doorstep device list` and `doorstep user list`"
+    );
 }
 
 fn open(db: &DbArg) -> AppResult<Store> {

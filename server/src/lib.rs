@@ -26,12 +26,14 @@ pub mod demo;
 pub mod error;
 pub mod login;
 pub mod metrics;
+pub mod restore;
 mod routes;
 pub mod session;
 pub mod state;
 pub mod store;
+pub mod when;
 
-use std::path::Path;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
@@ -43,15 +45,33 @@ use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
-/// Opens the store and the signing keys named by `settings`.
+/// Opens the store and the signing keys named by `settings`, to serve them:
+/// takes the database's serving lock, and starts a new feed epoch if the
+/// database went back in time (see [`restore`]).
 pub fn open_state(settings: Settings) -> AppResult<AppState> {
-    let db = Db::open(&settings.db)
+    let lock = restore::ServingLock::take(&settings.db)?;
+    let mut store = sync_core::Store::open(&settings.db)
         .map_err(|e| AppError::Internal(format!("cannot open {}: {e}", settings.db.display())))?;
+    let key_file = settings.jwt_secret.is_none().then(|| settings.key_path());
+    if let Some(why) = restore::prepare_to_serve(
+        &mut store,
+        &settings.db,
+        key_file.as_deref(),
+        state::now_ms(),
+    )? {
+        tracing::warn!(%why, "the relay went back in time: a new feed epoch starts, and every phone reconciles at its next sync");
+    }
     let keys = match &settings.jwt_secret {
         Some(secret) => Keys::from_secret(secret.as_bytes())?,
         None => Keys::load_or_create(&settings.key_path())?,
     };
-    Ok(AppState::new(db, keys, settings))
+    let high_water = restore::HighWater::beside(&settings.db);
+    let mut state = AppState::new(Db::from_store(store), keys, settings);
+    state.serving = Some(Arc::new(state::Serving {
+        _lock: lock,
+        high_water,
+    }));
+    Ok(state)
 }
 
 /// Runs the relay until SIGTERM or Ctrl-C, then finishes in-flight requests.
@@ -73,6 +93,17 @@ pub async fn serve(listener: TcpListener, state: AppState) -> AppResult<()> {
     // Scripts and tests read this line to find a relay started on port 0.
     println!("listening on http://{addr}");
     let live = state.live.clone();
+    let marks = state.serving.clone().map(|serving| {
+        let db = state.db.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(HIGH_WATER_EVERY);
+            loop {
+                every.tick().await;
+                record_high_water(&db, &serving).await;
+            }
+        })
+    });
+    let (db, serving) = (state.db.clone(), state.serving.clone());
     axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
@@ -81,8 +112,26 @@ pub async fn serve(listener: TcpListener, state: AppState) -> AppResult<()> {
         })
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
+    if let (Some(task), Some(serving)) = (marks, serving) {
+        task.abort();
+        record_high_water(&db, &serving).await;
+    }
     tracing::info!("doorstep relay stopped");
     Ok(())
+}
+
+/// How often the feed's high-water mark is written beside the database.
+const HIGH_WATER_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn record_high_water(db: &Db, serving: &state::Serving) {
+    match db.run(|store| store.feed_position()).await {
+        Ok((epoch, seq)) => {
+            if let Err(e) = serving.high_water.write(epoch, seq) {
+                tracing::warn!(error = %e, "cannot record the feed's high-water mark");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read the feed's position"),
+    }
 }
 
 async fn shutdown_signal() {
@@ -119,17 +168,4 @@ pub fn init_logging(format: LogFormat) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
-}
-
-/// A consistent copy of a live database, taken while the relay runs.
-pub fn backup(db: &Path, out: &Path) -> AppResult<()> {
-    if out.exists() {
-        return Err(AppError::Conflict(format!(
-            "{} already exists",
-            out.display()
-        )));
-    }
-    let conn = rusqlite::Connection::open(db)?;
-    conn.execute("VACUUM INTO ?1", [out.to_string_lossy().as_ref()])?;
-    Ok(())
 }

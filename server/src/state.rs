@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::login::Logins;
 use crate::metrics::Metrics;
+use crate::restore::{HighWater, ServingLock};
 
 /// Shared state: the store, the signing keys, the settings and the metrics.
 #[derive(Clone, Debug)]
@@ -26,6 +27,17 @@ pub struct AppState {
     pub live: Arc<Live>,
     /// Password logins: the failed-login throttle.
     pub logins: Arc<Logins>,
+    /// Present when serving a database file: its lock and high-water mark.
+    pub serving: Option<Arc<Serving>>,
+}
+
+/// What a relay serving a database file holds for as long as it runs.
+#[derive(Debug)]
+pub struct Serving {
+    /// No second relay, and no restore, while this is held.
+    pub(crate) _lock: ServingLock,
+    /// Where the feed's furthest position is recorded.
+    pub(crate) high_water: HighWater,
 }
 
 impl AppState {
@@ -38,6 +50,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             live: Arc::new(Live::default()),
             logins: Arc::new(Logins::default()),
+            serving: None,
         }
     }
 }

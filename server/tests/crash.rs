@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -21,23 +21,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_doorstep");
 const PASSWORD: &str = "correct horse battery";
 
 fn doorstep(args: &[&str]) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "doorstep {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    doorstep_tests::process::doorstep(BIN, args);
 }
 
 /// Starts `doorstep serve` on a free port and returns it with its URL.
 fn serve(db: &Path) -> (Child, String) {
-    let mut command = Command::new(BIN);
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::null());
-    let started = doorstep_tests::process::start(command, Duration::from_secs(60));
+    let started = doorstep_tests::process::serve(BIN, db);
     (started.child, started.url)
 }
 

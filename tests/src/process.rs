@@ -52,3 +52,39 @@ pub fn start(mut command: Command, timeout: Duration) -> Started {
         printed.push(line);
     }
 }
+
+/// Runs the `doorstep` binary at `bin` with `args` and returns what it
+/// printed; panics with its error output unless it succeeds.
+pub fn doorstep(bin: &str, args: &[&str]) -> String {
+    let out = Command::new(bin)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run doorstep");
+    assert!(
+        out.status.success(),
+        "doorstep {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Starts `doorstep serve` (the binary at `bin`) over the database `db` on a
+/// free loopback port.
+pub fn serve(bin: &str, db: &std::path::Path) -> Started {
+    let mut command = Command::new(bin);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null());
+    start(command, Duration::from_secs(60))
+}
+
+/// Stops a relay with SIGTERM, as an init system would, and waits for it.
+pub fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}

@@ -84,6 +84,9 @@ pub struct SyncReport {
     /// False when it stopped before everything was exchanged (the next sync
     /// carries on).
     pub complete: bool,
+    /// True when the relay turned out to have gone back in time (restored
+    /// from a backup) and this phone gave back what it lacked.
+    pub reconciled: bool,
 }
 
 impl SyncReport {
@@ -97,6 +100,7 @@ impl SyncReport {
             conflicts: report.conflicts.iter().map(ToString::to_string).collect(),
             rounds,
             complete: !report.more,
+            reconciled: report.reconciled,
         }
     }
 }

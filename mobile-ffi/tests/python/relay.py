@@ -34,6 +34,14 @@ class Relay:
     def revoke(self, device_id):
         self.cli("device", "revoke", "--db", self.db, device_id)
 
+    def backup(self, path):
+        """`doorstep backup`, while the relay serves."""
+        self.cli("backup", "--db", self.db, path)
+
+    def restore(self, path):
+        """`doorstep restore` over the relay's database (stop it first)."""
+        self.cli("restore", path, "--db", self.db, "--force")
+
     def start(self):
         """Starts the relay (on the port it had before, once it has one)."""
         self.proc = subprocess.Popen(
@@ -82,3 +90,6 @@ class Api:
 
     def wishes(self, query=""):
         return self.call("GET", f"/v1/wishes?{query}")
+
+    def assign(self, wish_id, claimant):
+        return self.call("POST", f"/v1/wishes/{wish_id}/assign", {"claimant": claimant})

@@ -162,20 +162,6 @@ pub(super) struct Timeline {
 /// The most days one series covers (ten years).
 const MAX_DAYS: i64 = 3660;
 
-/// `YYYY-MM-DD` of a day number (days since 1970-01-01).
-fn civil(day: i64) -> String {
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 /// Buckets rows of fulfilled and confirmed cards by day.
 fn timeline(rows: &[WishRow], tz_offset_min: i64) -> Timeline {
     let offset = tz_offset_min.clamp(-14 * 60, 14 * 60) * 60_000;
@@ -200,7 +186,7 @@ fn timeline(rows: &[WishRow], tz_offset_min: i64) -> Timeline {
             .map(|d| {
                 let (fulfilled, confirmed) = counts.get(&d).copied().unwrap_or_default();
                 Day {
-                    day: civil(d),
+                    day: crate::when::day(d),
                     fulfilled,
                     confirmed,
                 }
@@ -282,10 +268,10 @@ mod tests {
 
     #[test]
     fn days_are_civil_dates() {
-        assert_eq!(civil(0), "1970-01-01");
-        assert_eq!(civil(20_778), "2026-11-21");
-        assert_eq!(civil(-1), "1969-12-31");
-        assert_eq!(civil(11_016), "2000-02-29");
+        assert_eq!(crate::when::day(0), "1970-01-01");
+        assert_eq!(crate::when::day(20_778), "2026-11-21");
+        assert_eq!(crate::when::day(-1), "1969-12-31");
+        assert_eq!(crate::when::day(11_016), "2000-02-29");
     }
 
     #[test]

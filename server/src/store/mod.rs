@@ -115,6 +115,9 @@ pub trait RelayStore: Send + 'static {
     /// How much the store holds.
     fn usage(&self) -> AppResult<Usage>;
 
+    /// The feed's epoch and its last position.
+    fn feed_position(&mut self) -> AppResult<(u64, i64)>;
+
     // ---- users --------------------------------------------------------------
 
     /// Adds a user with an already hashed password (see

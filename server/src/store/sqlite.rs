@@ -97,6 +97,10 @@ impl RelayStore for Store {
         Ok(Usage { records, bytes })
     }
 
+    fn feed_position(&mut self) -> AppResult<(u64, i64)> {
+        Ok((self.feed_epoch()?, self.feed_seq()?))
+    }
+
     fn insert_user(
         &mut self,
         username: &UserId,

@@ -54,12 +54,39 @@ fn random_u64() -> Result<u64> {
     Ok(u64::from_le_bytes(bytes))
 }
 
+/// The `meta` keys sync-core keeps for itself.
+const RESERVED: [&str; 4] = ["store_id", "device_key", EPOCH_META, SECRET_META];
+
 impl Store {
     fn meta_value(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .connection()
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()?)
+    }
+
+    /// A small named value an embedder keeps in the store (the relay's
+    /// backup marks), if set.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.meta_value(key)
+    }
+
+    /// Sets (or, with `None`, removes) a named value of the embedder's. The
+    /// keys sync-core keeps for itself are refused.
+    pub fn set_meta(&self, key: &str, value: Option<&str>) -> Result<()> {
+        if RESERVED.contains(&key) {
+            return Err(crate::error::InvalidInput::new("a key sync-core keeps", key).into());
+        }
+        match value {
+            Some(value) => self.connection().execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                [key, value],
+            )?,
+            None => self
+                .connection()
+                .execute("DELETE FROM meta WHERE key = ?1", [key])?,
+        };
+        Ok(())
     }
 
     /// The feed's epoch and tag secret, created on first use.
