@@ -41,6 +41,34 @@ pub struct Device {
     pub last_seen: Option<i64>,
     /// When it was revoked (ms), if it was.
     pub revoked_at: Option<i64>,
+    /// `active`, `retired` (it may still deliver work made before it was
+    /// retired, or before its user was disabled) or `lost`.
+    pub standing: String,
+    /// Whether it registered a signing key.
+    pub has_key: bool,
+    /// Records with changes it had not synced, at its last report.
+    pub pending: Option<u64>,
+    /// When the oldest of those was last written (ms).
+    pub oldest_pending_at: Option<i64>,
+    /// When it last reported (ms).
+    pub reported_at: Option<i64>,
+    /// Its clock's offset from the relay's at its last sync (ms, after the
+    /// correction it applies itself; positive: ahead).
+    pub clock_offset_ms: Option<i64>,
+}
+
+/// After how long without news a device's unsynced work is worth a warning.
+pub const UNSYNCED_WARNING_MS: i64 = 3 * 86_400_000;
+
+impl Device {
+    /// True when the device has unsynced work and has not been heard from
+    /// for [`UNSYNCED_WARNING_MS`]: a supervisor should find the phone.
+    pub fn stranded(&self, now: i64) -> bool {
+        self.pending.unwrap_or(0) > 0
+            && self
+                .reported_at
+                .is_none_or(|at| now - at >= UNSYNCED_WARNING_MS)
+    }
 }
 
 /// A fresh secret: 32 random bytes, base64url.

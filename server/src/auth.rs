@@ -161,6 +161,38 @@ pub struct AuthUser {
     pub user: User,
     /// The device.
     pub device: DeviceId,
+    /// The device is retired, or its user disabled: it may only deliver the
+    /// work it made before (see [`Delivery`]); every other call refuses it.
+    pub retired: bool,
+}
+
+/// A sync's caller: like [`AuthUser`], but a retired device (or a disabled
+/// user's) is let in too, to deliver what it made before it was retired.
+/// It receives nothing.
+#[derive(Debug, Clone)]
+pub struct Delivery(pub AuthUser);
+
+impl FromRequestParts<AppState> for Delivery {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)
+            .ok_or_else(|| AppError::Unauthorized("an access token is required".into()))?;
+        let claims = state.keys.verify(token)?;
+        let device: DeviceId = claims
+            .dev
+            .parse()
+            .map_err(|_| AppError::InvalidToken("the access token is not valid".into()))?;
+        let username = claims.sub;
+        state
+            .db
+            .run(move |store| authorize_in(store, &username, device, true))
+            .await
+            .map(Delivery)
+    }
 }
 
 impl AuthUser {
@@ -227,20 +259,22 @@ pub async fn authorize(
 ) -> AppResult<AuthUser> {
     state
         .db
-        .run(move |store| authorize_in(store, &username, device))
+        .run(move |store| authorize_in(store, &username, device, false))
         .await
 }
 
-/// [`authorize`] on the store's thread.
+/// [`authorize`] on the store's thread. A lost device is refused; a retired
+/// one (or a disabled user's) only when `deliver` is false.
 pub fn authorize_in(
     store: &dyn RelayStore,
     username: &str,
     device: DeviceId,
+    deliver: bool,
 ) -> AppResult<AuthUser> {
     let registered = store
         .device(device)?
         .ok_or_else(|| AppError::InvalidToken("the access token is not valid".into()))?;
-    if registered.revoked_at.is_some() {
+    if registered.standing == "lost" {
         return Err(AppError::DeviceRevoked);
     }
     if registered.username != username {
@@ -251,8 +285,17 @@ pub fn authorize_in(
     let user = store
         .user(username)?
         .ok_or_else(|| AppError::InvalidToken("the access token is not valid".into()))?;
-    if user.disabled {
-        return Err(AppError::Forbidden("this user is disabled".into()));
+    let retired = registered.standing == "retired";
+    if retired && !deliver {
+        return Err(AppError::Forbidden(if user.disabled {
+            "this user is disabled".into()
+        } else {
+            "this device was retired: it may only deliver the work it made before".into()
+        }));
     }
-    Ok(AuthUser { user, device })
+    Ok(AuthUser {
+        user,
+        device,
+        retired,
+    })
 }

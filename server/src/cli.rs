@@ -11,9 +11,10 @@ use sync_core::{DeviceId, Role, ScopePath, Store, UserId};
 
 use crate::config::{LogFormat, Settings};
 use crate::error::{AppError, AppResult};
+use crate::routes::CLOCK_BOUND_MS;
 use crate::state::now_ms;
 use crate::store::RelayStore;
-use crate::{accounts, demo, init_logging, restore, run};
+use crate::{accounts, demo, init_logging, restore, run, when};
 
 /// Doorstep relay: sync for offline field work, and the supervisors' API.
 #[derive(Debug, Parser)]
@@ -128,8 +129,16 @@ enum UserCommand {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Disables a user and ends their sessions.
+    /// Disables a user: no more logins, and their phones count as retired
+    /// (they may still deliver what they made before).
     Disable {
+        /// Login name.
+        username: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Undoes `user disable`.
+    Enable {
         /// Login name.
         username: String,
         #[command(flatten)]
@@ -139,14 +148,30 @@ enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 enum DeviceCommand {
-    /// Lists devices.
+    /// Lists devices: when each was last seen, and the work it has not synced.
     List {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Revokes a device: it is refused from its next request on.
+    /// Retires a device (its worker left or changed phones): it may still
+    /// deliver the work it made before, but nothing newer, and cannot log in.
+    Retire {
+        /// The device id, or enough of its start to tell it from the others.
+        device_id: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Marks a device lost or stolen: it is refused from its next request on,
+    /// and its work carried by other phones waits for a supervisor.
+    Lost {
+        /// The device id, or enough of its start to tell it from the others.
+        device_id: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// The same as `device lost`.
     Revoke {
-        /// The device id.
+        /// The device id, or enough of its start to tell it from the others.
         device_id: String,
         #[command(flatten)]
         db: DbArg,
@@ -337,40 +362,114 @@ fn user(command: UserCommand) -> AppResult<()> {
         }
         UserCommand::Disable { username, db } => {
             open(&db)?.disable_user(&username, now_ms())?;
-            println!("disabled {username}");
+            println!(
+                "disabled {username}: no more logins; their phones may still deliver what they made before"
+            );
+            Ok(())
+        }
+        UserCommand::Enable { username, db } => {
+            open(&db)?.enable_user(&username)?;
+            println!("enabled {username}");
             Ok(())
         }
     }
 }
 
 fn device(command: DeviceCommand) -> AppResult<()> {
-    match command {
-        DeviceCommand::List { db } => {
-            let devices = open(&db)?.list_devices()?;
-            println!(
-                "{:<36}  {:<16} {:<6} {:<8} name",
-                "device", "user", "kind", "status"
-            );
-            for d in devices {
-                let status = if d.revoked_at.is_some() {
-                    "revoked"
-                } else {
-                    "active"
-                };
-                println!(
-                    "{:<36}  {:<16} {:<6} {:<8} {}",
-                    d.id, d.username, d.kind, status, d.name
-                );
-            }
-            Ok(())
+    let (device_id, db, kind) = match command {
+        DeviceCommand::List { db } => return list_devices(&db),
+        DeviceCommand::Retire { device_id, db } => (device_id, db, RevokeKind::Retired),
+        DeviceCommand::Lost { device_id, db } | DeviceCommand::Revoke { device_id, db } => {
+            (device_id, db, RevokeKind::Lost)
         }
-        DeviceCommand::Revoke { device_id, db } => {
-            let id: DeviceId = device_id
-                .parse()
-                .map_err(|e: sync_core::InvalidInput| AppError::BadRequest(e.to_string()))?;
-            RelayStore::revoke_device(&mut open(&db)?, id, RevokeKind::Lost, now_ms())?;
-            println!("revoked {id}");
-            Ok(())
-        }
+    };
+    let mut store = open(&db)?;
+    let id = find_device(&store, &device_id)?;
+    RelayStore::revoke_device(&mut store, id, kind, now_ms())?;
+    match kind {
+        RevokeKind::Retired => println!(
+            "retired {id}: it may still deliver the work it made before, and nothing newer"
+        ),
+        RevokeKind::Lost => println!(
+            "marked {id} lost: it is refused from its next request on, and its work carried by other phones waits for a supervisor"
+        ),
     }
+    Ok(())
+}
+
+/// The device whose id is `text` or starts with it (at least 4 characters,
+/// and only one device).
+fn find_device(store: &Store, text: &str) -> AppResult<DeviceId> {
+    if let Ok(id) = text.parse() {
+        return Ok(id);
+    }
+    let text = text.trim().to_ascii_lowercase();
+    if text.len() < 4 {
+        return Err(AppError::BadRequest(format!(
+            "{text:?} is too short to name a device: give at least 4 characters of its id"
+        )));
+    }
+    let found: Vec<DeviceId> = store
+        .list_devices()?
+        .into_iter()
+        .map(|d| d.id)
+        .filter(|id| id.to_string().starts_with(&text))
+        .collect();
+    match found.as_slice() {
+        [id] => Ok(*id),
+        [] => Err(AppError::NotFound(format!("no device starts with {text}"))),
+        _ => Err(AppError::BadRequest(format!(
+            "{} devices start with {text}: give more of the id",
+            found.len()
+        ))),
+    }
+}
+
+fn list_devices(db: &DbArg) -> AppResult<()> {
+    let devices = open(db)?.list_devices()?;
+    let now = now_ms();
+    println!(
+        "{:<36}  {:<14} {:<5} {:<8} {:<12} {:<22} name",
+        "device", "user", "kind", "status", "last seen", "unsynced"
+    );
+    let mut stranded = 0;
+    for d in devices {
+        let seen = d.last_seen.map_or_else(
+            || "never".to_owned(),
+            |at| format!("{} ago", when::ago(at, now)),
+        );
+        let unsynced = match (d.pending, d.oldest_pending_at) {
+            (Some(0), _) => "none".to_owned(),
+            (Some(n), Some(oldest)) => format!("{n}, since {} ago", when::ago(oldest, now)),
+            (Some(n), None) => n.to_string(),
+            (None, _) => "-".to_owned(),
+        };
+        let mut notes = Vec::new();
+        if d.stranded(now) {
+            stranded += 1;
+            notes.push("UNSYNCED WORK NOT SEEN FOR DAYS".to_owned());
+        }
+        if let Some(offset) = d.clock_offset_ms.filter(|o| o.abs() > CLOCK_BOUND_MS) {
+            notes.push(format!(
+                "clock {} {}",
+                when::ago(0, offset.abs()),
+                if offset > 0 { "ahead" } else { "behind" }
+            ));
+        }
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", notes.join("; "))
+        };
+        println!(
+            "{:<36}  {:<14} {:<5} {:<8} {:<12} {:<22} {}{notes}",
+            d.id, d.username, d.kind, d.standing, seen, unsynced, d.name
+        );
+    }
+    if stranded > 0 {
+        println!(
+            "\n{stranded} device(s) hold work that has not reached the relay and have not synced for days: find them, or have a colleague's phone meet them"
+        );
+    }
+    Ok(())
 }

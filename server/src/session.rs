@@ -134,7 +134,7 @@ pub async fn from_headers(state: &AppState, headers: &HeaderMap) -> AppResult<Op
             let Some(session) = store.web_session(&lookup, now_ms())? else {
                 return Ok(None);
             };
-            match auth::authorize_in(store, &session.username, session.device) {
+            match auth::authorize_in(store, &session.username, session.device, false) {
                 Ok(auth) => Ok(Some(auth)),
                 Err(
                     AppError::Forbidden(_) | AppError::InvalidToken(_) | AppError::DeviceRevoked,

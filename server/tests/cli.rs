@@ -146,7 +146,25 @@ fn users_devices_keys_backup_and_a_graceful_stop() {
     phone.sync().unwrap();
     let device = phone.phone.device().to_string();
     let devices = stdout(&run(&["device", "list", "--db", db_arg]));
-    assert!(devices.contains(&device) && devices.contains("active"));
+    let row = devices.lines().find(|l| l.contains(&device)).unwrap();
+    assert!(
+        row.contains("active") && row.contains("s ago") && row.contains("none"),
+        "{row}"
+    );
+    // Work the phone has not synced shows at its next report.
+    let author = phone.phone.author.clone();
+    let community = phone.phone.community();
+    phone
+        .phone
+        .store
+        .create_household(&author, &community, &Default::default())
+        .unwrap();
+    let (request, _) = phone
+        .phone
+        .store
+        .begin_sync(&doorstep_tests::relay_peer(), &[])
+        .unwrap();
+    assert_eq!(request.pending.unwrap().records, 1);
 
     // A consistent copy while the relay runs.
     let copy = dir.path().join("copy.sqlite");
@@ -157,22 +175,34 @@ fn users_devices_keys_backup_and_a_graceful_stop() {
         .unwrap();
     assert_eq!(users, 2);
 
-    // Revoking the phone cuts it off at its next request.
-    stdout(&run(&["device", "revoke", "--db", db_arg, &device]));
+    // Retiring the phone (named by the start of its id, as people do):
+    // it still delivers what it made before, and receives nothing.
+    let too_short = run(&["device", "retire", "--db", db_arg, &device[..2]]);
+    assert!(String::from_utf8_lossy(&too_short.stderr).contains("at least 4"));
+    stdout(&run(&["device", "retire", "--db", db_arg, &device[..8]]));
+    let delivered = phone.sync().unwrap();
+    assert_eq!((delivered.accepted, delivered.received), (1, 0));
+    let retired = stdout(&run(&["device", "list", "--db", db_arg]));
+    assert!(
+        retired
+            .lines()
+            .any(|l| l.contains(&device) && l.contains("retired"))
+    );
+    // Marking it lost cuts it off at its next request.
+    stdout(&run(&["device", "lost", "--db", db_arg, &device]));
     let refused = phone.sync().unwrap_err();
     assert_eq!(refused.status.map(|s| s.as_u16()), Some(403));
-    assert!(stdout(&run(&["device", "list", "--db", db_arg])).contains("revoked"));
-    // Disabling a user ends their logins.
-    stdout(&run(&["user", "disable", "--db", db_arg, "chen"]));
+    let lost = stdout(&run(&["device", "list", "--db", db_arg]));
     assert!(
-        login(
-            &url,
-            "chen",
-            "supervisor pass",
-            &sync_core::DeviceId::random().to_string()
-        )
-        .is_err()
+        lost.lines()
+            .any(|l| l.contains(&device) && l.contains("lost"))
     );
+    // Disabling a user ends their logins; enabling gives them back.
+    let fresh = || sync_core::DeviceId::random().to_string();
+    stdout(&run(&["user", "disable", "--db", db_arg, "chen"]));
+    assert!(login(&url, "chen", "supervisor pass", &fresh()).is_err());
+    stdout(&run(&["user", "enable", "--db", db_arg, "chen"]));
+    assert!(login(&url, "chen", "supervisor pass", &fresh()).is_ok());
 
     // SIGTERM: the relay finishes and exits cleanly, logging JSON.
     let started = Instant::now();

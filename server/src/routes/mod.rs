@@ -1,6 +1,7 @@
 //! The HTTP API: `fn app(state) -> Router`.
 
 mod auth;
+mod devices;
 mod households;
 mod live;
 mod ops;
@@ -19,6 +20,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub(crate) use devices::CLOCK_BOUND_MS;
 pub use sync::SYNC_MEDIA_TYPE;
 
 use crate::dashboard;
@@ -59,6 +61,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/stats/timeline", get(stats::fulfilments))
         .route("/v1/export/wishes.csv", get(stats::export))
         .route("/v1/changes", get(live::poll))
+        .route("/v1/devices", get(devices::list))
+        .route("/v1/quarantine", get(devices::held))
+        .route("/v1/quarantine/{id}/accept", post(devices::accept))
+        .route("/v1/quarantine/{id}/discard", post(devices::discard))
         .route("/api", get(ops::index))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

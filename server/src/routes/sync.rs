@@ -13,10 +13,10 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use sync_core::sync::{Message, RelayPolicy, WireError};
 
-use crate::auth::AuthUser;
+use crate::auth::Delivery;
 use crate::error::{AppError, AppResult};
 use crate::metrics::CodeLabel;
-use crate::state::{AppState, now_ms};
+use crate::state::AppState;
 
 /// The media type of sync messages.
 pub const SYNC_MEDIA_TYPE: &str = "application/vnd.doorstep.sync";
@@ -24,7 +24,7 @@ pub const SYNC_MEDIA_TYPE: &str = "application/vnd.doorstep.sync";
 /// Serves one sync round.
 pub(super) async fn sync(
     State(state): State<AppState>,
-    auth: AuthUser,
+    Delivery(auth): Delivery,
     body: Bytes,
 ) -> AppResult<impl IntoResponse> {
     let started = Instant::now();
@@ -45,16 +45,17 @@ pub(super) async fn sync(
             "the request names another device than the token".into(),
         ));
     }
-    let policy = RelayPolicy::new(auth.device, auth.user.scopes.clone())
-        .with_relay_secret(state.keys.device_secret());
-    let device = auth.device;
+    // A retired device delivers what it made before; it receives nothing.
+    let readable = if auth.retired {
+        Vec::new()
+    } else {
+        auth.user.scopes.clone()
+    };
+    let policy =
+        RelayPolicy::new(auth.device, readable).with_relay_secret(state.keys.device_secret());
     let response = state
         .db
-        .run(move |store| {
-            let response = store.serve_sync(&policy, &request)?;
-            store.device_seen(device, now_ms())?;
-            Ok(response)
-        })
+        .run(move |store| store.serve_sync(&policy, &request))
         .await?;
     if !response.accepted.is_empty() {
         state.live.notify();

@@ -179,10 +179,31 @@ fn refresh_tokens(store: &mut dyn RelayStore) {
     let unknown = store.rotate_refresh("not-a-token", DAY, 200);
     assert!(matches!(unknown, Err(AppError::InvalidToken(_))));
 
-    // Disabling the user or revoking the device ends every chain.
+    // A disabled user's phone keeps its chain (it may still deliver what it
+    // made before); enabling the user again changes nothing for it.
     let fourth = store.issue_refresh(phone, DAY, 300).unwrap();
     store.disable_user("wang", 301).unwrap();
-    assert!(store.rotate_refresh(&fourth, DAY, 302).is_err());
+    let (_, _, fifth_of_wang) = store.rotate_refresh(&fourth, DAY, 302).unwrap();
+    store.enable_user("wang").unwrap();
+    assert!(!store.user("wang").unwrap().unwrap().disabled);
+    store.rotate_refresh(&fifth_of_wang, DAY, 303).unwrap();
+    assert!(matches!(
+        store.enable_user("nobody"),
+        Err(AppError::NotFound(_))
+    ));
+    // Retiring keeps it too; losing the device ends it.
+    store
+        .revoke_device(phone, RevokeKind::Retired, 304)
+        .unwrap();
+    assert_eq!(store.device(phone).unwrap().unwrap().standing, "retired");
+    let retired = store.issue_refresh(phone, DAY, 305).unwrap();
+    let (_, _, still) = store.rotate_refresh(&retired, DAY, 306).unwrap();
+    store.revoke_device(phone, RevokeKind::Lost, 307).unwrap();
+    assert_eq!(store.device(phone).unwrap().unwrap().standing, "lost");
+    assert!(matches!(
+        store.rotate_refresh(&still, DAY, 308),
+        Err(AppError::DeviceRevoked)
+    ));
 
     let chens = DeviceId::random();
     store

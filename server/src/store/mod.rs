@@ -17,6 +17,8 @@
 mod contract;
 mod sqlite;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use sync_core::doc::{EventInput, HistoryEntry};
 use sync_core::keys::{DeviceKey, PublicKey};
@@ -24,7 +26,7 @@ use sync_core::store::RevokeKind;
 use sync_core::store::{
     ConflictRow, HouseholdRow, Page, StatsReport, VisitRow, WishFilter, WishRow,
 };
-use sync_core::sync::{Policy, SyncRequest, SyncResponse};
+use sync_core::sync::{Decision, Held, Policy, Refusal, SyncRequest, SyncResponse};
 use sync_core::{
     Author, DeviceId, HouseholdId, Record, RecordId, Role, ScopePath, Status, UserId, WishId,
 };
@@ -118,6 +120,22 @@ pub trait RelayStore: Send + 'static {
     /// The feed's epoch and its last position.
     fn feed_position(&mut self) -> AppResult<(u64, i64)>;
 
+    /// Work held for a supervisor (changes by lost devices) in records of
+    /// `scopes`; decided ones too when `decided`.
+    fn held(&self, scopes: &[ScopePath], decided: bool) -> AppResult<Vec<Held>>;
+
+    /// A supervisor's decision about held work (see sync-core's
+    /// `Store::decide_held`). The inner error says why accepted work could
+    /// not be applied.
+    fn decide_held(
+        &mut self,
+        id: i64,
+        decision: Decision,
+        by: &UserId,
+        relay_secret: Arc<[u8]>,
+        now: i64,
+    ) -> AppResult<Result<(), Refusal>>;
+
     // ---- users --------------------------------------------------------------
 
     /// Adds a user with an already hashed password (see
@@ -138,8 +156,13 @@ pub trait RelayStore: Send + 'static {
     /// Every user, by name.
     fn list_users(&self) -> AppResult<Vec<User>>;
 
-    /// Disables a user and revokes their refresh tokens and sessions.
+    /// Disables a user: no more logins, their dashboard sessions end, and
+    /// their devices count as retired from `now` (they may still deliver
+    /// what they made before).
     fn disable_user(&mut self, username: &str, now: i64) -> AppResult<()>;
+
+    /// Undoes [`RelayStore::disable_user`].
+    fn enable_user(&mut self, username: &str) -> AppResult<()>;
 
     /// A user's password hash and record, if the user exists.
     fn credentials(&self, username: &str) -> AppResult<Option<Credentials>>;

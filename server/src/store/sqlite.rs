@@ -5,13 +5,15 @@
 //! one backup copies it).
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter, types::Value as Sql};
+use std::sync::Arc;
 use sync_core::doc::{EventInput, HistoryEntry};
 use sync_core::keys::{DeviceKey, PublicKey};
 use sync_core::store::{
     ConflictRow, HouseholdRow, Page, StatsReport, VisitRow, WishFilter, WishRow,
 };
 use sync_core::store::{Registration, RevokeKind};
-use sync_core::sync::{Policy, SyncRequest, SyncResponse};
+
+use sync_core::sync::{Decision, Held, Policy, Refusal, SyncRequest, SyncResponse};
 use sync_core::{
     Author, DeviceId, HouseholdId, Record, RecordId, Role, ScopePath, Status, Store, UserId, WishId,
 };
@@ -101,6 +103,28 @@ impl RelayStore for Store {
         Ok((self.feed_epoch()?, self.feed_seq()?))
     }
 
+    fn held(&self, scopes: &[ScopePath], decided: bool) -> AppResult<Vec<Held>> {
+        Ok(Store::held(self, scopes, decided)?)
+    }
+
+    fn decide_held(
+        &mut self,
+        id: i64,
+        decision: Decision,
+        by: &UserId,
+        relay_secret: Arc<[u8]>,
+        now: i64,
+    ) -> AppResult<Result<(), Refusal>> {
+        Ok(Store::decide_held(
+            self,
+            id,
+            decision,
+            by,
+            Some(relay_secret),
+            now,
+        )?)
+    }
+
     fn insert_user(
         &mut self,
         username: &UserId,
@@ -129,6 +153,10 @@ impl RelayStore for Store {
 
     fn disable_user(&mut self, username: &str, now: i64) -> AppResult<()> {
         disable_user(self.connection(), username, now)
+    }
+
+    fn enable_user(&mut self, username: &str) -> AppResult<()> {
+        enable_user(self.connection(), username)
     }
 
     fn credentials(&self, username: &str) -> AppResult<Option<Credentials>> {
@@ -325,20 +353,34 @@ fn list_users(conn: &Connection) -> AppResult<Vec<User>> {
     Ok(users)
 }
 
-/// Disables a user and revokes their refresh tokens.
+/// Disables a user: no more logins, their dashboard sessions end, and
+/// their devices count as retired from now on (they may still deliver what
+/// they made before).
 fn disable_user(conn: &Connection, username: &str, now: i64) -> AppResult<()> {
     let n = conn.execute(
-        "UPDATE users SET disabled = 1 WHERE username = ?1",
-        [username],
+        "UPDATE users SET disabled = 1, disabled_at = coalesce(disabled_at, ?2) WHERE username = ?1",
+        params![username, now],
     )?;
     if n == 0 {
         return Err(AppError::NotFound(format!("no user {username}")));
     }
     conn.execute(
-        "UPDATE refresh_tokens SET revoked_at = ?2 WHERE revoked_at IS NULL
+        "UPDATE refresh_tokens SET revoked_at = ?2 WHERE revoked_at IS NULL AND family LIKE 'web:%'
            AND device_id IN (SELECT id FROM devices WHERE username = ?1)",
         params![username, now],
     )?;
+    Ok(())
+}
+
+/// Undoes [`disable_user`].
+fn enable_user(conn: &Connection, username: &str) -> AppResult<()> {
+    let n = conn.execute(
+        "UPDATE users SET disabled = 0, disabled_at = NULL WHERE username = ?1",
+        [username],
+    )?;
+    if n == 0 {
+        return Err(AppError::NotFound(format!("no user {username}")));
+    }
     Ok(())
 }
 
@@ -363,7 +405,7 @@ fn credentials(conn: &Connection, username: &str) -> AppResult<Option<Credential
 
 /// One device.
 fn device(conn: &Connection, id: DeviceId) -> AppResult<Option<Device>> {
-    Ok(list_devices_where(conn, "WHERE id = ?1", &id.to_string())?.pop())
+    Ok(list_devices_where(conn, "WHERE d.id = ?1", &id.to_string())?.pop())
 }
 
 /// Every device, newest first.
@@ -373,30 +415,48 @@ fn list_devices(conn: &Connection) -> AppResult<Vec<Device>> {
 
 fn list_devices_where(conn: &Connection, clause: &str, arg: &str) -> AppResult<Vec<Device>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT id, username, name, kind, last_seen, revoked_at FROM devices {clause} ORDER BY created_at DESC, id"
+        "SELECT d.id, d.username, d.name, d.kind, d.last_seen, d.revoked_at, d.revoke_kind,
+                u.disabled, d.public_key IS NOT NULL, d.pending, d.oldest_pending_at,
+                d.reported_at, d.clock_offset_ms
+           FROM devices d JOIN users u ON u.username = d.username
+           {clause} ORDER BY d.created_at DESC, d.id"
     ))?;
     let rows = stmt
         .query_map([arg], |r| {
+            let revoked_at: Option<i64> = r.get(5)?;
+            let kind: Option<String> = r.get(6)?;
+            let disabled: bool = r.get(7)?;
+            let standing = match (revoked_at, kind.as_deref()) {
+                (Some(_), Some("retired")) => "retired",
+                (Some(_), _) => "lost",
+                (None, _) if disabled => "retired",
+                (None, _) => "active",
+            };
             Ok((
                 r.get::<_, String>(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
+                Device {
+                    id: DeviceId::default(),
+                    username: r.get(1)?,
+                    name: r.get(2)?,
+                    kind: r.get(3)?,
+                    last_seen: r.get(4)?,
+                    revoked_at,
+                    standing: standing.to_owned(),
+                    has_key: r.get(8)?,
+                    pending: r.get::<_, Option<i64>>(9)?.map(|n| n.max(0) as u64),
+                    oldest_pending_at: r.get(10)?,
+                    reported_at: r.get(11)?,
+                    clock_offset_ms: r.get(12)?,
+                },
             ))
         })?
         .map(|row| {
-            let (id, username, name, kind, last_seen, revoked_at) = row?;
+            let (id, device) = row?;
             Ok(Device {
                 id: id
                     .parse()
                     .map_err(|e: sync_core::InvalidInput| AppError::Internal(e.to_string()))?,
-                username,
-                name,
-                kind,
-                last_seen,
-                revoked_at,
+                ..device
             })
         })
         .collect::<AppResult<Vec<_>>>()?;
@@ -452,7 +512,9 @@ fn rotate_refresh(
     }
     let device_id: DeviceId = device_id.parse().map_err(|_| invalid())?;
     let owner = device(&tx, device_id)?.ok_or_else(invalid)?;
-    if owner.revoked_at.is_some() {
+    // A retired device (or a disabled user's) keeps its session: it may
+    // still deliver what it made before (see `auth::authorize_in`).
+    if owner.standing == "lost" {
         return Err(AppError::DeviceRevoked);
     }
     if used_at.is_some() {
@@ -470,9 +532,6 @@ fn rotate_refresh(
         return Err(invalid());
     }
     let user = user(&tx, &owner.username)?.ok_or_else(invalid)?;
-    if user.disabled {
-        return Err(AppError::Forbidden("this user is disabled".into()));
-    }
     tx.execute(
         "UPDATE refresh_tokens SET used_at = ?2 WHERE hash = ?1",
         params![token_hash(token), now],

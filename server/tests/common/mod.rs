@@ -91,6 +91,15 @@ impl TestRelay {
             .unwrap()
     }
 
+    /// Changes the relay's file behind its back, to make a situation a test
+    /// cannot wait for (days passing).
+    pub fn sql_write(&self, sql: &str) {
+        rusqlite::Connection::open(&self.db)
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
+    }
+
     /// Everything stored about records, and the feed position.
     pub fn snapshot(&self) -> (Vec<(String, i64, Vec<u8>)>, i64) {
         let sql = self.sql();

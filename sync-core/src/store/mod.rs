@@ -9,6 +9,7 @@ mod directory;
 mod feed;
 mod materialize;
 pub(crate) mod query;
+mod reports;
 mod search;
 mod signing;
 mod stats;
@@ -29,6 +30,7 @@ pub use directory::{
 };
 pub(crate) use feed::Feed;
 pub use query::{ConflictRow, HouseholdRow, Page, VisitRow, WishFilter, WishRow};
+pub use reports::DeviceReport;
 pub use stats::{ScopeStats, StatsReport, StatusCounts};
 pub use sync_state::{PeerId, Rejection};
 
@@ -50,6 +52,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../../migrations/001_init.sql")),
         M::up(include_str!("../../migrations/002_accounts.sql")),
         M::up(include_str!("../../migrations/003_trust.sql")),
+        M::up(include_str!("../../migrations/004_devices.sql")),
     ])
 });
 

@@ -13,6 +13,7 @@ mod client;
 mod messages;
 mod peer;
 mod policy;
+mod quarantine;
 mod server;
 mod structure;
 mod wire;
@@ -26,6 +27,7 @@ pub use messages::{
 };
 pub use peer::PeerSession;
 pub use policy::{Incoming, PeerPolicy, Policy, RETIREMENT_GRACE_MS, Refusal, RelayPolicy};
+pub use quarantine::{Decision, Held, HeldAuthor};
 pub use server::PULL_PAGE_BYTES;
 pub use wire::{
     MAGIC, MAX_BODY_BYTES, MAX_CHANGES, MAX_MESSAGE_BYTES, MAX_RECONCILE, MAX_RECORD_BYTES,

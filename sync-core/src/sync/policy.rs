@@ -50,6 +50,8 @@ pub struct Refusal {
     pub code: RejectCode,
     /// For a person.
     pub reason: String,
+    /// For [`RejectCode::Quarantine`]: the lost devices whose changes it holds.
+    pub lost: Vec<DeviceId>,
 }
 
 impl Refusal {
@@ -58,6 +60,7 @@ impl Refusal {
         Self {
             code,
             reason: reason.into(),
+            lost: Vec::new(),
         }
     }
 }
@@ -89,6 +92,9 @@ pub struct RelayPolicy {
     /// writes as (see [`DeviceKey::derive`]), so it recognises their changes
     /// even when its directory has forgotten them (after a restore).
     pub relay_secret: Option<std::sync::Arc<[u8]>>,
+    /// Accept lost devices' changes instead of holding them: a supervisor
+    /// accepted them from the quarantine.
+    pub accept_lost: bool,
 }
 
 impl std::fmt::Debug for RelayPolicy {
@@ -107,6 +113,7 @@ impl RelayPolicy {
             sender,
             readable,
             relay_secret: None,
+            accept_lost: false,
         }
     }
 
@@ -249,7 +256,11 @@ impl Policy for RelayPolicy {
                         ),
                     )));
                 }
-                Standing::Lost { .. } => lost.push(entry.clone()),
+                Standing::Lost { .. } => {
+                    if !lost.iter().any(|l| l.device == entry.device) {
+                        lost.push(entry.clone());
+                    }
+                }
             }
             if !within(&entry.owner.scopes, place) {
                 return Ok(Err(Refusal::new(
@@ -286,18 +297,21 @@ impl Policy for RelayPolicy {
         if let Err(refusal) = check_events(incoming, &authors) {
             return Ok(Err(refusal));
         }
-        if !lost.is_empty() {
+        if !lost.is_empty() && !self.accept_lost {
             let names: Vec<String> = lost
                 .iter()
                 .map(|e| format!("{} ({})", e.device, e.owner.user))
                 .collect();
-            return Ok(Err(Refusal::new(
-                RejectCode::Quarantine,
-                format!(
-                    "held for a supervisor: it carries changes by a device reported lost: {}",
-                    names.join(", ")
-                ),
-            )));
+            return Ok(Err(Refusal {
+                lost: lost.iter().map(|e| e.device).collect(),
+                ..Refusal::new(
+                    RejectCode::Quarantine,
+                    format!(
+                        "held for a supervisor: it carries changes by a device reported lost: {}",
+                        names.join(", ")
+                    ),
+                )
+            }));
         }
         Ok(Ok(()))
     }

@@ -11,8 +11,8 @@ use rusqlite::params_from_iter;
 use rusqlite::types::Value as Sql;
 
 use super::messages::{
-    Payload, ReconcilePage, RecordHeads, RecordUpdate, RejectCode, Rejected, SyncRequest,
-    SyncResponse,
+    Payload, PendingReport, ReconcilePage, RecordHeads, RecordUpdate, RejectCode, Rejected,
+    SyncRequest, SyncResponse,
 };
 use super::policy::{Incoming, Policy, Refusal};
 use super::wire::MAX_RECONCILE;
@@ -45,10 +45,11 @@ impl Store {
     ) -> Result<SyncResponse> {
         let feed = self.feed()?;
         let feed_seq = u64::try_from(self.feed_seq()?).unwrap_or(0);
+        let now = self.now();
         let mut response = SyncResponse {
             from: self.id(),
             epoch: feed.epoch,
-            now_ms: self.now(),
+            now_ms: now,
             ..SyncResponse::default()
         };
         if let Some(current) = self.went_back(&feed, feed_seq, request)? {
@@ -68,13 +69,27 @@ impl Store {
                     response.accepted.push(update.id);
                     client_heads.insert(update.id, hashes_from_wire(&update.heads));
                 }
-                Err(refusal) => response.rejected.push(Rejected {
-                    id: update.id,
-                    code: refusal.code,
-                    reason: refusal.reason,
-                }),
+                Err(refusal) => {
+                    if refusal.is_held() {
+                        self.hold(update, &refusal.lost, request.from, now)?;
+                    }
+                    response.rejected.push(Rejected {
+                        id: update.id,
+                        code: refusal.code,
+                        reason: refusal.reason,
+                    });
+                }
             }
         }
+        // What the client will still hold unsynced once it has this answer.
+        let left = request.pending.map(|p| {
+            let records = p.records.saturating_sub(response.accepted.len() as u64);
+            PendingReport {
+                records,
+                oldest_ms: p.oldest_ms.filter(|_| records > 0),
+            }
+        });
+        self.record_report(request.from, left, request.clock, now)?;
         self.fill_pull(policy.readable(), request, &client_heads, &mut response)?;
         response.cursor_tag = feed.tag(response.cursor);
         Ok(response)
@@ -107,7 +122,7 @@ impl Store {
 
     /// Applies one pushed record if it passes every check. The outer error is
     /// a storage failure; the inner one a refusal of this record.
-    fn accept(
+    pub(crate) fn accept(
         &mut self,
         policy: &dyn Policy,
         cache: &DeviceCache,
