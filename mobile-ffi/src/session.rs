@@ -22,6 +22,9 @@ pub(crate) struct Tokens {
     /// Seconds.
     pub(crate) expires_in: i64,
     pub(crate) user: UserInfo,
+    /// The relay's clock (ms), to correct the phone's by.
+    #[serde(default)]
+    pub(crate) server_time_ms: i64,
 }
 
 /// The user a relay's tokens are for.

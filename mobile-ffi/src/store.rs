@@ -111,9 +111,10 @@ impl Shared {
     ) -> Result<Account> {
         let relay_url = session::relay_url(relay_url)?;
         session::relay_peer(&relay_url)?;
-        let (device, key) = {
+        let (device, key, sent_at) = {
             let mut inner = self.inner();
-            (inner.store.id(), inner.store.public_key()?)
+            let sent_at = inner.store.device_clock();
+            (inner.store.id(), inner.store.public_key()?, sent_at)
         };
         let client = RelayClient::new(&relay_url, &self.options());
         let tokens = client.login(
@@ -123,6 +124,9 @@ impl Shared {
             &key.to_string(),
         )?;
         let mut inner = self.inner();
+        // Cheap phones' clocks are often wrong: stamp work by the relay's
+        // time from the first record on.
+        inner.store.learn_clock(sent_at, tokens.server_time_ms)?;
         let session = Session::new(&relay_url, tokens, inner.store.now());
         session::save(inner.store.connection(), &session)?;
         let account = session.account();

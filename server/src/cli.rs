@@ -6,12 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use sync_core::store::RevokeKind;
+use sync_core::store::{CLOCK_BOUND_MS, RevokeKind};
 use sync_core::{DeviceId, Role, ScopePath, Store, UserId};
 
 use crate::config::{LogFormat, Settings};
 use crate::error::{AppError, AppResult};
-use crate::routes::CLOCK_BOUND_MS;
 use crate::state::now_ms;
 use crate::store::RelayStore;
 use crate::{accounts, demo, init_logging, restore, run, when};

@@ -304,6 +304,7 @@ fn forbidden_and_invalid_writes_are_refused_and_change_nothing() {
             scopes: phone.phone.scopes.clone(),
             peer_scopes: None,
             unsigned_too: true,
+            learn_clock: false,
         };
         let (request, _) = phone
             .phone

@@ -38,24 +38,7 @@ enum Restore {
 }
 
 fn add_user(db: &Path, name: &str, role: &str, scope: &str) {
-    let db = db.to_str().unwrap();
-    process::doorstep(
-        BIN,
-        &[
-            "user",
-            "add",
-            "--db",
-            db,
-            "--username",
-            name,
-            "--role",
-            role,
-            "--scope",
-            scope,
-            "--password",
-            PASSWORD,
-        ],
-    );
+    process::add_user(BIN, db, name, role, scope, PASSWORD);
 }
 
 fn phone(relay: &Started, name: &str) -> HttpPhone {

@@ -9,7 +9,7 @@ ALTER TABLE devices ADD COLUMN reported_at INTEGER;
 -- positive when ahead), after the correction the device applies itself.
 ALTER TABLE devices ADD COLUMN clock_offset_ms INTEGER;
 
--- Every device's clock offset at each sync, newest kept (see store/clock.rs).
+-- Every device's clock offset at each sync, the newest kept (see store/clock.rs).
 CREATE TABLE device_clock (
     device_id TEXT NOT NULL,
     at        INTEGER NOT NULL,

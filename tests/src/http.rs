@@ -111,6 +111,7 @@ impl HttpPhone {
         mut store: Store,
     ) -> Result<Self, HttpError> {
         let key = store.public_key().expect("device key").to_string();
+        let sent_at = store.device_clock();
         let answer = login_with_key(
             base,
             username,
@@ -118,6 +119,12 @@ impl HttpPhone {
             &store.id().to_string(),
             Some(&key),
         )?;
+        // As the phone library does: the phone's clock is corrected by the
+        // relay's from the login on.
+        let relay_now = answer["server_time_ms"].as_i64().unwrap_or(0);
+        store
+            .learn_clock(sent_at, relay_now)
+            .expect("learn the clock");
         let user = &answer["user"];
         let role: Role = user["role"]
             .as_str()

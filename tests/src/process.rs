@@ -88,3 +88,33 @@ pub fn stop(mut child: Child) {
         .status();
     let _ = child.wait();
 }
+
+/// `doorstep user add` (the binary at `bin`) with the password on the
+/// command line.
+pub fn add_user(
+    bin: &str,
+    db: &std::path::Path,
+    name: &str,
+    role: &str,
+    scope: &str,
+    password: &str,
+) {
+    let db = db.to_str().expect("a UTF-8 path");
+    doorstep(
+        bin,
+        &[
+            "user",
+            "add",
+            "--db",
+            db,
+            "--username",
+            name,
+            "--role",
+            role,
+            "--scope",
+            scope,
+            "--password",
+            password,
+        ],
+    );
+}

@@ -242,6 +242,7 @@ impl World {
             scopes: c.scopes.clone(),
             peer_scopes: None,
             unsigned_too: true,
+            learn_clock: false,
         };
         let (request, pending) = c
             .store

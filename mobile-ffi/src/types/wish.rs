@@ -205,7 +205,7 @@ impl From<&CoreEvent> for WishEvent {
             actor: e.actor.to_string(),
             role: e.role,
             device_id: e.device.to_string(),
-            at: e.hlc.wall_ms,
+            at: e.at,
             note: e.note.clone(),
             claimant: e.claimant.clone(),
             rating: e.rating,

@@ -42,6 +42,8 @@ pub(super) struct Tokens {
     refresh_token: String,
     expires_in: i64,
     user: UserInfo,
+    /// The relay's clock (ms), for the phone to correct its own.
+    server_time_ms: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -63,6 +65,7 @@ fn tokens(
         access_token,
         refresh_token,
         expires_in: ttl,
+        server_time_ms: now_ms(),
         user: UserInfo {
             id: user.username,
             role: user.role,

@@ -6,15 +6,13 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use sync_core::ScopePath;
+use sync_core::store::CLOCK_BOUND_MS;
 use sync_core::sync::{Decision, Held};
 
 use crate::accounts::Device;
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::state::{AppState, now_ms};
-
-/// Clock offsets beyond this are shown as wrong (ms).
-pub(crate) const CLOCK_BOUND_MS: i64 = 5 * 60 * 1000;
 
 /// A device as the devices page shows it.
 #[derive(Debug, Serialize)]

@@ -20,7 +20,6 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-pub(crate) use devices::CLOCK_BOUND_MS;
 pub use sync::SYNC_MEDIA_TYPE;
 
 use crate::dashboard;

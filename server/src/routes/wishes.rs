@@ -10,8 +10,8 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use sync_core::doc::{EventInput, HistoryEntry};
 use sync_core::model::WishCard;
-use sync_core::store::{ConflictRow, Page, WishRow};
-use sync_core::workflow::{may_append, next_status};
+use sync_core::store::{ConflictRow, CorrectedTimes, Page, WishRow};
+use sync_core::workflow::{fold_timed, may_append, next_status};
 use sync_core::{Author, DeviceId, EventId, EventKind, Record, RecordId, Role, WishId};
 
 use crate::accounts;
@@ -22,7 +22,9 @@ use crate::state::{AppState, now_ms};
 use crate::store::RelayStore;
 
 /// A wish card with its status and open conflicts at the top, and what the
-/// caller may do with it now.
+/// caller may do with it now. Its times are the ones the relay corrected
+/// for devices whose clocks were wrong; `clock_corrected` names the events
+/// whose time was corrected, with the time their device wrote.
 #[derive(Debug, Serialize)]
 pub(super) struct WishDetail {
     #[serde(flatten)]
@@ -31,10 +33,33 @@ pub(super) struct WishDetail {
     claimant: Option<String>,
     open_conflicts: usize,
     actions: Vec<Action>,
+    clock_corrected: Vec<ClockCorrected>,
+}
+
+/// An event whose time the relay corrected.
+#[derive(Debug, Serialize)]
+pub(super) struct ClockCorrected {
+    event: EventId,
+    /// The time its device wrote (ms).
+    written: i64,
 }
 
 impl WishDetail {
-    fn new(card: WishCard, role: Role) -> Self {
+    fn new(mut card: WishCard, times: &CorrectedTimes, role: Role) -> Self {
+        let mut clock_corrected = Vec::new();
+        if !times.is_empty() {
+            card.state = fold_timed(&card.events, &|e| times.event(e));
+            card.meta.created_at = times.created(card.meta.created_at);
+            for event in &mut card.events {
+                if let Some((at, _)) = times.corrected(&event.id) {
+                    clock_corrected.push(ClockCorrected {
+                        event: event.id,
+                        written: event.at,
+                    });
+                    event.at = at;
+                }
+            }
+        }
         let open_conflicts = card.state.open_conflicts().count();
         Self {
             status: card.state.status,
@@ -42,6 +67,7 @@ impl WishDetail {
             actions: Action::available(role, card.state.status, open_conflicts),
             open_conflicts,
             card,
+            clock_corrected,
         }
     }
 }
@@ -170,11 +196,16 @@ pub(super) async fn get(
 ) -> AppResult<Json<WishDetail>> {
     let id = parse_id(&id)?;
     let role = auth.user.role;
-    let card = state
+    let (card, times) = state
         .db
-        .run(move |store| wish_in_scope(store, &auth, id))
+        .run(move |store| {
+            Ok((
+                wish_in_scope(store, &auth, id)?,
+                store.corrected_times(id.record())?,
+            ))
+        })
         .await?;
-    Ok(Json(WishDetail::new(card, role)))
+    Ok(Json(WishDetail::new(card, &times, role)))
 }
 
 /// One change in a card's history, with the name and kind of the device
@@ -185,6 +216,12 @@ pub(super) struct HistoryItem {
     entry: HistoryEntry,
     device_name: Option<String>,
     device_kind: Option<String>,
+    /// The change came from a device whose clock was off by more than five
+    /// minutes (ms, positive: ahead), and the relay corrected its time:
+    /// then `corrected_at_ms` is the time to show.
+    clock_offset_ms: Option<i64>,
+    /// The corrected time of the change, when it was corrected.
+    corrected_at_ms: Option<i64>,
 }
 
 /// `GET /v1/wishes/{id}/history`
@@ -198,6 +235,7 @@ pub(super) async fn history(
         .db
         .run(move |store| {
             wish_in_scope(store, &auth, id)?;
+            let times = store.corrected_times(id.record())?;
             let mut devices: std::collections::HashMap<DeviceId, Option<accounts::Device>> =
                 std::collections::HashMap::new();
             store
@@ -215,10 +253,17 @@ pub(super) async fn history(
                         },
                         None => None,
                     };
+                    let corrected = entry
+                        .events
+                        .iter()
+                        .find_map(|e| times.corrected(e))
+                        .or_else(|| times.created_correction().filter(|_| entry.creates));
                     Ok(HistoryItem {
-                        entry,
                         device_name: device.as_ref().map(|d| d.name.clone()),
                         device_kind: device.map(|d| d.kind),
+                        clock_offset_ms: corrected.map(|(_, offset)| offset),
+                        corrected_at_ms: corrected.map(|(at, _)| at),
+                        entry,
                     })
                 })
                 .collect::<AppResult<Vec<_>>>()
@@ -247,11 +292,15 @@ pub(super) async fn act(
                 device,
             };
             store.append_event(&author, &keys.web_device_key(device), id, &input)?;
-            wish_in_scope(store, &auth, id)
+            Ok((
+                wish_in_scope(store, &auth, id)?,
+                store.corrected_times(id.record())?,
+            ))
         })
         .await?;
     state.live.notify();
-    Ok(WishDetail::new(card, role))
+    let (card, times) = card;
+    Ok(WishDetail::new(card, &times, role))
 }
 
 /// Review decision.

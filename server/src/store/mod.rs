@@ -24,7 +24,7 @@ use sync_core::doc::{EventInput, HistoryEntry};
 use sync_core::keys::{DeviceKey, PublicKey};
 use sync_core::store::RevokeKind;
 use sync_core::store::{
-    ConflictRow, HouseholdRow, Page, StatsReport, VisitRow, WishFilter, WishRow,
+    ConflictRow, CorrectedTimes, HouseholdRow, Page, StatsReport, VisitRow, WishFilter, WishRow,
 };
 use sync_core::sync::{Decision, Held, Policy, Refusal, SyncRequest, SyncResponse};
 use sync_core::{
@@ -72,6 +72,10 @@ pub trait RelayStore: Send + 'static {
 
     /// A record's change history, oldest first.
     fn history(&self, id: RecordId) -> AppResult<Vec<HistoryEntry>>;
+
+    /// The times the relay corrected for a record, for work from devices
+    /// whose clocks were wrong (see sync-core's `store::clock`).
+    fn corrected_times(&self, id: RecordId) -> AppResult<CorrectedTimes>;
 
     /// Appends a workflow event to a wish card as `author` (a dashboard
     /// user acting through the relay's web device, whose signing key is

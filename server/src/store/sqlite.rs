@@ -9,7 +9,7 @@ use std::sync::Arc;
 use sync_core::doc::{EventInput, HistoryEntry};
 use sync_core::keys::{DeviceKey, PublicKey};
 use sync_core::store::{
-    ConflictRow, HouseholdRow, Page, StatsReport, VisitRow, WishFilter, WishRow,
+    ConflictRow, CorrectedTimes, HouseholdRow, Page, StatsReport, VisitRow, WishFilter, WishRow,
 };
 use sync_core::store::{Registration, RevokeKind};
 
@@ -41,6 +41,10 @@ impl RelayStore for Store {
 
     fn history(&self, id: RecordId) -> AppResult<Vec<HistoryEntry>> {
         Ok(Store::history(self, id)?)
+    }
+
+    fn corrected_times(&self, id: RecordId) -> AppResult<CorrectedTimes> {
+        Ok(Store::corrected_times(self, id)?)
     }
 
     fn append_event(

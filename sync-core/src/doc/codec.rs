@@ -226,6 +226,7 @@ fn read_event<R: ReadDoc>(doc: &R, obj: &ObjId) -> Result<WishEvent, Invalid> {
         .map(|r| u8::try_from(r).map_err(|_| "rating is out of range".to_owned()))
         .transpose()?;
     let counter = int_field(doc, obj, "ctr")?;
+    let wall = int_field(doc, obj, "wall")?;
     Ok(WishEvent {
         id: parsed::<EventId, _>(doc, obj, "id")?,
         kind: parsed(doc, obj, "kind")?,
@@ -233,9 +234,12 @@ fn read_event<R: ReadDoc>(doc: &R, obj: &ObjId) -> Result<WishEvent, Invalid> {
         role: parsed(doc, obj, "role")?,
         device: parsed::<DeviceId, _>(doc, obj, "device")?,
         hlc: Hlc {
-            wall_ms: int_field(doc, obj, "wall")?,
+            wall_ms: wall,
             counter: u32::try_from(counter).map_err(|_| "ctr is out of range".to_owned())?,
         },
+        // Written only where it differs from the clock (and not at all by
+        // apps from before it existed).
+        at: opt_int(doc, obj, "at")?.unwrap_or(wall),
         base: opt_parsed::<EventId, _>(doc, obj, "base")?,
         note: opt_str(doc, obj, "note")?,
         claimant: opt_str(doc, obj, "claimant")?,
@@ -280,6 +284,9 @@ pub(crate) fn write_event<T: Transactable + ReadDoc>(
     tx.put(&obj, "device", event.device.to_string())?;
     tx.put(&obj, "wall", event.hlc.wall_ms)?;
     tx.put(&obj, "ctr", i64::from(event.hlc.counter))?;
+    if event.at != event.hlc.wall_ms {
+        tx.put(&obj, "at", event.at)?;
+    }
     if let Some(base) = event.base {
         tx.put(&obj, "base", base.to_string())?;
     }

@@ -7,7 +7,7 @@ use automerge::{
 use serde::{Deserialize, Serialize};
 
 use super::{ChangeNote, device_of};
-use crate::ids::{DeviceId, UserId};
+use crate::ids::{DeviceId, EventId, UserId};
 use crate::workflow::Role;
 
 /// One field's change within a change.
@@ -36,6 +36,10 @@ pub struct HistoryEntry {
     pub at_ms: i64,
     /// What it changed.
     pub fields: Vec<FieldChange>,
+    /// The workflow events it appended.
+    pub events: Vec<EventId>,
+    /// True for the change that created the record.
+    pub creates: bool,
 }
 
 pub(super) fn history(doc: &Automerge) -> Vec<HistoryEntry> {
@@ -47,13 +51,16 @@ pub(super) fn history(doc: &Automerge) -> Vec<HistoryEntry> {
                 change.message().and_then(|m| serde_json::from_str(m).ok());
             let before = change.deps().to_vec();
             let after = [change.hash()];
+            let (fields, events) = field_changes(doc, &before, &after);
             HistoryEntry {
                 change: change.hash().to_string(),
                 user: note.as_ref().map(|n| n.user.clone()),
                 role: note.map(|n| n.role),
                 device: device_of(change.actor_id()),
                 at_ms: change.timestamp(),
-                fields: field_changes(doc, &before, &after),
+                fields,
+                events,
+                creates: before.is_empty(),
             }
         })
         .collect();
@@ -61,8 +68,13 @@ pub(super) fn history(doc: &Automerge) -> Vec<HistoryEntry> {
     entries
 }
 
-fn field_changes(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHash]) -> Vec<FieldChange> {
+fn field_changes(
+    doc: &Automerge,
+    before: &[ChangeHash],
+    after: &[ChangeHash],
+) -> (Vec<FieldChange>, Vec<EventId>) {
     let mut out = Vec::new();
+    let mut events = Vec::new();
     for patch in doc.diff(before, after) {
         let parent = patch.path.last().map(|(_, prop)| prop_name(prop));
         match patch.action {
@@ -91,6 +103,12 @@ fn field_changes(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHash]) -
             }
             PatchAction::Insert { values, .. } if parent.as_deref() == Some("events") => {
                 for (_, obj, _) in values.iter() {
+                    if let Ok(Some((Value::Scalar(id), _))) = doc.get_at(obj, "id", after)
+                        && let ScalarValue::Str(id) = id.as_ref()
+                        && let Ok(id) = id.parse()
+                    {
+                        events.push(id);
+                    }
                     out.push(FieldChange {
                         field: "event".to_owned(),
                         from: None,
@@ -111,7 +129,7 @@ fn field_changes(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHash]) -
             _ => {}
         }
     }
-    out
+    (out, events)
 }
 
 fn prop_name(prop: &Prop) -> String {

@@ -445,6 +445,7 @@ impl RecordDoc {
             role: author.role,
             device: author.device,
             hlc: Hlc::next(now_ms, state.max_hlc),
+            at: now_ms,
             base: state.last_event,
             note: input.note.clone(),
             claimant,

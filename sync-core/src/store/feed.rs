@@ -55,7 +55,13 @@ fn random_u64() -> Result<u64> {
 }
 
 /// The `meta` keys sync-core keeps for itself.
-const RESERVED: [&str; 4] = ["store_id", "device_key", EPOCH_META, SECRET_META];
+const RESERVED: [&str; 5] = [
+    "store_id",
+    "device_key",
+    "clock_skew",
+    EPOCH_META,
+    SECRET_META,
+];
 
 impl Store {
     fn meta_value(&self, key: &str) -> Result<Option<String>> {

@@ -2,9 +2,11 @@
 
 use rusqlite::{Transaction, params};
 
+use super::clock::corrected_times;
 use super::search::index_body;
 use crate::error::Result;
 use crate::model::{Household, Record, Visit, WishCard};
+use crate::workflow::fold_timed;
 
 /// Replaces the materialized rows of `record`. Runs inside the transaction
 /// that stores the document.
@@ -22,9 +24,12 @@ pub(crate) fn materialize(
         tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?
             .execute([rowid])?;
     }
+    // Times the relay corrected for devices whose clocks were wrong.
+    let times = corrected_times(tx, record.meta().id)?;
+    let created_at = times.created(record.meta().created_at);
     let body = match record {
         Record::Household(h) => {
-            household(tx, h, rowid, now)?;
+            household(tx, h, created_at, rowid, now)?;
             format!("{} {} {}", h.address, h.head_name, h.notes)
         }
         Record::Visit(v) => {
@@ -32,7 +37,9 @@ pub(crate) fn materialize(
             format!("{} {}", v.notes, v.needs)
         }
         Record::Wish(w) => {
-            wish(tx, w, rowid, is_new, now)?;
+            let corrected = (!times.is_empty()).then(|| fold_timed(&w.events, &|e| times.event(e)));
+            let state = corrected.as_ref().unwrap_or(&w.state);
+            wish(tx, w, state, created_at, rowid, is_new, now)?;
             w.text.clone()
         }
     };
@@ -41,7 +48,13 @@ pub(crate) fn materialize(
     Ok(())
 }
 
-fn household(tx: &Transaction<'_>, h: &Household, rid: i64, now: i64) -> Result<()> {
+fn household(
+    tx: &Transaction<'_>,
+    h: &Household,
+    created_at: i64,
+    rid: i64,
+    now: i64,
+) -> Result<()> {
     let tags: Vec<&str> = h.tags.iter().map(|t| t.as_str()).collect();
     tx.prepare_cached(
         "INSERT OR REPLACE INTO households
@@ -57,7 +70,7 @@ fn household(tx: &Transaction<'_>, h: &Household, rid: i64, now: i64) -> Result<
         h.members,
         tags.join(","),
         h.notes,
-        h.meta.created_at,
+        created_at,
         now,
         rid
     ])?;
@@ -83,9 +96,16 @@ fn visit(tx: &Transaction<'_>, v: &Visit) -> Result<()> {
     Ok(())
 }
 
-fn wish(tx: &Transaction<'_>, w: &WishCard, rid: i64, is_new: bool, now: i64) -> Result<()> {
+fn wish(
+    tx: &Transaction<'_>,
+    w: &WishCard,
+    s: &crate::workflow::Folded,
+    created_at: i64,
+    rid: i64,
+    is_new: bool,
+    now: i64,
+) -> Result<()> {
     let id = w.meta.id.to_string();
-    let s = &w.state;
     tx.prepare_cached("INSERT OR REPLACE INTO wishes
            (id, household_id, community, status, category, urgency, text, created_by, created_at,
             submitted_at, reviewed_at, fulfilled_at, confirmed_at, claimant, rating, open_conflicts, updated_at, rid)
@@ -98,7 +118,7 @@ fn wish(tx: &Transaction<'_>, w: &WishCard, rid: i64, is_new: bool, now: i64) ->
             w.urgency.as_str(),
             w.text,
             w.meta.created_by.as_str(),
-            w.meta.created_at,
+            created_at,
             s.submitted_at,
             s.reviewed_at,
             s.fulfilled_at,

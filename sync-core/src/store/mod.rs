@@ -5,6 +5,7 @@
 //! so lists, filters, statistics and search never load a document. Every
 //! accepted write bumps the store's change-feed sequence number.
 
+mod clock;
 mod directory;
 mod feed;
 mod materialize;
@@ -24,6 +25,8 @@ use automerge::ChangeHash;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use rusqlite_migration::{M, Migrations};
 
+pub(crate) use clock::write_corrections;
+pub use clock::{CLOCK_BOUND_MS, CorrectedTimes};
 pub(crate) use directory::{CachedDirectory, DeviceCache};
 pub use directory::{
     DeviceEntry, Directory, RegisterError, Registration, RevokeKind, Standing, UserEntry,
@@ -53,6 +56,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../../migrations/002_accounts.sql")),
         M::up(include_str!("../../migrations/003_trust.sql")),
         M::up(include_str!("../../migrations/004_devices.sql")),
+        M::up(include_str!("../../migrations/005_clock.sql")),
     ])
 });
 
@@ -95,6 +99,8 @@ pub struct Store {
     id: DeviceId,
     /// Signing keys: this device's (loaded on first use) and any added.
     keys: HashMap<DeviceId, DeviceKey>,
+    /// What this device adds to its own clock to match the relay's (ms).
+    skew: i64,
 }
 
 impl std::fmt::Debug for Store {
@@ -146,11 +152,19 @@ impl Store {
                 id
             }
         };
+        let skew = conn
+            .query_row("SELECT value FROM meta WHERE key = 'clock_skew'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         Ok(Self {
             conn,
             clock: system_clock(),
             id,
             keys: HashMap::new(),
+            skew,
         })
     }
 
@@ -166,9 +180,33 @@ impl Store {
         self.id
     }
 
-    /// The time now, by this store's clock.
+    /// The time now, by this store's clock, corrected by what the device
+    /// learned of its error from the relay.
     pub fn now(&self) -> i64 {
+        (self.clock)().saturating_add(self.skew)
+    }
+
+    /// The device's own clock, uncorrected (what [`Store::learn_clock`]
+    /// wants to know about a request's start).
+    pub fn device_clock(&self) -> i64 {
         (self.clock)()
+    }
+
+    /// What this store adds to its device's clock to match the relay's, as
+    /// learned at the last sync (ms; negative when the device runs ahead).
+    pub fn clock_skew(&self) -> i64 {
+        self.skew
+    }
+
+    /// Sets the correction of this device's clock, e.g. from the relay's
+    /// time at login. Kept across restarts.
+    pub fn set_clock_skew(&mut self, skew: i64) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('clock_skew', ?1)",
+            [skew.to_string()],
+        )?;
+        self.skew = skew;
+        Ok(())
     }
 
     /// The raw connection, for read-only inspection (tests, backups).

@@ -1,17 +1,13 @@
 //! What devices tell the relay at each sync: how much they have not synced
-//! yet, and their clock. The relay keeps the latest report per device (for
-//! the people who look after devices) and a short log of clock offsets
-//! (for correcting the times of work from a device whose clock is wrong).
+//! yet, and their clock (see `clock`). The relay keeps the latest report
+//! per device, for the people who look after devices.
 
 use rusqlite::{OptionalExtension, params};
 
 use super::Store;
 use crate::error::Result;
 use crate::ids::DeviceId;
-use crate::sync::{ClockReading, PendingReport};
-
-/// Clock offsets kept per device.
-const OFFSETS_KEPT: i64 = 50;
+use crate::sync::PendingReport;
 
 /// A device's latest report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -27,46 +23,26 @@ pub struct DeviceReport {
 }
 
 impl Store {
-    /// Records what a registered device reported in a sync request that
-    /// arrived at `now`. Unregistered senders (another phone) are ignored.
-    pub(crate) fn record_report(
+    /// Records a registered device's unsynced work, as it will be once the
+    /// sync that arrived at `now` is answered. Another phone is ignored.
+    pub(crate) fn record_pending(
         &self,
         device: DeviceId,
         pending: Option<PendingReport>,
-        clock: Option<ClockReading>,
         now: i64,
     ) -> Result<()> {
-        let id = device.to_string();
-        let offset = clock.map(|c| c.now_ms.saturating_sub(now));
-        let updated = self
-            .connection()
+        self.connection()
             .prepare_cached(
                 "UPDATE devices SET pending = ?2, oldest_pending_at = ?3, reported_at = ?4,
-                     clock_offset_ms = coalesce(?5, clock_offset_ms), last_seen = ?4
+                     last_seen = ?4
                  WHERE id = ?1",
             )?
             .execute(params![
-                id,
+                device.to_string(),
                 pending.map(|p| i64::try_from(p.records).unwrap_or(i64::MAX)),
                 pending.and_then(|p| p.oldest_ms),
-                now,
-                offset
+                now
             ])?;
-        if updated == 0 {
-            return Ok(());
-        }
-        if let Some(offset) = offset {
-            let conn = self.connection();
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO device_clock (device_id, at, offset_ms) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![id, now, offset])?;
-            conn.prepare_cached(
-                "DELETE FROM device_clock WHERE device_id = ?1 AND at NOT IN
-                   (SELECT at FROM device_clock WHERE device_id = ?1 ORDER BY at DESC LIMIT ?2)",
-            )?
-            .execute(params![id, OFFSETS_KEPT])?;
-        }
         Ok(())
     }
 

@@ -88,7 +88,8 @@ impl ScopeStats {
             self.ratings.extend(rating);
         }
         if let (true, Some(s), Some(f)) = (is_fulfilled, submitted, fulfilled) {
-            self.days.push((f - s) as f64 / DAY_MS);
+            // Times from different devices: never a negative duration.
+            self.days.push((f - s).max(0) as f64 / DAY_MS);
         }
     }
 

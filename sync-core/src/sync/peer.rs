@@ -79,6 +79,7 @@ impl PeerSession {
             scopes: self.scopes.clone(),
             peer_scopes: Some(self.peer_scopes.clone()),
             unsigned_too: true,
+            learn_clock: false,
         };
         let (request, pending) = store.begin_sync_with(peer, &options)?;
         self.waiting = Some(pending);

@@ -78,6 +78,12 @@ pub trait Policy {
         incoming: &Incoming<'_>,
         directory: &dyn Directory,
     ) -> Result<Result<(), Refusal>>;
+
+    /// Whether the server corrects the times of work from devices whose
+    /// clocks it knows to be wrong (a relay does; a phone knows no clocks).
+    fn corrects_clocks(&self) -> bool {
+        false
+    }
 }
 
 /// The relay's policy for a sync from one registered device.
@@ -227,6 +233,10 @@ fn within(scopes: &[ScopePath], path: &ScopePath) -> bool {
 impl Policy for RelayPolicy {
     fn readable(&self) -> Option<&[ScopePath]> {
         Some(&self.readable)
+    }
+
+    fn corrects_clocks(&self) -> bool {
+        true
     }
 
     fn check(

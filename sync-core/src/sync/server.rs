@@ -17,12 +17,16 @@ use super::messages::{
 use super::policy::{Incoming, Policy, Refusal};
 use super::wire::MAX_RECONCILE;
 use super::{hashes_from_wire, hashes_to_wire, structure};
-use crate::doc::{RecordDoc, heads_from_bytes, heads_to_bytes, read_events};
+use crate::doc::{RecordDoc, device_of, heads_from_bytes, heads_to_bytes, read_events};
 use crate::error::Result;
-use crate::ids::{RecordId, ScopePath};
+use crate::ids::{EventId, RecordId, ScopePath};
 use crate::keys::{ChangeSig, SigSet};
+use crate::model::Record;
 use crate::store::query::scope_clause;
-use crate::store::{CachedDirectory, DeviceCache, Feed, Store, load_stored, write_record};
+use crate::store::{
+    CachedDirectory, DeviceCache, Feed, Store, load_stored, write_corrections, write_record,
+};
+use crate::workflow::WishEvent;
 
 /// Record bytes one pull page carries before it stops and says `more`.
 pub const PULL_PAGE_BYTES: usize = 2 << 20;
@@ -46,6 +50,7 @@ impl Store {
         let feed = self.feed()?;
         let feed_seq = u64::try_from(self.feed_seq()?).unwrap_or(0);
         let now = self.now();
+        self.record_clock(request.from, request.clock, now)?;
         let mut response = SyncResponse {
             from: self.id(),
             epoch: feed.epoch,
@@ -89,7 +94,7 @@ impl Store {
                 oldest_ms: p.oldest_ms.filter(|_| records > 0),
             }
         });
-        self.record_report(request.from, left, request.clock, now)?;
+        self.record_pending(request.from, left, now)?;
         self.fill_pull(policy.readable(), request, &client_heads, &mut response)?;
         response.cursor_tag = feed.tag(response.cursor);
         Ok(response)
@@ -183,6 +188,22 @@ impl Store {
         if let Err(refusal) = policy.check(&incoming, &directory)? {
             return Ok(Err(refusal));
         }
+        let now = self.now();
+        let corrections = if policy.corrects_clocks() {
+            let known: HashSet<EventId> = match &before {
+                Some(Record::Wish(w)) => w.events.iter().map(|e| e.id).collect(),
+                _ => HashSet::new(),
+            };
+            let new_events: Vec<&WishEvent> = after_events
+                .iter()
+                .map(|(e, _)| e)
+                .filter(|e| !known.contains(&e.id))
+                .collect();
+            let creator = before.is_none().then(|| device_of(&creator)).flatten();
+            self.corrections(&after, &new_events, creator, now)?
+        } else {
+            Vec::new()
+        };
         let mut sigs = stored
             .as_ref()
             .map(|s| SigSet::from_blob(&s.sigs))
@@ -194,8 +215,8 @@ impl Store {
             (None, Payload::Full(bytes)) => bytes.clone(),
             _ => after_doc.save(),
         };
-        let now = self.now();
         let tx = self.conn_mut().transaction()?;
+        write_corrections(&tx, update.id, &corrections)?;
         write_record(
             &tx,
             &after,

@@ -175,8 +175,14 @@ pub struct WishEvent {
     pub role: Role,
     /// On which device.
     pub device: DeviceId,
-    /// Hybrid logical clock; the fold orders events by (clock, id).
+    /// Hybrid logical clock; the fold orders events by (clock, id). It is
+    /// above every event its author had seen, so it can run ahead of real
+    /// time after an event from a fast clock: it orders, it does not date.
     pub hlc: Hlc,
+    /// When it happened by its author's clock (ms), as corrected by the
+    /// offset the device learned from the relay: what statistics and
+    /// people see. Never raised to keep order.
+    pub at: i64,
     /// The last event its author had seen, in fold order; events after it and
     /// before this one happened concurrently.
     pub base: Option<EventId>,

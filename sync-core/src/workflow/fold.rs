@@ -4,6 +4,26 @@
 //! that order, so all replicas agree on the status and on which events lost.
 //! A losing event is never dropped: it stays in the document and is reported
 //! as a [`Conflict`] until a supervisor resolves it.
+//!
+//! # Who wins a race, and what a wrong clock does to it
+//!
+//! This is the one rule that orders events, everywhere. An event's clock
+//! (`hlc`) is above every event its author had seen, so an event always
+//! comes after what it answers: causality never depends on clocks. Only
+//! events made without seeing each other (two claims made offline) are
+//! ordered by their authors' clocks, earlier first, and the later one loses.
+//!
+//! A phone's clock can be wrong. Each phone learns its error from the relay
+//! at every sync (and at login) and corrects its own stamps from then on, so
+//! a phone that has synced since its clock went wrong races fairly. A phone
+//! whose error is not known yet (it has never synced, or its clock jumped
+//! while offline) races with its wrong clock: running behind by a day, its
+//! claim wins against claims made up to a day before it; running ahead, it
+//! loses. Every replica still agrees on the winner, the loser is kept and
+//! shown as a conflict, and the relay flags the device's clock and corrects
+//! its times in statistics. Times people see and count (`submitted_at` and
+//! the rest) come from each event's own time (`at`), never from `hlc`, which
+//! may run ahead of real time after an event from a fast clock.
 
 use std::collections::{HashMap, HashSet};
 
@@ -87,6 +107,14 @@ impl Folded {
 
 /// Folds events (in any order, duplicates allowed) into the card's state.
 pub fn fold(events: &[WishEvent]) -> Folded {
+    fold_timed(events, &|e| e.at)
+}
+
+/// [`fold`], with the times recorded (submitted, reviewed, fulfilled,
+/// confirmed) taken from `time`: a relay gives the times it corrected for
+/// devices whose clocks were wrong. The order, and so the status and the
+/// conflicts, are the same whatever `time` says.
+pub fn fold_timed(events: &[WishEvent], time: &dyn Fn(&WishEvent) -> i64) -> Folded {
     let mut order: Vec<&WishEvent> = events.iter().collect();
     order.sort_by_key(|e| (e.hlc, e.id));
     order.dedup_by_key(|e| e.id);
@@ -145,7 +173,7 @@ pub fn fold(events: &[WishEvent]) -> Folded {
                 });
             }
         }
-        apply(&mut out, event, next);
+        apply(&mut out, event, next, time(event));
         status_event = Some(event);
     }
     for conflict in &mut out.conflicts {
@@ -161,8 +189,7 @@ fn claimant_may_act(state: &Folded, event: &WishEvent) -> bool {
     !own_only || state.claimant.as_deref() == Some(event.actor.as_str())
 }
 
-fn apply(out: &mut Folded, event: &WishEvent, next: Status) {
-    let at = event.hlc.wall_ms;
+fn apply(out: &mut Folded, event: &WishEvent, next: Status, at: i64) {
     match event.kind {
         EventKind::Submit => {
             out.submitted_at.get_or_insert(at);
@@ -205,6 +232,7 @@ mod tests {
                 wall_ms,
                 counter: 0,
             },
+            at: wall_ms,
             base,
             note: None,
             claimant: None,
@@ -339,5 +367,40 @@ mod tests {
         let folded = fold(&events);
         assert_eq!(folded.status, Status::Fulfilled);
         assert_eq!(folded.fulfilled_at, Some(12));
+    }
+
+    #[test]
+    fn a_fast_clock_orders_events_but_does_not_date_them() {
+        let mut events = approved();
+        // A claim from a phone a year ahead: everything after it must sort
+        // after it, so the supervisor's fulfil gets a clock a year ahead too.
+        let year = 365 * 86_400_000;
+        let mut claim = event(
+            EventKind::Claim,
+            "li",
+            Role::Volunteer,
+            10 + year,
+            Some(events[1].id),
+        );
+        claim.at = 10 + year;
+        let mut fulfil = event(
+            EventKind::Fulfil,
+            "chen",
+            Role::Supervisor,
+            10 + year,
+            Some(claim.id),
+        );
+        fulfil.hlc.counter = 1;
+        fulfil.at = 20; // the relay's own, honest time
+        events.extend([claim.clone(), fulfil]);
+        let folded = fold(&events);
+        assert_eq!(folded.status, Status::Fulfilled);
+        assert_eq!(folded.fulfilled_at, Some(20), "dated by its own time");
+        // A relay's corrected time for the claim changes dates, never order.
+        let corrected = fold_timed(&events, &|e| if e.id == claim.id { 11 } else { e.at });
+        assert_eq!(
+            (corrected.status, corrected.conflicts.len()),
+            (Status::Fulfilled, 0)
+        );
     }
 }

@@ -14,5 +14,5 @@ mod rules;
 
 pub(crate) use event::text_enum;
 pub use event::{EventKind, Hlc, Role, Status, WishEvent};
-pub use fold::{Conflict, ConflictKind, Folded, fold};
+pub use fold::{Conflict, ConflictKind, Folded, fold, fold_timed};
 pub use rules::{may_append, next_status};

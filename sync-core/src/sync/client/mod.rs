@@ -24,6 +24,9 @@ use crate::store::{PeerId, Store};
 /// Record bytes one push carries; the rest goes in the next round.
 pub const PUSH_PAGE_BYTES: usize = 4 << 20;
 
+/// The smallest change of a device's clock correction worth keeping (ms).
+const CLOCK_STEP_MS: i64 = 1000;
+
 /// A record that may need pushing: id, community, document, heads, feed
 /// position, the heads the peer is known to share, and its signatures.
 type Candidate = (
@@ -49,6 +52,9 @@ pub struct SyncOptions {
     /// accepts a change only with its author's signature, so such a change
     /// (and what builds on it) waits for a device that has one.
     pub unsigned_too: bool,
+    /// Correct this device's clock by the peer's (a relay's; never another
+    /// phone's).
+    pub learn_clock: bool,
 }
 
 /// What a request pushed, kept until its response arrives.
@@ -59,6 +65,9 @@ pub struct PendingSync {
     push_upto: i64,
     push_complete: bool,
     reconciling: bool,
+    /// The device's own clock when the request was built, if the answer's
+    /// clock is to correct it.
+    sent_at: Option<i64>,
 }
 
 /// What one sync round (or a whole sync) did.
@@ -118,6 +127,7 @@ impl Store {
             peer,
             &SyncOptions {
                 scopes: scopes.to_vec(),
+                learn_clock: true,
                 ..SyncOptions::default()
             },
         )
@@ -139,7 +149,7 @@ impl Store {
             scopes: options.scopes.clone(),
             clock: Some(ClockReading {
                 now_ms: self.now(),
-                skew_ms: 0,
+                skew_ms: self.clock_skew(),
             }),
             pending: Some(self.pending_report(peer)?),
             ..SyncRequest::default()
@@ -155,10 +165,12 @@ impl Store {
                 push_upto: state.push_cursor,
                 push_complete: true,
                 reconciling: true,
+                sent_at: options.learn_clock.then(|| self.device_clock()),
             };
             return Ok((request, pending));
         }
-        let (push, pending) = self.build_push(peer, options, state.push_cursor)?;
+        let (push, mut pending) = self.build_push(peer, options, state.push_cursor)?;
+        pending.sent_at = options.learn_clock.then(|| self.device_clock());
         request.push = push;
         request.need_full = {
             let mut stmt = self.connection().prepare_cached(
@@ -294,6 +306,7 @@ impl Store {
                 push_upto,
                 push_complete,
                 reconciling: false,
+                sent_at: None,
             },
         ))
     }
@@ -308,6 +321,9 @@ impl Store {
         response: &SyncResponse,
     ) -> Result<SyncReport> {
         let peer = pending.peer.as_str().to_owned();
+        if let Some(sent_at) = pending.sent_at {
+            self.learn_clock(sent_at, response.now_ms)?;
+        }
         let now = self.now();
         let mut report = SyncReport {
             sent: pending.pushed.len(),
@@ -417,6 +433,23 @@ impl Store {
         // one more round rather than wait for the next sync.
         report.more = response.more || !pending.push_complete || local_ahead;
         Ok(report)
+    }
+
+    /// Corrects this device's clock by the relay's: the relay read its
+    /// clock about halfway between the request's start (`sent_at`, by the
+    /// device's own clock, see [`Store::device_clock`]) and its answer.
+    /// Changes under a second are not worth a write. A sync does this by
+    /// itself; an app calls it with the relay's time at login.
+    pub fn learn_clock(&mut self, sent_at: i64, relay_now: i64) -> Result<()> {
+        if relay_now <= 0 {
+            return Ok(());
+        }
+        let midway = sent_at + (self.device_clock() - sent_at) / 2;
+        let skew = relay_now - midway;
+        if (skew - self.clock_skew()).abs() >= CLOCK_STEP_MS {
+            self.set_clock_skew(skew)?;
+        }
+        Ok(())
     }
 
     /// How many records hold unacknowledged changes, and when the oldest of
