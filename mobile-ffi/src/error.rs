@@ -46,6 +46,11 @@ pub enum DoorstepError {
     /// lost: it syncs once the app is updated.
     #[error("{0}")]
     UpdateRequired(String),
+    /// The relay cannot store anything right now (its disk is full, or its
+    /// database cannot be written). Nothing on the phone was lost and
+    /// nothing of this sync was acknowledged: sync again later.
+    #[error("{0}")]
+    RelayUnavailable(String),
 }
 
 /// `Result` with [`DoorstepError`].

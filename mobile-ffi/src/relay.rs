@@ -173,6 +173,11 @@ impl RelayClient {
             Failure::Status { code, message, .. } if code == "update_required" => {
                 DoorstepError::UpdateRequired(message)
             }
+            Failure::Status { code, .. } if code.starts_with("storage_") => {
+                DoorstepError::RelayUnavailable(format!(
+                    "the relay at {base} cannot store anything right now ({code}). Nothing on this phone was lost; sync again later."
+                ))
+            }
             Failure::Status { code, .. } if code == "device_revoked" => DoorstepError::DeviceRevoked(
                 "this phone has been cut off by an administrator and can no longer sync. Its records stay on the phone; ask your supervisor."
                     .into(),
@@ -438,6 +443,14 @@ mod tests {
         assert!(matches!(
             client.error(status(400, "bad_message"), Call::Sync),
             DoorstepError::Server(_)
+        ));
+        assert!(matches!(
+            client.error(status(507, "storage_full"), Call::Sync),
+            DoorstepError::RelayUnavailable(m) if m.contains("Nothing on this phone was lost")
+        ));
+        assert!(matches!(
+            client.error(status(426, "update_required"), Call::Sync),
+            DoorstepError::UpdateRequired(_)
         ));
         assert!(matches!(
             client.error(Failure::Transient("reset".into()), Call::Sync),

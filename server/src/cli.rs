@@ -85,6 +85,9 @@ struct ServeArgs {
     /// Signing secret (at least 32 bytes), instead of a key file.
     #[arg(long, env = "DOORSTEP_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
+    /// The most the database may grow to, in megabytes.
+    #[arg(long, env = "DOORSTEP_MAX_DB_MB")]
+    max_db_mb: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -212,6 +215,9 @@ fn execute(cli: Cli) -> AppResult<()> {
             }
             if args.jwt_secret.is_some() {
                 settings.jwt_secret = args.jwt_secret;
+            }
+            if args.max_db_mb.is_some() {
+                settings.max_db_mb = args.max_db_mb;
             }
             if let Some(format) = cli.log_format {
                 settings.log_format = format;

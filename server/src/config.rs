@@ -41,6 +41,14 @@ pub struct Settings {
     pub session_ttl_hours: i64,
     /// Log format.
     pub log_format: LogFormat,
+    /// The most the database may grow to, in megabytes (none: as far as the
+    /// disk allows). At the limit, writes are refused as on a full disk
+    /// (507 `storage_full`), reads go on. Changed by editing the settings
+    /// file and sending the relay SIGHUP.
+    pub max_db_mb: Option<u64>,
+    /// The settings file these came from, to read again on SIGHUP.
+    #[serde(skip)]
+    pub config_path: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -55,6 +63,8 @@ impl Default for Settings {
             request_timeout_secs: 30,
             session_ttl_hours: 12,
             log_format: LogFormat::Text,
+            max_db_mb: None,
+            config_path: None,
         }
     }
 }
@@ -67,7 +77,15 @@ impl Settings {
         };
         let text = std::fs::read_to_string(path)
             .map_err(|e| AppError::BadRequest(format!("cannot read {}: {e}", path.display())))?;
-        toml::from_str(&text).map_err(|e| AppError::BadRequest(format!("{}: {e}", path.display())))
+        let mut settings: Self = toml::from_str(&text)
+            .map_err(|e| AppError::BadRequest(format!("{}: {e}", path.display())))?;
+        settings.config_path = Some(path.to_path_buf());
+        Ok(settings)
+    }
+
+    /// The size limit in bytes.
+    pub fn max_db_bytes(&self) -> Option<u64> {
+        self.max_db_mb.map(|mb| mb.saturating_mul(1 << 20))
     }
 
     /// The key file to use.

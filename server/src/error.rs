@@ -43,10 +43,71 @@ pub enum AppError {
     /// The client speaks an older protocol than the relay accepts.
     #[error("{0}")]
     UpdateRequired(String),
+    /// The relay's storage cannot take writes now (full, read-only, or
+    /// failing). Nothing of the request was acknowledged; try again later.
+    #[error("{}", .fault.message())]
+    Storage {
+        /// What is wrong.
+        fault: StorageFault,
+        /// The database's own words, for the log.
+        detail: String,
+    },
     /// Something broke on our side.
     #[error("internal error")]
     Internal(String),
 }
+
+/// What is wrong with the relay's storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StorageFault {
+    /// The disk (or the database's size limit) is full.
+    Full,
+    /// The database cannot be written (a read-only file or file system).
+    ReadOnly,
+    /// The database failed otherwise (an I/O error, locked for too long).
+    Unavailable,
+}
+
+impl StorageFault {
+    /// The stable code: `storage_full`, `storage_read_only`, `storage_unavailable`.
+    pub fn code(self) -> &'static str {
+        match self {
+            StorageFault::Full => "storage_full",
+            StorageFault::ReadOnly => "storage_read_only",
+            StorageFault::Unavailable => "storage_unavailable",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            StorageFault::Full => {
+                "the relay's storage is full: nothing of this request was stored; try again later"
+            }
+            StorageFault::ReadOnly => {
+                "the relay's database cannot be written: nothing of this request was stored; try again later"
+            }
+            StorageFault::Unavailable => {
+                "the relay's database is failing: nothing of this request was stored; try again later"
+            }
+        }
+    }
+
+    /// The fault behind a SQLite error, if it is one of storage.
+    pub fn of(e: &rusqlite::Error) -> Option<StorageFault> {
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code()? {
+            C::DiskFull => Some(StorageFault::Full),
+            C::ReadOnly => Some(StorageFault::ReadOnly),
+            C::SystemIoFailure | C::CannotOpen | C::DatabaseBusy | C::DatabaseLocked => {
+                Some(StorageFault::Unavailable)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How long a client should wait before trying again after a storage fault.
+const STORAGE_RETRY_SECS: u64 = 60;
 
 impl AppError {
     fn parts(&self) -> (StatusCode, &'static str) {
@@ -63,6 +124,13 @@ impl AppError {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
             }
             AppError::UpdateRequired(_) => (StatusCode::UPGRADE_REQUIRED, "update_required"),
+            AppError::Storage { fault, .. } => (
+                match fault {
+                    StorageFault::Full => StatusCode::INSUFFICIENT_STORAGE,
+                    _ => StatusCode::SERVICE_UNAVAILABLE,
+                },
+                fault.code(),
+            ),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -74,6 +142,9 @@ impl IntoResponse for AppError {
         if let AppError::Internal(detail) = &self {
             tracing::error!(%detail, "request failed");
         }
+        if let AppError::Storage { fault, detail } = &self {
+            tracing::error!(code = fault.code(), %detail, "storage fault");
+        }
         let mut response = (
             status,
             Json(json!({ "error": code, "message": self.to_string() })),
@@ -83,6 +154,13 @@ impl IntoResponse for AppError {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        if let AppError::Storage { fault, .. } = self {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(STORAGE_RETRY_SECS));
+            // For the observer layer (metrics, health); not sent.
+            response.extensions_mut().insert(fault);
         }
         response
     }
@@ -98,6 +176,7 @@ impl From<sync_core::Error> for AppError {
             E::Wire(e) => AppError::BadMessage(e.to_string()),
             E::Register(sync_core::store::RegisterError::Revoked) => AppError::DeviceRevoked,
             E::Register(e) => AppError::Conflict(e.to_string()),
+            E::Storage(e) => e.into(),
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -105,9 +184,59 @@ impl From<sync_core::Error> for AppError {
 
 impl From<rusqlite::Error> for AppError {
     fn from(e: rusqlite::Error) -> Self {
-        AppError::Internal(e.to_string())
+        match StorageFault::of(&e) {
+            Some(fault) => AppError::Storage {
+                fault,
+                detail: e.to_string(),
+            },
+            None => AppError::Internal(e.to_string()),
+        }
     }
 }
 
 /// `Result` with [`AppError`].
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_only_database_is_a_storage_fault_with_retry_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ro.sqlite");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x INTEGER)")
+            .unwrap();
+        let ro = rusqlite::Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let e: AppError = ro
+            .execute("INSERT INTO t VALUES (1)", [])
+            .unwrap_err()
+            .into();
+        assert!(
+            matches!(
+                e,
+                AppError::Storage {
+                    fault: StorageFault::ReadOnly,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let response = e.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get(RETRY_AFTER).unwrap(), "60");
+        assert_eq!(
+            response.extensions().get::<StorageFault>(),
+            Some(&StorageFault::ReadOnly)
+        );
+        // Errors that are not the storage's stay internal.
+        let e: AppError = ro.execute("NOT SQL", []).unwrap_err().into();
+        assert!(matches!(e, AppError::Internal(_)));
+    }
+}

@@ -65,6 +65,7 @@ pub fn open_state(settings: Settings) -> AppResult<AppState> {
         Some(secret) => Keys::from_secret(secret.as_bytes())?,
         None => Keys::load_or_create(&settings.key_path())?,
     };
+    store::RelayStore::set_size_limit(&mut store, settings.max_db_bytes())?;
     let high_water = restore::HighWater::beside(&settings.db);
     let mut state = AppState::new(Db::from_store(store), keys, settings);
     state.serving = Some(Arc::new(state::Serving {
@@ -103,6 +104,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> AppResult<()> {
             }
         })
     });
+    let reloads = tokio::spawn(reload_on_sighup(state.clone()));
     let (db, serving) = (state.db.clone(), state.serving.clone());
     axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
@@ -112,12 +114,46 @@ pub async fn serve(listener: TcpListener, state: AppState) -> AppResult<()> {
         })
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
+    reloads.abort();
     if let (Some(task), Some(serving)) = (marks, serving) {
         task.abort();
         record_high_water(&db, &serving).await;
     }
     tracing::info!("doorstep relay stopped");
     Ok(())
+}
+
+/// On SIGHUP, reads the settings file again and applies what can change
+/// while running: the database's size limit.
+async fn reload_on_sighup(state: AppState) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let Some(path) = state.settings.config_path.clone() else {
+                tracing::info!("SIGHUP: no settings file to read again");
+                continue;
+            };
+            // The file's limit, if it gives one; otherwise the one the relay
+            // started with (from a flag or the environment).
+            let limit = match Settings::from_file(Some(&path)) {
+                Ok(settings) => settings.max_db_bytes().or(state.settings.max_db_bytes()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "SIGHUP: the settings file is not valid; nothing changed");
+                    continue;
+                }
+            };
+            match state.db.run(move |store| store.set_size_limit(limit)).await {
+                Ok(()) => tracing::info!(max_db_bytes = ?limit, "SIGHUP: size limit applied"),
+                Err(e) => tracing::warn!(error = %e, "SIGHUP: cannot apply the size limit"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = state;
 }
 
 /// How often the feed's high-water mark is written beside the database.

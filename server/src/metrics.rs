@@ -16,6 +16,13 @@ pub struct CodeLabel {
     pub code: String,
 }
 
+/// Label of a storage fault.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FaultLabel {
+    /// `storage_full`, `storage_read_only` or `storage_unavailable`.
+    pub code: String,
+}
+
 /// The relay's metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -42,6 +49,10 @@ pub struct Metrics {
     pub login_failures: Counter,
     /// Logins refused unchecked, after too many failures for the name.
     pub logins_throttled: Counter,
+    /// Requests that failed on a storage fault, by fault.
+    pub storage_errors: Family<FaultLabel, Counter>,
+    /// Sync requests that failed (answered with an error, not a sync answer).
+    pub syncs_failed: Counter,
 }
 
 impl Default for Metrics {
@@ -59,6 +70,8 @@ impl Default for Metrics {
             records: Gauge::default(),
             login_failures: Counter::default(),
             logins_throttled: Counter::default(),
+            storage_errors: Family::default(),
+            syncs_failed: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("syncs", "Sync requests served", metrics.syncs.clone());
@@ -107,6 +120,16 @@ impl Default for Metrics {
             "logins_throttled",
             "Logins refused unchecked after too many failures for the name",
             metrics.logins_throttled.clone(),
+        );
+        registry.register(
+            "storage_errors",
+            "Requests that failed on a storage fault (full, read-only, failing)",
+            metrics.storage_errors.clone(),
+        );
+        registry.register(
+            "syncs_failed",
+            "Sync requests answered with an error",
+            metrics.syncs_failed.clone(),
         );
         Self {
             registry,

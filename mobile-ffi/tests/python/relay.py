@@ -5,7 +5,9 @@ keep its URL), plus the supervisor's JSON API."""
 import json
 import os
 import re
+import signal
 import subprocess
+import urllib.error
 import urllib.request
 import uuid
 
@@ -16,6 +18,9 @@ class Relay:
     def __init__(self, binary, workdir):
         self.binary = binary
         self.db = os.path.join(workdir, "relay.sqlite")
+        self.config = os.path.join(workdir, "doorstep.toml")
+        with open(self.config, "w") as f:
+            f.write("")
         self.log = open(os.path.join(workdir, "relay.log"), "ab")
         self.port = 0
         self.proc = None
@@ -45,7 +50,8 @@ class Relay:
     def start(self):
         """Starts the relay (on the port it had before, once it has one)."""
         self.proc = subprocess.Popen(
-            [self.binary, "serve", "--db", self.db, "--listen", f"127.0.0.1:{self.port}"],
+            [self.binary, "serve", "--db", self.db, "--listen", f"127.0.0.1:{self.port}",
+             "--config", self.config],
             stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL, text=True)
         for line in self.proc.stdout:
             found = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
@@ -53,6 +59,20 @@ class Relay:
                 self.port = int(found.group(1))
                 return
         raise RuntimeError(f"the relay exited with {self.proc.wait()} before listening")
+
+    def limit_size(self, max_db_mb):
+        """Sets (or, with None, lifts) the database's size limit in the
+        settings file and tells the running relay (SIGHUP)."""
+        with open(self.config, "w") as f:
+            f.write("" if max_db_mb is None else f"max_db_mb = {max_db_mb}\n")
+        self.proc.send_signal(signal.SIGHUP)
+
+    def health(self):
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=10) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as e:
+            return e.code, json.load(e)
 
     def stop(self):
         if self.proc is not None:

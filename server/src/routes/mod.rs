@@ -23,7 +23,8 @@ use tower_http::trace::TraceLayer;
 pub use sync::SYNC_MEDIA_TYPE;
 
 use crate::dashboard;
-use crate::error::AppError;
+use crate::error::{AppError, StorageFault};
+use crate::metrics::FaultLabel;
 use crate::state::AppState;
 
 /// The largest JSON body accepted.
@@ -75,10 +76,41 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .fallback(|| async { AppError::NotFound("no such endpoint".into()) });
     dashboard::with_security_headers(router)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Counts what went wrong where an answer is made: storage faults (an
+/// [`AppError::Storage`] marks its response) and sync requests that got an
+/// error instead of the engine's answer.
+async fn observe(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let sync = request.uri().path() == "/v1/sync";
+    let response = next.run(request).await;
+    if let Some(fault) = response.extensions().get::<StorageFault>() {
+        state
+            .metrics
+            .storage_errors
+            .get_or_create(&FaultLabel {
+                code: fault.code().to_owned(),
+            })
+            .inc();
+    }
+    let answered = matches!(response.status().as_u16(), 200 | 403 | 422)
+        && response
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes() == SYNC_MEDIA_TYPE.as_bytes());
+    if sync && !answered {
+        state.metrics.syncs_failed.inc();
+    }
+    response
 }

@@ -2,17 +2,61 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{Html, IntoResponse};
-use serde_json::{Value, json};
+use axum::http::StatusCode;
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult, StorageFault};
 use crate::state::AppState;
 
-/// Healthy when the database answers.
-pub(super) async fn healthz(State(state): State<AppState>) -> AppResult<Json<Value>> {
-    let usage = state.db.run(|store| store.usage()).await?;
-    Ok(Json(json!({ "status": "ok", "records": usage.records })))
+/// Less room than this left for the database is a full store.
+const LOW_HEADROOM_BYTES: u64 = 4 << 20;
+
+/// Healthy when the database answers and takes a write; degraded (503,
+/// with the fault and `Retry-After`) when its storage is full, read-only or
+/// failing, so that monitoring sees what phones would meet.
+pub(super) async fn healthz(State(state): State<AppState>) -> AppResult<Response> {
+    let probe = state
+        .db
+        .run(|store| {
+            store.probe_write()?;
+            Ok((store.usage()?, store.headroom()?))
+        })
+        .await;
+    // Nearly full counts as full: the next sync page may not fit.
+    let probe = match probe {
+        Ok((_, room)) if room.least().is_some_and(|b| b < LOW_HEADROOM_BYTES) => {
+            Err(AppError::Storage {
+                fault: StorageFault::Full,
+                detail: format!("{room:?} left"),
+            })
+        }
+        other => other,
+    };
+    match probe {
+        Ok((usage, room)) => Ok(Json(json!({
+            "status": "ok",
+            "records": usage.records,
+            "free_bytes": room.least(),
+        }))
+        .into_response()),
+        Err(AppError::Storage { fault, detail }) => {
+            tracing::warn!(code = fault.code(), %detail, "health check: storage fault");
+            let message = AppError::Storage {
+                fault,
+                detail: String::new(),
+            }
+            .to_string();
+            Ok((
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(RETRY_AFTER, "60")],
+                Json(json!({ "status": "degraded", "reason": fault.code(), "message": message })),
+            )
+                .into_response())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Prometheus text format.

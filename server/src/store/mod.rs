@@ -44,6 +44,25 @@ pub struct Changes {
     pub changed: u64,
 }
 
+/// How much more a store can take.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Headroom {
+    /// Bytes left under the size limit, if there is one.
+    pub under_limit: Option<u64>,
+    /// Bytes free on the disk, if known.
+    pub on_disk: Option<u64>,
+}
+
+impl Headroom {
+    /// The smaller of the two.
+    pub fn least(&self) -> Option<u64> {
+        match (self.under_limit, self.on_disk) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
 /// How much the store holds, for `/healthz` and `/metrics`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Usage {
@@ -123,6 +142,17 @@ pub trait RelayStore: Send + 'static {
 
     /// The feed's epoch and its last position.
     fn feed_position(&mut self) -> AppResult<(u64, i64)>;
+
+    /// Writes (and removes) a few kilobytes, to learn whether the store can
+    /// take writes now: a full disk, a size limit reached, a read-only file.
+    fn probe_write(&mut self) -> AppResult<()>;
+
+    /// Limits how large the store may grow (bytes), or lifts the limit.
+    fn set_size_limit(&mut self, bytes: Option<u64>) -> AppResult<()>;
+
+    /// How many more bytes the store can take: under its size limit, and on
+    /// its disk (each when known).
+    fn headroom(&self) -> AppResult<Headroom>;
 
     /// Work held for a supervisor (changes by lost devices) in records of
     /// `scopes`; decided ones too when `decided`.

@@ -18,7 +18,7 @@ use sync_core::{
     Author, DeviceId, HouseholdId, Record, RecordId, Role, ScopePath, Status, Store, UserId, WishId,
 };
 
-use super::{Changes, RelayStore, Usage};
+use super::{Changes, Headroom, RelayStore, Usage};
 use crate::accounts::{Credentials, Device, User, WebSession, random_token, token_hash};
 use crate::error::{AppError, AppResult};
 
@@ -105,6 +105,61 @@ impl RelayStore for Store {
 
     fn feed_position(&mut self) -> AppResult<(u64, i64)> {
         Ok((self.feed_epoch()?, self.feed_seq()?))
+    }
+
+    fn probe_write(&mut self) -> AppResult<()> {
+        // Larger than a page, so that it needs pages the file may not have.
+        let probe = "x".repeat(8192);
+        self.set_meta("health_probe", Some(&probe))?;
+        self.set_meta("health_probe", None)?;
+        Ok(())
+    }
+
+    fn set_size_limit(&mut self, bytes: Option<u64>) -> AppResult<()> {
+        let conn = self.connection();
+        let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        // SQLite's own ceiling when unlimited; a limit below the file's size
+        // holds it where it is.
+        // (SQLite takes 0 as a question, not a limit.)
+        let pages = bytes.map_or(UNLIMITED_PAGES as i64, |b| {
+            (i64::try_from(b).unwrap_or(i64::MAX) / page.max(1)).max(1)
+        });
+        conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    fn headroom(&self) -> AppResult<Headroom> {
+        let conn = self.connection();
+        let pragma = |name: &str| -> AppResult<u64> {
+            let n: i64 = conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        };
+        let (page, pages, free, max) = (
+            pragma("page_size")?,
+            pragma("page_count")?,
+            pragma("freelist_count")?,
+            pragma("max_page_count")?,
+        );
+        let under_limit = (max < UNLIMITED_PAGES).then(|| {
+            max.saturating_sub(pages)
+                .saturating_add(free)
+                .saturating_mul(page)
+        });
+        // The disk the database is on (an in-memory store has none).
+        let on_disk = conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .and_then(|p| {
+                std::path::Path::new(p)
+                    .parent()
+                    .map(std::path::Path::to_path_buf)
+            })
+            .and_then(|dir| rustix::fs::statvfs(&dir).ok())
+            .map(|fs| fs.f_bavail.saturating_mul(fs.f_frsize));
+        Ok(Headroom {
+            under_limit,
+            on_disk,
+        })
     }
 
     fn held(&self, scopes: &[ScopePath], decided: bool) -> AppResult<Vec<Held>> {
@@ -609,6 +664,9 @@ fn end_web_session(conn: &Connection, secret: &str, now: i64) -> AppResult<()> {
     )?;
     Ok(())
 }
+
+/// SQLite's largest page count: no limit.
+const UNLIMITED_PAGES: u64 = 4_294_967_294;
 
 /// Refresh-token families that are dashboard sessions start with this; such
 /// tokens are never traded at `/v1/auth/refresh`.
