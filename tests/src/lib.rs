@@ -14,7 +14,7 @@ use sync_core::model::{Category, Urgency, VulnerabilityTag, WishCard};
 use sync_core::store::{Clock, Directory, PeerId, Registration};
 use sync_core::sync::{self, RelayPolicy, SyncReport};
 use sync_core::{
-    CommunityPath, DeviceId, EventKind, HouseholdId, NewHousehold, NewWish, Record, Role,
+    CommunityPath, DeviceId, EventKind, HouseholdId, NewHousehold, NewWish, Record, RecordId, Role,
     ScopePath, Store, UserId, WishId,
 };
 
@@ -223,4 +223,33 @@ pub fn card(store: &Store, id: WishId) -> WishCard {
         Record::Wish(card) => card,
         other => panic!("expected a wish, got {other:?}"),
     }
+}
+
+/// A modified app: writes straight into a record's document as `phone`'s
+/// device, in its user's name, signed with its own (valid) key.
+pub fn tamper(
+    phone: &mut Phone,
+    id: RecordId,
+    edit: impl FnOnce(&mut automerge::transaction::Transaction<'_>),
+) {
+    use automerge::transaction::CommitOptions;
+    let saved = phone.store.doc(id).expect("the record").save();
+    let mut doc = automerge::Automerge::load(&saved).expect("its document");
+    doc.set_actor(sync_core::doc::actor_of(phone.device()));
+    let note = serde_json::json!({"user": phone.author.user, "role": phone.author.role});
+    let now = phone.store.now();
+    doc.transact_with::<_, _, automerge::AutomergeError, _>(
+        |_| {
+            CommitOptions::default()
+                .with_message(note.to_string())
+                .with_time(now)
+        },
+        |tx| {
+            edit(tx);
+            Ok(())
+        },
+    )
+    .expect("a change");
+    let doc = sync_core::doc::RecordDoc::load(&doc.save()).expect("a document");
+    phone.store.put_doc(id, &doc).expect("stored");
 }

@@ -6,13 +6,12 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use automerge::transaction::{CommitOptions, Transactable, Transaction};
-use automerge::{Automerge, ROOT};
+use automerge::ROOT;
+use automerge::transaction::Transactable;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use doorstep_tests::{Phone, Relay, card, household, wish};
-use sync_core::doc::{RecordDoc, actor_of};
+use doorstep_tests::{Phone, Relay, card, household, tamper, wish};
 use sync_core::keys::DeviceKey;
 use sync_core::model::WishPatch;
 use sync_core::store::{Clock, RevokeKind};
@@ -67,29 +66,6 @@ fn rows(relay: &Relay) -> Vec<Row> {
     .unwrap()
     .collect::<Result<_, _>>()
     .unwrap()
-}
-
-/// A modified app: writes straight into a record's document as `phone`'s
-/// device, in its user's name, signed with its own key.
-fn tamper(phone: &mut Phone, id: RecordId, edit: impl FnOnce(&mut Transaction<'_>)) {
-    let mut doc = Automerge::load(&phone.store.doc(id).unwrap().save()).unwrap();
-    doc.set_actor(actor_of(phone.device()));
-    let note = serde_json::json!({"user": phone.author.user, "role": phone.author.role});
-    let now = phone.store.now();
-    doc.transact_with::<_, _, automerge::AutomergeError, _>(
-        |_| {
-            CommitOptions::default()
-                .with_message(note.to_string())
-                .with_time(now)
-        },
-        |tx| {
-            edit(tx);
-            Ok(())
-        },
-    )
-    .unwrap();
-    let doc = RecordDoc::load(&doc.save()).unwrap();
-    phone.store.put_doc(id, &doc).unwrap();
 }
 
 /// One sync round from `phone`, with its request changed by `change` first.

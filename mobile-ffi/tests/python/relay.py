@@ -39,6 +39,10 @@ class Relay:
     def revoke(self, device_id):
         self.cli("device", "revoke", "--db", self.db, device_id)
 
+    def lose(self, device_id):
+        """`doorstep device lost`: the phone was stolen."""
+        self.cli("device", "lost", "--db", self.db, device_id)
+
     def backup(self, path):
         """`doorstep backup`, while the relay serves."""
         self.cli("backup", "--db", self.db, path)
