@@ -13,7 +13,11 @@
 //!    edits, and pushing the phone's own edits);
 //! 3. the first sync of 10,000 records to an empty phone;
 //! 4. listing a filtered page of 50 wish cards out of 50,000;
-//! 5. (extra, no target) a phone pushing 1,000 records written offline.
+//! 5. (extra, no target) a phone pushing 1,000 records written offline;
+//! 6. what signatures cost: signing and checking a change, their share of a
+//!    sync's CPU, and the bytes they add per change (module `trust`);
+//! 7. a phone reconciling with a relay restored from a backup, 10,000
+//!    records on each side (module `trust`).
 //!
 //! Every store is a SQLite file in a temporary directory. Timings are printed,
 //! never asserted; correctness (counts, convergence, filters) is asserted, so
@@ -27,6 +31,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use sync_core::doc::{Author, EventInput, RecordDoc};
+use sync_core::keys::DeviceKey;
 use sync_core::model::{Category, Gps, HouseholdPatch, Urgency, VulnerabilityTag, WishPatch};
 use sync_core::store::{Clock, Directory, PeerId, Registration, WishFilter};
 use sync_core::sync::{self, RelayPolicy, SyncReport};
@@ -34,6 +39,8 @@ use sync_core::{
     CommunityPath, DeviceId, EventKind, HouseholdId, NewHousehold, NewVisit, NewWish, Role,
     ScopePath, Status, Store, UserId, VisitId, WishId,
 };
+
+mod trust;
 
 type Res<T> = Result<T, Box<dyn Error>>;
 
@@ -681,6 +688,10 @@ fn seed_relay(relay: &mut Store, clock: &Clock) -> Res<District> {
         role: Role::Supervisor,
         device: DeviceId::random(),
     };
+    // Their changes are signed with their devices' keys, as in the field.
+    for author in [&worker, &supervisor] {
+        relay.add_signing_key(DeviceKey::generate(author.device)?);
+    }
     let mut district = District {
         households: Vec::with_capacity(HOUSEHOLDS),
         wishes: Vec::with_capacity(WISH_CARDS),
@@ -1423,6 +1434,7 @@ fn main() -> Res<()> {
     let mut checks = Checks::default();
     run_sync_scenarios(dir.path(), &mut table, &mut checks)?;
     run_list_scenario(dir.path(), &mut table, &mut checks)?;
+    trust::run_trust_scenarios(dir.path(), &mut table, &mut checks)?;
     table.print();
     println!(
         "total run time {}; load average now {}",
