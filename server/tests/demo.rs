@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use doorstep_tests::http::Api;
 use reqwest::StatusCode;
+use serde_json::{Value, json};
 use sync_core::Status;
+
+const DAY: i64 = 86_400_000;
 
 #[test]
 fn the_demo_district_is_populated_in_every_workflow_state() {
@@ -62,6 +65,56 @@ fn the_demo_district_is_populated_in_every_workflow_state() {
     assert!(
         !chen.get("/v1/conflicts").1.as_array().unwrap().is_empty(),
         "a few conflicts"
+    );
+
+    // The devices page: xu's phone was lost after it met wang's, whose sync
+    // brought xu's last visit and card in, held; sun's phone holds work it
+    // has not synced for days; zheng's old phone's clock is a year ahead.
+    let devices = chen.get("/v1/devices").1;
+    let devices = devices.as_array().unwrap();
+    let only = |what: &str| -> Vec<&Value> { devices.iter().filter(|d| d[what] == true).collect() };
+    let lost: Vec<_> = devices.iter().filter(|d| d["standing"] == "lost").collect();
+    assert_eq!(lost.len(), 1, "one lost phone: {devices:?}");
+    assert_eq!(lost[0]["username"], "xu");
+    let stranded = only("stranded");
+    assert_eq!(
+        stranded.len(),
+        1,
+        "one phone holds work for days: {devices:?}"
+    );
+    assert_eq!(
+        (&stranded[0]["username"], &stranded[0]["pending"]),
+        (&json!("sun"), &json!(3))
+    );
+    let clock_wrong = only("clock_wrong");
+    assert_eq!(clock_wrong.len(), 1, "one wrong clock: {devices:?}");
+    assert_eq!(clock_wrong[0]["username"], "zheng");
+    let offset = clock_wrong[0]["clock_offset_ms"].as_i64().unwrap();
+    assert!(
+        (364 * DAY..366 * DAY).contains(&offset),
+        "a year ahead: {offset}"
+    );
+    let held = chen.get("/v1/quarantine").1;
+    let held = held.as_array().unwrap();
+    let mut kinds: Vec<_> = held.iter().map(|h| h["kind"].as_str().unwrap()).collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["visit", "wish"], "{held:?}");
+    for h in held {
+        assert_eq!(
+            h["authors"],
+            json!([{"device": lost[0]["id"], "user": "xu"}])
+        );
+        assert_eq!(h["carrier"]["user"], "wang");
+        assert!(h["decision"].is_null());
+        assert_eq!(h["community"], "longgang/yuanshan/xikeng");
+    }
+    let wish = held.iter().find(|h| h["kind"] == "wish").unwrap();
+    assert_eq!(wish["preview"], "独居的刘奶奶想换一个带熄火保护的燃气灶");
+    assert_eq!(
+        chen.get(&format!("/v1/wishes/{}", wish["record"].as_str().unwrap()))
+            .0,
+        StatusCode::NOT_FOUND,
+        "held, not applied"
     );
 
     // A street supervisor sees only their street; a worker only their community.

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use sync_core::doc::EventInput;
 use sync_core::model::{Category, Gps, Urgency, VulnerabilityTag};
 use sync_core::store::{Clock, PeerId};
-use sync_core::sync::{self, RelayPolicy};
+use sync_core::sync::{self, RejectCode, RelayPolicy};
 use sync_core::{
     Author, CommunityPath, EventKind, HouseholdId, NewHousehold, NewVisit, NewWish, Role,
     ScopePath, Status, Store, UserId, WishId,
@@ -20,6 +20,8 @@ use crate::auth::Keys;
 use crate::config::Settings;
 use crate::error::{AppError, AppResult};
 use crate::store::RelayStore;
+
+mod devices;
 
 /// Every demo user's password.
 pub const DEMO_PASSWORD: &str = "doorstep-demo";
@@ -137,6 +139,7 @@ struct Phone {
 }
 
 impl Phone {
+    /// A new user, with their first phone.
     fn new(
         relay: &mut Store,
         name: &str,
@@ -144,29 +147,48 @@ impl Phone {
         scopes: &[&str],
         clock: &Clock,
     ) -> AppResult<Self> {
-        let mut store = Store::open_in_memory()
-            .map_err(err)?
-            .with_clock(clock.clone());
-        let key = store.public_key().map_err(err)?;
-        let author = Author {
-            user: UserId::new(name).map_err(err)?,
-            role,
-            device: store.id(),
-        };
+        let user = UserId::new(name).map_err(err)?;
         let scopes = scopes
             .iter()
             .map(|s| scope(s))
             .collect::<AppResult<Vec<_>>>()?;
         let now = relay.now();
-        accounts::add_user(relay, &author.user, role, &scopes, DEMO_PASSWORD, now)?;
-        relay.register_device(
-            &author.user,
-            author.device,
-            &format!("{name}'s phone"),
-            "phone",
-            Some(key),
-            now,
-        )?;
+        accounts::add_user(relay, &user, role, &scopes, DEMO_PASSWORD, now)?;
+        Self::register(relay, user, role, scopes, &format!("{name}'s phone"), clock)
+    }
+
+    /// Another phone of the same user, named `name`, on `clock`.
+    fn another(&self, relay: &mut Store, name: &str, clock: &Clock) -> AppResult<Self> {
+        let user = self.author.user.clone();
+        Self::register(
+            relay,
+            user,
+            self.author.role,
+            self.scopes.clone(),
+            name,
+            clock,
+        )
+    }
+
+    fn register(
+        relay: &mut Store,
+        user: UserId,
+        role: Role,
+        scopes: Vec<ScopePath>,
+        name: &str,
+        clock: &Clock,
+    ) -> AppResult<Self> {
+        let mut store = Store::open_in_memory()
+            .map_err(err)?
+            .with_clock(clock.clone());
+        let key = store.public_key().map_err(err)?;
+        let author = Author {
+            user,
+            role,
+            device: store.id(),
+        };
+        let now = relay.now();
+        relay.register_device(&author.user, author.device, name, "phone", Some(key), now)?;
         Ok(Self {
             store,
             author,
@@ -174,6 +196,9 @@ impl Phone {
         })
     }
 
+    /// Syncs with the relay until nothing is left. Records the relay holds
+    /// for a supervisor (a lost phone's work) are not the demo's mistake;
+    /// any other refusal is.
     fn sync(&mut self, relay: &mut Store) -> AppResult<()> {
         let policy = RelayPolicy::new(self.author.device, self.scopes.clone());
         let peer = PeerId::new("relay").map_err(err)?;
@@ -181,11 +206,15 @@ impl Phone {
             sync::serve(relay, &policy, &request)
         })
         .map_err(err)?;
-        if !report.rejected.is_empty() {
+        let refused: Vec<_> = report
+            .rejected
+            .iter()
+            .filter(|r| r.code != RejectCode::Quarantine)
+            .collect();
+        if !refused.is_empty() {
             return Err(err(format!(
-                "{} records refused: {:?}",
-                report.rejected.len(),
-                report.rejected
+                "{} records refused: {refused:?}",
+                refused.len()
             )));
         }
         Ok(())
@@ -284,6 +313,9 @@ fn seed(
         .flat_map(|(s, (street, _, cs))| cs.iter().map(move |(c, label)| (s, *street, *c, *label)))
         .collect();
     let mut workers = Vec::new();
+    // The first community's first household, where the lost phone's last
+    // visit is (see devices.rs).
+    let mut first_home = None;
     let mut wishes: Vec<(usize, WishId)> = Vec::new();
     for (n, (street_index, street, community, label)) in communities.iter().enumerate() {
         let path = format!("longgang/{street}/{community}");
@@ -354,6 +386,7 @@ fn seed(
             wishes.push((n, id));
         }
         phone.sync(relay)?;
+        first_home = first_home.or(homes.first().copied());
         workers.push((phone, *street_index));
     }
     advance(72);
@@ -449,7 +482,8 @@ fn seed(
     for (phone, _) in &mut workers {
         phone.sync(relay)?;
     }
-    Ok(())
+    let home = first_home.ok_or_else(|| err("no household"))?;
+    devices::seed(relay, &mut workers, home, clock, advance)
 }
 
 /// Workers sync, record the residents' confirmation (and rating) of three
@@ -504,7 +538,11 @@ pub fn print_welcome(settings: &Settings, seeded: bool) {
     println!(
         "  supervisors: chen (longgang), liu (longgang/yuanshan), zhou (longgang/buji), wu (longgang/bantian)"
     );
-    println!("  workers:   {} (one per community)", WORKERS.join(", "));
+    println!(
+        "  workers:   {} (one per community); {} (xikeng, whose phone was lost)",
+        WORKERS.join(", "),
+        devices::LOST_PHONE_USER
+    );
     println!("  volunteers: {}", VOLUNTEERS.join(", "));
     println!(
         "  try:       TOKEN=$(curl -s {url}/v1/auth/login -H 'content-type: application/json' \\"
