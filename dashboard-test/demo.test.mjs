@@ -6,7 +6,7 @@
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ARTIFACTS, browser, logIn, phone, startRelay, tempDir, unlabelled, watch } from './lib.mjs';
+import { ARTIFACTS, browser, logIn, overflows, phone, startRelay, tempDir, unlabelled, watch } from './lib.mjs';
 
 const PASSWORD = 'doorstep-demo';
 
@@ -173,6 +173,92 @@ describe('the demo district in the dashboard', { timeout: 600_000 }, () => {
     if (process.env.DOCS_SCREENSHOT) {
       await page.screenshot({ path: process.env.DOCS_SCREENSHOT });
     }
+  });
+
+  it('devices: the stranded phone, the lost one, and its held work accepted onto its card', async () => {
+    await open('/devices');
+    assert.match(await page.locator('#stranded-warning').textContent(), /^1 台设备有未同步的工作，且已数日未联系/);
+    const stranded = page.locator('main tr.stranded');
+    assert.equal(await stranded.count(), 1, 'the stranded phone is marked');
+    const strandedText = await stranded.textContent();
+    for (const what of [/sun's phone/, /3 条记录/, /最早一条写于 \d+ 天前/, /数日未联系/]) assert.match(strandedText, what);
+    const lost = page.locator('main tr[data-standing="lost"]');
+    assert.equal(await lost.count(), 1, 'one lost phone');
+    assert.match(await lost.textContent(), /xu's phone/);
+    assert.equal(await lost.locator('.badge').textContent(), '已挂失');
+    assert.equal(await page.locator('main tr', { hasText: '时钟快 1 年' }).count(), 1, "the old phone's clock");
+    assert.match(await page.locator('main tr', { hasText: 'chen' }).first().textContent(), /今天/, 'this session');
+    const held = page.locator('main tr[data-held]');
+    assert.equal(await held.count(), 2, 'a visit and a card held');
+    for (const row of await held.all()) {
+      assert.match(await row.textContent(), /xu 的已挂失设备/);
+      assert.match(await row.textContent(), /由 wang 的手机带回/);
+    }
+    const heldCount = page.locator('nav a[href="/devices"] .count');
+    assert.equal(await heldCount.textContent(), '2', 'the header counts held work');
+    await shot('devices');
+
+    // On a phone: nothing scrolls sideways, neither the page nor its tables.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await open('/devices');
+    assert.equal(await overflows(page), false, '/devices fits 390 px');
+    const wide = await page.evaluate(() => [...document.querySelectorAll('main .table-wrap')]
+      .filter((el) => el.scrollWidth > el.clientWidth + 1).length);
+    assert.equal(wide, 0, 'its tables fit 390 px');
+    await shot('devices-phone');
+    await page.setViewportSize({ width: 1280, height: 860 });
+
+    // Accept the card: it leaves the list and is applied, as xu made it.
+    await open('/devices');
+    const card = page.locator('main tr[data-held][data-kind="wish"]');
+    const record = await card.getAttribute('data-record');
+    const cardLink = card.getByRole('link');
+    const text = await cardLink.textContent();
+    assert.equal(await cardLink.getAttribute('href'), `/wishes/${record}`);
+    await card.getByRole('button', { name: '接受…' }).click();
+    const accept = page.getByRole('dialog', { name: '接受这条暂扣记录' });
+    assert.ok((await accept.textContent()).includes(text), 'the dialog says what is accepted');
+    await accept.getByRole('button', { name: '确认接受' }).click();
+    await page.locator(`main tr[data-record="${record}"]`).waitFor({ state: 'detached' });
+    assert.equal(await held.count(), 1);
+    await heldCount.filter({ hasText: /^1$/ }).waitFor();
+    await open(`/wishes/${record}`);
+    await page.getByRole('heading', { level: 1, name: text }).waitFor();
+    await page.locator('.badges .status-submitted').waitFor();
+    assert.match(await page.locator('#timeline li').first().textContent(), /xu/);
+
+    // Decided meanwhile elsewhere (here by a request of its own): the stale
+    // row's button says so in the page's words, and the list is redrawn.
+    await open('/devices');
+    const visit = page.locator('main tr[data-held][data-kind="visit"]');
+    const id = await visit.getAttribute('data-held');
+    const status = await page.evaluate(async (held) => {
+      const csrf = document.querySelector('meta[name="doorstep-csrf"]').content;
+      const headers = { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf };
+      const answer = await fetch(`/v1/quarantine/${held}/discard`, { method: 'POST', headers, body: '{}' });
+      await answer.json();
+      return answer.status;
+    }, id);
+    assert.equal(status, 200);
+    await visit.getByRole('button', { name: '接受…' }).click();
+    await page.getByRole('dialog', { name: '接受这条暂扣记录' }).getByRole('button', { name: '确认接受' }).click();
+    await page.locator('.toast.error', { hasText: '操作失败：这条记录已经有人处理过了' }).waitFor();
+    await page.locator('main .empty', { hasText: '没有暂扣的记录。' }).waitFor();
+    await seen.settle();
+    const refusal = `HTTP 409: POST ${base}/v1/quarantine/${id}/accept`;
+    const problems = seen.take();
+    assert.ok(problems.includes(refusal), problems.join('\n'));
+    assert.deepEqual(problems.filter((p) => p !== refusal && !/status of 409/.test(p)), [], 'only the refusal');
+    assert.equal(await heldCount.count(), 0, 'nothing held');
+
+    // In English.
+    await open('/devices?lang=en');
+    assert.match(await page.locator('#stranded-warning').textContent(),
+      /^1 device holds work that has not reached the relay and has not been seen for days/);
+    assert.equal(await page.locator('main tr[data-standing="lost"] .badge').textContent(), 'Lost');
+    assert.equal(await page.locator('main tr', { hasText: 'clock 1 year ahead' }).count(), 1);
+    await page.locator('main .empty', { hasText: 'No held work.' }).waitFor();
+    await open('/devices?lang=zh');
   });
 
   it('a phone syncing shows up on the open queue', async () => {

@@ -16,7 +16,7 @@ const WORKER_PASSWORD = 'field worker pass';
 const SUPERVISOR_PASSWORD = 'supervisor pass 1';
 const CARD_TEXT = '给西坑村的李大爷配一台轮椅';
 const SECOND_TEXT = '三巷的路灯坏了，希望尽快修好';
-const PAGES = ['/queue', '/dispatch', '/wishes', '/conflicts', '/households', '/stats'];
+const PAGES = ['/queue', '/dispatch', '/wishes', '/conflicts', '/households', '/stats', '/devices'];
 
 describe('the supervisor dashboard in Chromium', { timeout: 300_000 }, () => {
   let tmp;

@@ -155,6 +155,7 @@ const PAGES: &[&str] = &[
     "/households",
     "/households/00000000-0000-4000-8000-000000000000",
     "/stats?scope=longgang/yuanshan",
+    "/devices",
 ];
 
 #[test]

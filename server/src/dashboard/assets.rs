@@ -35,6 +35,7 @@ const ASSETS: &[(&str, &[u8])] = assets![
     "pages/households.js",
     "pages/household.js",
     "pages/stats.js",
+    "pages/devices.js",
 ];
 
 fn content_type(name: &str) -> &'static str {

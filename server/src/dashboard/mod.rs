@@ -35,6 +35,7 @@ pub(crate) const PAGES: &[&str] = &[
     "/households",
     "/households/{id}",
     "/stats",
+    "/devices",
 ];
 
 /// The dashboard's routes.

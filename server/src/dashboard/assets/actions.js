@@ -3,21 +3,41 @@
 // rules); this module only asks for the details and calls the endpoint.
 
 import { post } from './api.js';
-import { t } from './i18n.js';
+import { t, known } from './i18n.js';
 import { h, dialog, toast } from './ui.js';
 
 const path = (id, what) => `/v1/wishes/${encodeURIComponent(id)}/${what}`;
 
-async function run(done, call) {
+/**
+ * Calls the relay and says how it went. `explain(error)` words a refusal;
+ * `failed`, when given, is what a refusal resolves to: the refusal showed
+ * that the page is stale, and the header's counts are fetched again too.
+ */
+async function run(done, call, { explain = (e) => e.message, failed = null } = {}) {
   try {
     const result = await call();
     toast(done, 'ok');
     document.dispatchEvent(new CustomEvent('doorstep:acted'));
     return result;
   } catch (e) {
-    toast(t('error.action', { message: e.message }), 'error');
-    return null;
+    toast(t('error.action', { message: explain(e) }), 'error');
+    if (failed !== null) document.dispatchEvent(new CustomEvent('doorstep:acted'));
+    return failed;
   }
+}
+
+/**
+ * The relay's refusal of a decision about held work, in the page's
+ * language where it is one the relay gives: decided already (409), not in
+ * scope (404), or accepted work that cannot be applied (400, which names
+ * the sync refusal's code in parentheses).
+ */
+function heldRefusal(e) {
+  if (e.status === 409) return t('error.held.decided');
+  if (e.status === 404) return t('error.held.gone');
+  const code = e.status === 400 ? /\(([a-z_]+)\)/.exec(e.message)?.[1] : null;
+  if (code && known(`reject.${code}`)) return t('error.held.refused', { reason: t(`reject.${code}`) });
+  return e.message;
 }
 
 /**
@@ -76,6 +96,25 @@ export async function perform(action, id, extra = {}) {
       const values = await dialog({ title: t('dialog.resolve.title'), fields: [{ name: 'note', label: t('dialog.resolve.label') }] });
       if (!values) return null;
       return run(t('done.resolve_conflict'), () => post(`/v1/conflicts/${encodeURIComponent(extra.event)}/resolve`, { note: values.note || null }));
+    }
+    case 'accept_held':
+    case 'discard_held': {
+      // `id` is the held work's; `extra.preview` what the record would say.
+      const key = `dialog.${action}`;
+      const values = await dialog({
+        title: t(`${key}.title`),
+        text: t(`${key}.text`, { preview: extra.preview ?? '' }),
+        fields: [],
+        submit: t(`${key}.submit`),
+        danger: action === 'discard_held',
+      });
+      if (!values) return null;
+      const verb = action === 'accept_held' ? 'accept' : 'discard';
+      // A refusal resolves to a value too: the list is stale and is redrawn.
+      return run(t(`done.${action}`), () => post(`/v1/quarantine/${encodeURIComponent(id)}/${verb}`), {
+        explain: heldRefusal,
+        failed: { refused: true },
+      });
     }
     default:
       return null;

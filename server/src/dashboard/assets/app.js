@@ -14,6 +14,7 @@ import * as conflicts from './pages/conflicts.js';
 import * as households from './pages/households.js';
 import * as household from './pages/household.js';
 import * as stats from './pages/stats.js';
+import * as devices from './pages/devices.js';
 
 const ROUTES = [
   { path: /^\/queue$/, page: queue, nav: 'queue' },
@@ -24,12 +25,13 @@ const ROUTES = [
   { path: /^\/households$/, page: households, nav: 'households' },
   { path: /^\/households\/([^/]+)$/, page: household, nav: 'households' },
   { path: /^\/stats$/, page: stats, nav: 'stats' },
+  { path: /^\/devices$/, page: devices, nav: 'devices' },
 ];
-const NAV = ['queue', 'dispatch', 'wishes', 'conflicts', 'households', 'stats'];
+const NAV = ['queue', 'dispatch', 'wishes', 'conflicts', 'households', 'stats', 'devices'];
 
 const main = document.getElementById('main');
 const top = document.getElementById('top');
-const counts = { queue: null, conflicts: null };
+const counts = { queue: null, conflicts: null, devices: null };
 let current = null;
 let renderSeq = 0;
 let lastActed = 0;
@@ -77,12 +79,15 @@ function drawHeader() {
 
 async function loadCounts() {
   try {
-    const [q, c] = await Promise.all([
+    const [q, c, held] = await Promise.all([
       api('/v1/wishes?status=submitted&limit=1'),
       api('/v1/conflicts'),
+      api('/v1/quarantine'),
     ]);
     counts.queue = q.total;
     counts.conflicts = c.length;
+    // Held work waits for a supervisor's decision on the devices page.
+    counts.devices = held.length;
     drawHeader();
   } catch {
     // The counts are a convenience; the pages report their own errors.

@@ -41,6 +41,8 @@ const timeFmt = new Intl.DateTimeFormat(locale, {
   year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
 });
 const numFmt = new Intl.NumberFormat(locale);
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
 /** A date, or an empty string. */
@@ -56,7 +58,20 @@ export const fmt1 = (n) => (n === null || n === undefined ? '–' : new Intl.Num
 export function ago(ms) {
   if (!ms) return '';
   const days = Math.floor((Date.now() - ms) / DAY);
-  return days <= 0 ? t('days.today') : t('days.ago', { n: days });
+  if (days <= 0) return t('days.today');
+  return days === 1 ? t('days.ago.one') : t('days.ago', { n: fmtNum(days) });
+}
+
+/** A length of time, rounded, in the largest unit that suits it: "3 小时", "1 year". */
+export function duration(ms) {
+  const abs = Math.abs(ms);
+  const [size, unit] = abs < HOUR ? [MINUTE, 'minute']
+    : abs < 36 * HOUR ? [HOUR, 'hour']
+      : abs < 45 * DAY ? [DAY, 'day']
+        : abs < 330 * DAY ? [30 * DAY, 'month']
+          : [365 * DAY, 'year'];
+  const n = Math.max(1, Math.round(abs / size));
+  return n === 1 ? t(`span.${unit}.one`) : t(`span.${unit}`, { n: fmtNum(n) });
 }
 
 /** A `<time>` element showing a date, with the full time on hover. */
@@ -108,10 +123,11 @@ export function errorBox(error, retry) {
 }
 
 /**
- * A modal dialog with labelled fields. Resolves to the values, or null when
- * cancelled. `fields`: [{name, label, type: 'textarea'|'select'|'text', required, options}].
+ * A modal dialog with labelled fields (and a `text` to read first). Resolves
+ * to the values, or null when cancelled.
+ * `fields`: [{name, label, type: 'textarea'|'select'|'text', required, options}].
  */
-export function dialog({ title, fields, submit = t('dialog.submit'), danger = false }) {
+export function dialog({ title, text, fields, submit = t('dialog.submit'), danger = false }) {
   return new Promise((resolve) => {
     const id = `d${Math.random().toString(36).slice(2, 8)}`;
     const inputs = fields.map((f, i) => {
@@ -129,11 +145,12 @@ export function dialog({ title, fields, submit = t('dialog.submit'), danger = fa
     });
     const form = h('form', { method: 'dialog', class: 'stack' },
       h('h2', { id: `${id}-title` }, title),
+      text ? h('p', { id: `${id}-text` }, text) : null,
       inputs,
       h('div', { class: 'row end' },
         h('button', { type: 'button', class: 'secondary', value: 'cancel', onclick: () => el.close('cancel') }, t('dialog.cancel')),
         h('button', { type: 'submit', class: danger ? 'danger' : 'primary', value: 'ok' }, submit)));
-    const el = h('dialog', { 'aria-labelledby': `${id}-title` }, form);
+    const el = h('dialog', { 'aria-labelledby': `${id}-title`, 'aria-describedby': text ? `${id}-text` : null }, form);
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       if (!form.reportValidity()) return;
