@@ -153,7 +153,10 @@ describe('the demo district in the dashboard', { timeout: 600_000 }, () => {
       if (await page.locator('.tl.visit').count()) break;
       await seen.settle();
       await page.goBack();
-      await page.locator('main tbody tr').first().waitFor();
+      // The list again, not the household's own tables, before the next click.
+      await page.waitForURL(/\/households$/);
+      await page.locator('main tbody tr a[href^="/households/"]').first().waitFor();
+      await seen.settle();
     }
     assert.ok(await page.locator('.tl.visit').count() >= 1, 'a visit');
     await shot('household');

@@ -64,7 +64,10 @@ pub(super) fn history(doc: &Automerge) -> Vec<HistoryEntry> {
             }
         })
         .collect();
-    entries.sort_by(|a, b| a.at_ms.cmp(&b.at_ms).then_with(|| a.change.cmp(&b.change)));
+    // Automerge gives changes in causal order; a stable sort by time keeps
+    // that order between changes of the same millisecond (a card created
+    // and submitted at once reads creation first).
+    entries.sort_by_key(|e| e.at_ms);
     entries
 }
 

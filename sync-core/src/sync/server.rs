@@ -86,9 +86,17 @@ impl Store {
                 }
             }
         }
-        // What the client will still hold unsynced once it has this answer.
+        // What the client will still hold unsynced once it has this answer:
+        // not what was accepted, nor what was refused for good (the phone
+        // keeps that aside, flagged, for its user).
+        let done = response.accepted.len()
+            + response
+                .rejected
+                .iter()
+                .filter(|r| !r.code.is_retryable())
+                .count();
         let left = request.pending.map(|p| {
-            let records = p.records.saturating_sub(response.accepted.len() as u64);
+            let records = p.records.saturating_sub(done as u64);
             PendingReport {
                 records,
                 oldest_ms: p.oldest_ms.filter(|_| records > 0),

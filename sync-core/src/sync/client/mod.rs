@@ -28,7 +28,8 @@ pub const PUSH_PAGE_BYTES: usize = 4 << 20;
 const CLOCK_STEP_MS: i64 = 1000;
 
 /// A record that may need pushing: id, community, document, heads, feed
-/// position, the heads the peer is known to share, and its signatures.
+/// position, the heads the peer is known to share, its signatures, and when
+/// it was last written.
 type Candidate = (
     String,
     String,
@@ -37,6 +38,7 @@ type Candidate = (
     i64,
     Option<Vec<u8>>,
     Vec<u8>,
+    i64,
 );
 
 /// How to build a request.
@@ -151,7 +153,6 @@ impl Store {
                 now_ms: self.now(),
                 skew_ms: self.clock_skew(),
             }),
-            pending: Some(self.pending_report(peer)?),
             ..SyncRequest::default()
         };
         if let Some(after) = state.reconcile_from {
@@ -169,9 +170,10 @@ impl Store {
             };
             return Ok((request, pending));
         }
-        let (push, mut pending) = self.build_push(peer, options, state.push_cursor)?;
+        let (push, mut pending, unsynced) = self.build_push(peer, options, state.push_cursor)?;
         pending.sent_at = options.learn_clock.then(|| self.device_clock());
         request.push = push;
+        request.pending = Some(unsynced);
         request.need_full = {
             let mut stmt = self.connection().prepare_cached(
                 "SELECT record_id FROM sync_todo WHERE peer = ?1 AND what = 'fetch'",
@@ -183,13 +185,14 @@ impl Store {
         Ok((request, pending))
     }
 
-    /// The records to push, and what to remember of them until the answer.
+    /// The records to push, what to remember of them until the answer, and
+    /// how much is unsynced (every candidate, sent in this round or not).
     fn build_push(
         &mut self,
         peer: &PeerId,
         options: &SyncOptions,
         push_cursor: i64,
-    ) -> Result<(Vec<RecordUpdate>, PendingSync)> {
+    ) -> Result<(Vec<RecordUpdate>, PendingSync, PendingReport)> {
         let own = self.device_key()?;
         let own_actor = actor_of(self.id());
         let key = peer.as_str();
@@ -198,13 +201,13 @@ impl Store {
                 // Two index-driven halves: records written since the peer's
                 // acknowledgement, and records queued to be sent again.
                 // Records waiting to be fetched whole are sent after that.
-                "SELECT r.id, r.community, r.doc, r.heads, r.seq, ph.heads, r.sigs FROM records r
+                "SELECT r.id, r.community, r.doc, r.heads, r.seq, ph.heads, r.sigs, r.updated_at FROM records r
                  LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
                  WHERE r.seq > ?2 AND (ph.heads IS NULL OR ph.heads != r.heads)
                    AND NOT EXISTS (SELECT 1 FROM rejections x WHERE x.peer = ?1 AND x.record_id = r.id)
                    AND NOT EXISTS (SELECT 1 FROM sync_todo f WHERE f.peer = ?1 AND f.record_id = r.id AND f.what = 'fetch')
                  UNION ALL
-                 SELECT r.id, r.community, r.doc, r.heads, r.seq, ph.heads, r.sigs FROM sync_todo t
+                 SELECT r.id, r.community, r.doc, r.heads, r.seq, ph.heads, r.sigs, r.updated_at FROM sync_todo t
                  JOIN records r ON r.id = t.record_id
                  LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
                  WHERE t.peer = ?1 AND t.what = 'push' AND r.seq <= ?2
@@ -222,10 +225,12 @@ impl Store {
                     r.get(4)?,
                     r.get(5)?,
                     r.get(6)?,
+                    r.get(7)?,
                 ))
             })?
             .collect::<rusqlite::Result<_>>()?
         };
+        let mut unsynced = PendingReport::default();
         let mut push = Vec::new();
         let mut pushed = Vec::new();
         let mut bytes = 0usize;
@@ -233,7 +238,8 @@ impl Store {
         let mut push_complete = true;
         let mut held_back = Vec::new();
         let mut newly_signed: Vec<(RecordId, Vec<u8>)> = Vec::new();
-        for (id, community, doc, heads, seq, shared, sigs) in candidates.drain(..) {
+        let mut counted = HashSet::new();
+        for (id, community, doc, heads, seq, shared, sigs, updated_at) in candidates.drain(..) {
             let id: RecordId = id.parse()?;
             if let Some(wanted) = &options.peer_scopes {
                 let inside =
@@ -242,6 +248,14 @@ impl Store {
                     push_upto = push_upto.max(seq);
                     continue; // The peer does not keep this community.
                 }
+            }
+            if counted.insert(id) {
+                unsynced.records += 1;
+                unsynced.oldest_ms =
+                    Some(unsynced.oldest_ms.map_or(updated_at, |o| o.min(updated_at)));
+            }
+            if !push_complete {
+                continue; // Counted; it goes in a later round.
             }
             let mut sigs_now = SigSet::from_blob(&sigs);
             let before = sigs_now.len();
@@ -269,7 +283,7 @@ impl Store {
             };
             if bytes + payload.size() > PUSH_PAGE_BYTES && !push.is_empty() {
                 push_complete = false;
-                break;
+                continue;
             }
             bytes += payload.size();
             push.push(RecordUpdate {
@@ -308,6 +322,7 @@ impl Store {
                 reconciling: false,
                 sent_at: None,
             },
+            unsynced,
         ))
     }
 
@@ -450,13 +465,6 @@ impl Store {
             self.set_clock_skew(skew)?;
         }
         Ok(())
-    }
-
-    /// How many records hold unacknowledged changes, and when the oldest of
-    /// them was last written.
-    fn pending_report(&self, peer: &PeerId) -> Result<PendingReport> {
-        let (records, oldest_ms) = self.pending_summary(peer)?;
-        Ok(PendingReport { records, oldest_ms })
     }
 }
 
