@@ -8,14 +8,15 @@
 //! phone bindings move its messages.
 //!
 //! ```
-//! use sync_core::{Author, CommunityPath, DeviceId, EventKind, NewHousehold, NewWish, Role, Status, Store, UserId};
+//! use sync_core::{Author, CommunityPath, EventKind, NewHousehold, NewWish, Role, Status, Store, UserId};
 //! use sync_core::model::{Category, Urgency};
 //! use sync_core::doc::EventInput;
 //!
 //! # fn main() -> sync_core::Result<()> {
-//! let worker = Author { user: UserId::new("wang")?, role: Role::Worker, device: DeviceId::random() };
-//! let community = CommunityPath::new("longgang/yuanshan/xikeng")?;
 //! let mut phone = Store::open_in_memory()?;
+//! // The store is the phone's device: its changes are signed with its key.
+//! let worker = Author { user: UserId::new("wang")?, role: Role::Worker, device: phone.id() };
+//! let community = CommunityPath::new("longgang/yuanshan/xikeng")?;
 //! let home = phone.create_household(&worker, &community, &NewHousehold { address: "3 Lane 5".into(), ..Default::default() })?;
 //! let wish = phone.create_wish(&worker, &NewWish {
 //!     household: home, text: "给李大爷一台轮椅".into(), category: Category::MobilityAid,
