@@ -264,6 +264,18 @@ describe('the demo district in the dashboard', { timeout: 600_000 }, () => {
     await open('/devices?lang=zh');
   });
 
+  it('a card from a phone whose clock was a year ahead shows the corrected times', async () => {
+    await open(`/wishes?q=${encodeURIComponent('卫生间需要装一个扶手')}`);
+    await page.locator('main tbody tr a').first().click();
+    await page.locator('#timeline').waitFor();
+    const notes = page.locator('#timeline .clock-note');
+    assert.ok(await notes.count() >= 1, 'the corrected entries are marked');
+    assert.match(await notes.first().textContent(), /时钟快 1 年 · 时间已由服务器校正/);
+    const shown = await page.locator('#timeline time').evaluateAll((els) => els.map((el) => Date.parse(el.dateTime)));
+    assert.ok(shown.length >= 2 && shown.every((at) => at <= Date.now()), `no time in the future: ${shown}`);
+    await shot('card-clock-corrected');
+  });
+
   it('a phone syncing shows up on the open queue', async () => {
     await open('/queue?category=mobility_aid');
     const before = await page.locator('#queue-count').textContent();

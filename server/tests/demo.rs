@@ -94,6 +94,20 @@ fn the_demo_district_is_populated_in_every_workflow_state() {
         (364 * DAY..366 * DAY).contains(&offset),
         "a year ahead: {offset}"
     );
+    // What zheng's old phone recorded before its first sync carries its
+    // clock's year; the relay corrected it.
+    let (_, fast) = chen.get(&format!("/v1/wishes?q={}", "卫生间需要装一个扶手"));
+    let fast = &fast["items"][0];
+    let (_, card) = chen.get(&format!("/v1/wishes/{}", fast["id"].as_str().unwrap()));
+    let corrected = card["clock_corrected"].as_array().unwrap();
+    assert_eq!(corrected.len(), 1, "the submission: {card}");
+    let written = corrected[0]["written"].as_i64().unwrap();
+    let submitted = card["state"]["submitted_at"].as_i64().unwrap();
+    assert!(
+        (364 * DAY..366 * DAY).contains(&(written - submitted)),
+        "written {written}, shown {submitted}"
+    );
+    assert!(card["created_at"].as_i64().unwrap() < written - 300 * DAY);
     let held = chen.get("/v1/quarantine").1;
     let held = held.as_array().unwrap();
     let mut kinds: Vec<_> = held.iter().map(|h| h["kind"].as_str().unwrap()).collect();

@@ -11,7 +11,9 @@ use sync_core::doc::EventInput;
 use sync_core::model::{Category, Urgency};
 use sync_core::store::{Clock, RevokeKind};
 use sync_core::sync::{self, PeerSession};
-use sync_core::{EventKind, HouseholdId, NewVisit, NewWish, Role, Store};
+use sync_core::{
+    CommunityPath, EventKind, HouseholdId, NewHousehold, NewVisit, NewWish, Role, Store,
+};
 
 use super::{DAY, Phone, err};
 use crate::error::AppResult;
@@ -38,15 +40,49 @@ pub(super) fn seed(
     lost_phone(relay, wang, home, clock, &advance)?;
     stranded_report(relay, sun)?;
 
-    // zheng's old phone, switched on again with its clock set a year ahead;
-    // its sync tells the relay.
+    // zheng's old phone, switched on again with its clock set a year ahead,
+    // records a household and a wish before its first sync: the relay learns
+    // the clock's error at that sync and corrects their times.
     let ahead: Clock = {
         let clock = clock.clone();
         Arc::new(move || clock() + 365 * DAY)
     };
     let mut old = zheng.another(relay, "zheng's old phone", &ahead)?;
+    let community = CommunityPath::new(old.scopes[0].as_str()).map_err(err)?;
+    let author = old.author.clone();
+    let household = old
+        .store
+        .create_household(
+            &author,
+            &community,
+            &NewHousehold {
+                address: FAST_CLOCK_ADDRESS.into(),
+                head_name: "张建国".into(),
+                members: 1,
+                ..NewHousehold::default()
+            },
+        )
+        .map_err(err)?;
+    let wish = old
+        .store
+        .create_wish(
+            &author,
+            &NewWish {
+                household,
+                text: FAST_CLOCK_WISH.into(),
+                category: Category::HomeRepair,
+                urgency: Urgency::Normal,
+                photos: vec![],
+            },
+        )
+        .map_err(err)?;
+    old.event(wish, EventInput::new(EventKind::Submit));
     old.sync(relay)
 }
+
+/// What the phone with the fast clock recorded before its first sync.
+pub(super) const FAST_CLOCK_WISH: &str = "张爷爷家卫生间需要装一个扶手";
+const FAST_CLOCK_ADDRESS: &str = "新村二巷7号";
 
 /// xu joins the first community, syncs, works a day offline, meets wang's
 /// phone, and loses the phone that evening. wang's next sync brings xu's

@@ -3,7 +3,7 @@
 
 import { api } from '../api.js';
 import { t, label } from '../i18n.js';
-import { h, heading, link, time, fmtTime, scopeName, statusBadge, urgencyBadge, tagChip, shortId, empty } from '../ui.js';
+import { h, heading, link, time, fmtTime, duration, scopeName, statusBadge, urgencyBadge, tagChip, shortId, empty } from '../ui.js';
 import { actionButtons, assignForm, perform } from '../actions.js';
 
 const dl = (pairs) => h('dl', { class: 'facts' }, pairs.filter(([, v]) => v !== '' && v !== null && v !== undefined)
@@ -16,16 +16,21 @@ function device(entry) {
     `${t('card.device')}${t('colon')}`, [name, kind].filter(Boolean).join(' · '), ' ', h('code', {}, shortId(entry.device)));
 }
 
-/** Finds, for each history entry that appended an event, the event itself (for its note, claimant or rating). */
-function eventFor(events, entry, kind, used) {
-  let best = null;
-  for (const e of events) {
-    if (used.has(e.id) || e.kind !== kind || (entry.device && e.device !== entry.device)) continue;
-    const gap = Math.abs((e.hlc?.wall_ms ?? 0) - entry.at_ms);
-    if (!best || gap < best.gap) best = { e, gap };
-  }
-  if (best) used.add(best.e.id);
-  return best?.e ?? null;
+/** The events a history entry appended, in order (for their note, claimant or rating). */
+function eventsOf(events, entry) {
+  const byId = new Map(events.map((e) => [e.id, e]));
+  return (entry.events ?? []).map((id) => byId.get(id)).filter(Boolean);
+}
+
+/** When a history entry happened: the relay's corrected time where the device's clock was wrong. */
+const shownAt = (entry) => entry.corrected_at_ms ?? entry.at_ms;
+
+/** A note that the relay corrected this entry's time, and by how much. */
+function clockNote(entry) {
+  if (entry.corrected_at_ms === null || entry.corrected_at_ms === undefined) return null;
+  const off = entry.clock_offset_ms ?? 0;
+  return h('div', { class: 'small clock-note', title: t('card.clock.title', { written: fmtTime(entry.at_ms) }) },
+    t(off > 0 ? 'devices.clock.ahead' : 'devices.clock.behind', { span: duration(off) }), ' · ', t('card.clock.corrected'));
 }
 
 function eventDetails(e) {
@@ -38,9 +43,9 @@ function eventDetails(e) {
 }
 
 function timeline(card, history) {
-  const used = new Set();
   const lost = new Set((card.state.conflicts ?? []).map((c) => c.event));
-  const items = [...history].sort((a, b) => a.at_ms - b.at_ms).map((entry) => {
+  // The relay lists the history in causal order; sorting by time is stable.
+  const items = [...history].sort((a, b) => shownAt(a) - shownAt(b)).map((entry) => {
     const fields = entry.fields ?? [];
     const created = fields.some((f) => f.field === 'id') && fields.some((f) => f.field === 'kind');
     const events = fields.filter((f) => f.field === 'event');
@@ -52,10 +57,11 @@ function timeline(card, history) {
       what = [h('p', { class: 'what' }, t('event.created')),
         dl(shown.map((f) => [label('field', f.field), f.field === 'text' ? f.to : label(f.field, f.to)]))];
     } else if (events.length) {
-      what = events.map((f) => {
+      const appended = eventsOf(card.events, entry);
+      what = events.map((f, i) => {
         // The history writes an event as "kind note=… rating=…".
         const kind = String(f.to ?? '').split(' ')[0];
-        const e = eventFor(card.events, entry, kind, used);
+        const e = appended[i] ?? null;
         kindClass = `event-${kind}`;
         return [h('p', { class: 'what' }, label('event', kind),
           e && lost.has(e.id) ? h('span', { class: 'badge conflict' }, label('conflict', 'superseded')) : null), eventDetails(e)];
@@ -68,7 +74,7 @@ function timeline(card, history) {
       ];
     }
     return h('li', { class: `tl ${kindClass}` },
-      h('div', { class: 'tl-when' }, time(entry.at_ms, true)),
+      h('div', { class: 'tl-when' }, time(shownAt(entry), true), clockNote(entry)),
       h('div', { class: 'tl-body' },
         what,
         h('p', { class: 'who muted small' },
@@ -84,7 +90,7 @@ function conflicts(card, onDone) {
   const describe = (id) => {
     const e = byId[id];
     if (!e) return shortId(id);
-    return [h('strong', {}, label('event', e.kind)), ' · ', e.actor, ' · ', fmtTime(e.hlc?.wall_ms), ' · ', h('code', {}, shortId(e.device))];
+    return [h('strong', {}, label('event', e.kind)), ' · ', e.actor, ' · ', fmtTime(e.at), ' · ', h('code', {}, shortId(e.device))];
   };
   return h('section', { class: 'panel warn', 'aria-labelledby': 'conflicts-h' },
     h('h2', { id: 'conflicts-h' }, '⚠ ', t('card.conflicts')),
