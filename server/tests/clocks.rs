@@ -5,16 +5,16 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use doorstep_tests::heads;
 use doorstep_tests::http::{Api, HttpPhone};
 use doorstep_tests::process::{self, Started};
 use serde_json::{Value, json};
 use sync_core::doc::EventInput;
 use sync_core::store::{Clock, system_clock};
-use sync_core::{EventKind, Status, Store, WishId};
+use sync_core::{EventKind, Status, WishId};
 
 mod common;
 
@@ -65,17 +65,6 @@ fn act(phone: &mut HttpPhone, id: WishId, kind: EventKind) -> Status {
         .phone
         .store
         .append_event(&author, id, &EventInput::new(kind))
-        .unwrap()
-}
-
-fn heads(store: &Store) -> BTreeMap<String, Vec<u8>> {
-    let mut stmt = store
-        .connection()
-        .prepare("SELECT id, heads FROM records")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
         .unwrap()
 }
 

@@ -7,9 +7,9 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
+use doorstep_tests::heads;
 use doorstep_tests::http::{Api, HttpPhone};
 use doorstep_tests::process::{self, Started};
 use serde_json::json;
@@ -43,18 +43,6 @@ fn add_user(db: &Path, name: &str, role: &str, scope: &str) {
 
 fn phone(relay: &Started, name: &str) -> HttpPhone {
     HttpPhone::login(&relay.url, name, PASSWORD, system_clock()).unwrap()
-}
-
-/// Every record and its heads, in a store.
-fn heads(store: &Store) -> BTreeMap<String, Vec<u8>> {
-    let mut stmt = store
-        .connection()
-        .prepare("SELECT id, heads FROM records")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
 }
 
 fn wish(store: &Store, id: WishId) -> sync_core::model::WishCard {

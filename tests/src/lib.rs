@@ -253,3 +253,16 @@ pub fn tamper(
     let doc = sync_core::doc::RecordDoc::load(&doc.save()).expect("a document");
     phone.store.put_doc(id, &doc).expect("stored");
 }
+
+/// Every record a store holds, with its heads: two stores that agree on
+/// this hold the same records, change for change.
+pub fn heads(store: &Store) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut stmt = store
+        .connection()
+        .prepare("SELECT id, heads FROM records")
+        .expect("records");
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("records")
+        .collect::<Result<_, _>>()
+        .expect("records")
+}

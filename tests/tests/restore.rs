@@ -5,25 +5,12 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use std::collections::BTreeMap;
-
-use doorstep_tests::{Phone, Relay, card, household, relay_peer, test_clock, wish};
+use doorstep_tests::{Phone, Relay, card, heads, household, relay_peer, test_clock, wish};
 use sync_core::model::WishPatch;
 use sync_core::sync::{self, Message, SyncRequest};
 use sync_core::{Role, Store};
 
 const XIKENG: &str = "longgang/yuanshan/xikeng";
-
-fn heads(store: &Store) -> BTreeMap<String, Vec<u8>> {
-    let mut stmt = store
-        .connection()
-        .prepare("SELECT id, heads FROM records")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
 
 #[test]
 fn a_phone_proves_the_relay_went_back_and_every_phone_reconciles() {
