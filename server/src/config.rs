@@ -37,6 +37,13 @@ pub struct Settings {
     pub refresh_ttl_days: i64,
     /// Requests taking longer than this are cut off, in seconds.
     pub request_timeout_secs: u64,
+    /// How long a connection may take to send a request's headers, in
+    /// seconds, from opening or from its previous response; then it is
+    /// closed. Keeps idle and half-sent connections from piling up.
+    pub header_timeout_secs: u64,
+    /// The most connections served at once; beyond it new ones wait. Kept
+    /// below the open-file limit.
+    pub max_connections: usize,
     /// How long a dashboard login lasts, in hours.
     pub session_ttl_hours: i64,
     /// Log format.
@@ -61,6 +68,8 @@ impl Default for Settings {
             access_ttl_secs: 15 * 60,
             refresh_ttl_days: 60,
             request_timeout_secs: 30,
+            header_timeout_secs: 10,
+            max_connections: 4096,
             session_ttl_hours: 12,
             log_format: LogFormat::Text,
             max_db_mb: None,

@@ -24,6 +24,7 @@ mod dashboard;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod listener;
 pub mod login;
 pub mod metrics;
 pub mod restore;
@@ -85,12 +86,41 @@ pub async fn run(settings: Settings) -> AppResult<()> {
     serve(listener, state).await
 }
 
-/// Serves `state` on an already bound listener until shutdown is signalled.
+/// Serves `state` on an already bound listener until SIGTERM or Ctrl-C.
 pub async fn serve(listener: TcpListener, state: AppState) -> AppResult<()> {
+    serve_until(listener, state, shutdown_signal()).await
+}
+
+/// Serves `state` on an already bound listener until `shutdown` completes,
+/// then finishes in-flight requests.
+pub async fn serve_until(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()>,
+) -> AppResult<()> {
     let addr = listener
         .local_addr()
         .map_err(|e| AppError::Internal(e.to_string()))?;
-    tracing::info!(%addr, db = %state.settings.db.display(), "doorstep relay listening");
+    let wanted = listener::Limits {
+        header_timeout: std::time::Duration::from_secs(state.settings.header_timeout_secs),
+        max_connections: state.settings.max_connections,
+    };
+    let open_files = listener::raise_open_files_limit(wanted.max_connections as u64 * 2);
+    let limits = open_files.map_or(wanted, |files| wanted.within(files));
+    if limits.max_connections < wanted.max_connections {
+        tracing::warn!(
+            max_connections = limits.max_connections,
+            open_files,
+            "the open-file limit allows fewer connections than max_connections"
+        );
+    }
+    tracing::info!(
+        %addr,
+        db = %state.settings.db.display(),
+        max_connections = limits.max_connections,
+        header_timeout_secs = limits.header_timeout.as_secs(),
+        "doorstep relay listening"
+    );
     // Scripts and tests read this line to find a relay started on port 0.
     println!("listening on http://{addr}");
     let live = state.live.clone();
@@ -106,14 +136,13 @@ pub async fn serve(listener: TcpListener, state: AppState) -> AppResult<()> {
     });
     let reloads = tokio::spawn(reload_on_sighup(state.clone()));
     let (db, serving) = (state.db.clone(), state.serving.clone());
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Dashboards waiting for changes answer now rather than hold up the stop.
-            live.close();
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let open = state.metrics.connections.clone();
+    listener::serve(listener, app(state), limits, open, async move {
+        shutdown.await;
+        // Dashboards waiting for changes answer now rather than hold up the stop.
+        live.close();
+    })
+    .await;
     reloads.abort();
     if let (Some(task), Some(serving)) = (marks, serving) {
         task.abort();

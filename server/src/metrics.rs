@@ -53,6 +53,8 @@ pub struct Metrics {
     pub storage_errors: Family<FaultLabel, Counter>,
     /// Sync requests that failed (answered with an error, not a sync answer).
     pub syncs_failed: Counter,
+    /// Connections being served.
+    pub connections: Gauge,
 }
 
 impl Default for Metrics {
@@ -72,6 +74,7 @@ impl Default for Metrics {
             logins_throttled: Counter::default(),
             storage_errors: Family::default(),
             syncs_failed: Counter::default(),
+            connections: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("syncs", "Sync requests served", metrics.syncs.clone());
@@ -130,6 +133,11 @@ impl Default for Metrics {
             "syncs_failed",
             "Sync requests answered with an error",
             metrics.syncs_failed.clone(),
+        );
+        registry.register(
+            "connections_open",
+            "Connections being served",
+            metrics.connections.clone(),
         );
         Self {
             registry,

@@ -47,15 +47,14 @@ impl TestRelay {
             .unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app = server::app(state.clone());
+        let serving = state.clone();
         let thread = std::thread::spawn(move || {
             runtime.block_on(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await
-                    .unwrap();
+                server::serve_until(listener, serving, async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
             });
         });
         let relay = Self {
