@@ -83,7 +83,8 @@ pub(super) async fn login(
         .device_id
         .parse()
         .map_err(|_| AppError::BadRequest("device_id must be a UUID".into()))?;
-    let name = form.device_name.chars().take(100).collect::<String>();
+    let name = sync_core::store::device_name(&form.device_name)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
     let key = parse_key(form.public_key.as_deref())?;
     let ttl = state.settings.refresh_ttl_ms();
     let user = login::authenticate(&state, &form.username, form.password).await?;

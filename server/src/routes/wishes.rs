@@ -285,6 +285,8 @@ pub(super) async fn act(
         .db
         .run(move |store| {
             wish_in_scope(store, &auth, id)?;
+            // A refused action leaves no trace, not even a device row.
+            store.check_event(&auth.user.username, auth.user.role, id, &input)?;
             let device = store.web_device(&auth.user.username, &keys.device_secret(), now_ms())?;
             let author = Author {
                 user: auth.user.username.clone(),

@@ -96,6 +96,16 @@ pub trait RelayStore: Send + 'static {
     /// whose clocks were wrong (see sync-core's `store::clock`).
     fn corrected_times(&self, id: RecordId) -> AppResult<CorrectedTimes>;
 
+    /// Whether [`RelayStore::append_event`] would take `input` from `user`
+    /// (of `role`), checked without writing anything.
+    fn check_event(
+        &self,
+        user: &UserId,
+        role: Role,
+        id: WishId,
+        input: &EventInput,
+    ) -> AppResult<()>;
+
     /// Appends a workflow event to a wish card as `author` (a dashboard
     /// user acting through the relay's web device, whose signing key is
     /// `key`), checked by the same rules as a phone's. Returns the card's

@@ -47,6 +47,16 @@ impl RelayStore for Store {
         Ok(Store::corrected_times(self, id)?)
     }
 
+    fn check_event(
+        &self,
+        user: &UserId,
+        role: Role,
+        id: WishId,
+        input: &EventInput,
+    ) -> AppResult<()> {
+        Ok(Store::check_event(self, user, role, id, input)?)
+    }
+
     fn append_event(
         &mut self,
         author: &Author,

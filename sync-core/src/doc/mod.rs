@@ -18,7 +18,7 @@ use crate::error::{Error, InvalidInput, Result};
 use crate::ids::{CommunityPath, DeviceId, EventId, RecordId, UserId};
 use crate::model::{
     HouseholdPatch, MAX_PHOTOS, NewHousehold, NewVisit, NewWish, Record, RecordKind, WishPatch,
-    check_text,
+    check_name, check_text,
 };
 use crate::workflow::{EventKind, Hlc, Role, Status, WishEvent, may_append, next_status};
 
@@ -352,6 +352,11 @@ impl RecordDoc {
         Ok(self.wish()?.state.status)
     }
 
+    /// Checks what [`RecordDoc::append_event`] checks, and changes nothing.
+    pub fn check_event(&self, author: &Author, input: &EventInput, now_ms: i64) -> Result<()> {
+        self.prepare_event(author, input, now_ms).map(drop)
+    }
+
     fn wish(&self) -> Result<crate::model::WishCard> {
         match self.read()? {
             Record::Wish(card) => Ok(card),
@@ -403,15 +408,8 @@ impl RecordDoc {
         }
         let claimant = match kind {
             EventKind::Assign => {
-                let claimant = input.claimant.as_deref().map(str::trim).unwrap_or_default();
-                if claimant.is_empty() || claimant.chars().count() > 100 {
-                    return Err(InvalidInput::new(
-                        "assign needs a claimant (1-100 characters)",
-                        claimant,
-                    )
-                    .into());
-                }
-                Some(claimant.to_owned())
+                let claimant = input.claimant.as_deref().unwrap_or_default();
+                Some(check_name("the claimant", claimant)?.to_owned())
             }
             _ => None,
         };

@@ -101,6 +101,33 @@ pub fn check_text(field: &str, text: &str) -> Result<(), InvalidInput> {
     Ok(())
 }
 
+/// The longest name accepted (a claimant, a device), in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// Checks a one-line name, such as a claimant or a device's name: 1 to
+/// [`MAX_NAME_CHARS`] characters once trimmed, and none that would change
+/// how a screen or a log shows what comes after it: control characters
+/// (NUL, newlines, the escape that starts ANSI sequences) and the Unicode
+/// marks that reorder text (bidirectional embeddings, overrides and
+/// isolates). Returns the name trimmed.
+pub fn check_name<'a>(field: &str, name: &'a str) -> Result<&'a str, InvalidInput> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(InvalidInput::new(
+            format!("{field} must be 1 to {MAX_NAME_CHARS} characters"),
+            name,
+        ));
+    }
+    let reorders = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if name.chars().any(|c| c.is_control() || reorders(c)) {
+        return Err(InvalidInput::new(
+            format!("{field} contains control characters"),
+            name,
+        ));
+    }
+    Ok(name)
+}
+
 /// Who made the record and when: common to every kind.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct Meta {
@@ -227,6 +254,47 @@ impl Record {
             Record::Visit(v) => &v.meta,
             Record::Wish(w) => &w.meta,
         }
+    }
+
+    /// Checks the text this record holds and `before` (the same record as
+    /// it was) did not, by the rules its fields are written with
+    /// ([`check_text`], [`check_name`]): a document that came from
+    /// elsewhere is held to what this library lets a user type.
+    pub fn check_new_text(&self, before: Option<&Record>) -> Result<(), InvalidInput> {
+        let fields = |record: &Record| -> Vec<(&'static str, String)> {
+            match record {
+                Record::Household(h) => vec![
+                    ("address", h.address.clone()),
+                    ("head_name", h.head_name.clone()),
+                    ("phone", h.phone.clone()),
+                    ("notes", h.notes.clone()),
+                ],
+                Record::Visit(v) => vec![("notes", v.notes.clone()), ("needs", v.needs.clone())],
+                Record::Wish(w) => vec![("text", w.text.clone())],
+            }
+        };
+        let old = before.map(fields).unwrap_or_default();
+        for (field, text) in fields(self) {
+            if !old.iter().any(|(f, t)| *f == field && *t == text) {
+                check_text(field, &text)?;
+            }
+        }
+        let Record::Wish(card) = self else {
+            return Ok(());
+        };
+        let known = |id| match before {
+            Some(Record::Wish(b)) => b.events.iter().any(|e| e.id == id),
+            _ => false,
+        };
+        for event in card.events.iter().filter(|e| !known(e.id)) {
+            if let Some(note) = &event.note {
+                check_text("note", note)?;
+            }
+            if let Some(claimant) = &event.claimant {
+                check_name("the claimant", claimant)?;
+            }
+        }
+        Ok(())
     }
 }
 

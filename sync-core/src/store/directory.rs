@@ -13,9 +13,10 @@ use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
-use crate::error::Result;
+use crate::error::{InvalidInput, Result};
 use crate::ids::{DeviceId, ScopePath, UserId};
 use crate::keys::PublicKey;
+use crate::model::{MAX_NAME_CHARS, check_name};
 use crate::workflow::Role;
 
 /// Whether a device's changes are still accepted.
@@ -215,11 +216,24 @@ impl Directory for Store {
     }
 }
 
+/// A device's name as it is stored: trimmed and cut to
+/// [`MAX_NAME_CHARS`] (phones name themselves, and a long name is no reason
+/// to refuse one), possibly empty, and refused if it holds control
+/// characters (see [`check_name`]).
+pub fn device_name(name: &str) -> std::result::Result<String, InvalidInput> {
+    let cut: String = name.trim().chars().take(MAX_NAME_CHARS).collect();
+    if cut.is_empty() {
+        return Ok(cut);
+    }
+    check_name("the device's name", &cut).map(str::to_owned)
+}
+
 impl Store {
     /// Registers `reg.device` for its user, or renames it if it is theirs
     /// already. A device registered without a key (before signatures) takes
     /// the first key it presents; after that its key never changes.
     pub fn register(&mut self, reg: &Registration<'_>, now: i64) -> Result<()> {
+        let name = device_name(reg.name)?;
         let tx = self.conn_mut().transaction()?;
         let exists: bool = tx
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1)")?
@@ -247,7 +261,7 @@ impl Store {
                     "UPDATE devices SET name = ?2, last_seen = ?3,
                          public_key = coalesce(public_key, ?4) WHERE id = ?1",
                 )?
-                .execute(params![reg.device.to_string(), reg.name, now, key])?;
+                .execute(params![reg.device.to_string(), name, now, key])?;
             }
             None => {
                 tx.prepare_cached(
@@ -257,7 +271,7 @@ impl Store {
                 .execute(params![
                     reg.device.to_string(),
                     reg.user.as_str(),
-                    reg.name,
+                    name,
                     reg.kind,
                     now,
                     key

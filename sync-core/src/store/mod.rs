@@ -30,6 +30,7 @@ pub use clock::{CLOCK_BOUND_MS, CorrectedTimes};
 pub(crate) use directory::{CachedDirectory, DeviceCache};
 pub use directory::{
     DeviceEntry, Directory, RegisterError, Registration, RevokeKind, Standing, UserEntry,
+    device_name,
 };
 pub(crate) use feed::Feed;
 pub use query::{ConflictRow, HouseholdRow, Page, VisitRow, WishFilter, WishRow};
@@ -39,12 +40,12 @@ pub use sync_state::{PeerId, Rejection};
 
 use crate::doc::{Author, EventInput, HistoryEntry, RecordDoc, heads_to_bytes};
 use crate::error::{Error, Result};
-use crate::ids::{CommunityPath, DeviceId, HouseholdId, RecordId, VisitId, WishId};
+use crate::ids::{CommunityPath, DeviceId, HouseholdId, RecordId, UserId, VisitId, WishId};
 use crate::keys::{DeviceKey, SigSet};
 use crate::model::{
     HouseholdPatch, NewHousehold, NewVisit, NewWish, Record, RecordKind, WishPatch,
 };
-use crate::workflow::Status;
+use crate::workflow::{Role, Status};
 
 /// How many recent versions of a record's heads are kept for pulls. A peer
 /// whose cursor is older than all of them gets the whole document instead.
@@ -337,6 +338,26 @@ impl Store {
             Ok(())
         })?;
         Ok(status)
+    }
+
+    /// Says whether [`Store::append_event`] would take `input` from a user
+    /// of `role`, without writing anything: for a caller that must do
+    /// something first (register the device it writes from) only if the
+    /// event goes through. The device plays no part in the rules.
+    pub fn check_event(
+        &self,
+        user: &UserId,
+        role: Role,
+        id: WishId,
+        input: &EventInput,
+    ) -> Result<()> {
+        let author = Author {
+            user: user.clone(),
+            role,
+            device: DeviceId::random(),
+        };
+        self.doc(id.record())?
+            .check_event(&author, input, self.now())
     }
 
     fn community_of(&self, id: RecordId, kind: RecordKind) -> Result<CommunityPath> {

@@ -1,7 +1,8 @@
 //! Checks every policy shares, on the document and on the operations of
 //! the changes a push adds: the record is the one named; what is fixed at
 //! its creation is written once, by the change that creates it; workflow
-//! events are append-only and written whole by the device that made them.
+//! events are append-only and written whole by the device that made them;
+//! new text is what a user of this library could have typed.
 
 use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -44,6 +45,9 @@ pub(crate) fn check(
             "a change rewrites what is fixed at the record's creation (its id, kind, community, author or creation time)",
         ));
     }
+    after
+        .check_new_text(before)
+        .map_err(|e| Refusal::new(RejectCode::Invalid, e.to_string()))?;
     let creator = creator(after_doc)?;
     let events = event_objects(after_doc);
     for change in new_changes {
