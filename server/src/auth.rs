@@ -26,7 +26,7 @@ use sync_core::{DeviceId, ScopePath};
 use crate::accounts::User;
 use crate::error::{AppError, AppResult};
 use crate::session;
-use crate::state::AppState;
+use crate::state::{AppState, now_ms};
 use crate::store::RelayStore;
 
 /// The smallest signing secret accepted, in bytes.
@@ -122,19 +122,32 @@ impl Keys {
             .map_err(|e| AppError::Internal(e.to_string()))
     }
 
-    /// Checks a token's signature, algorithm and expiry.
-    pub fn verify(&self, token: &str) -> AppResult<Claims> {
+    /// Checks a token's signature, algorithm and times: it has expired
+    /// neither already nor in the future (`nbf`, `iat`), and it lasts no
+    /// longer than `ttl_secs`, the lifetime the relay gives its tokens. A
+    /// token that breaks these was not made by this relay as configured,
+    /// whoever holds the key.
+    pub fn verify(&self, token: &str, ttl_secs: i64, now_secs: i64) -> AppResult<Claims> {
+        const LEEWAY_SECS: i64 = 5;
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        decode::<Claims>(token, &self.decoding, &validation)
+        validation.leeway = LEEWAY_SECS as u64;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "iat", "sub"]);
+        let invalid = || AppError::InvalidToken("the access token is not valid".into());
+        let claims = decode::<Claims>(token, &self.decoding, &validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => {
                     AppError::InvalidToken("the access token has expired".into())
                 }
-                _ => AppError::InvalidToken("the access token is not valid".into()),
-            })
+                _ => invalid(),
+            })?;
+        let issued_in_future = claims.iat > now_secs.saturating_add(LEEWAY_SECS);
+        let too_long = claims.exp.saturating_sub(claims.iat) > ttl_secs.saturating_add(LEEWAY_SECS);
+        if issued_in_future || too_long {
+            return Err(invalid());
+        }
+        Ok(claims)
     }
 }
 
@@ -181,7 +194,9 @@ impl FromRequestParts<AppState> for Delivery {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)
             .ok_or_else(|| AppError::Unauthorized("an access token is required".into()))?;
-        let claims = state.keys.verify(token)?;
+        let claims = state
+            .keys
+            .verify(token, state.settings.access_ttl_secs, now_ms() / 1000)?;
         let device: DeviceId = claims
             .dev
             .parse()
@@ -231,7 +246,10 @@ impl FromRequestParts<AppState> for AuthUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         if let Some(token) = bearer(parts) {
-            let claims = state.keys.verify(token)?;
+            let claims =
+                state
+                    .keys
+                    .verify(token, state.settings.access_ttl_secs, now_ms() / 1000)?;
             let device: DeviceId = claims
                 .dev
                 .parse()

@@ -53,14 +53,17 @@ impl Default for ThrottlePolicy {
     }
 }
 
-/// The most user names whose failures are remembered at once; beyond it the
-/// oldest are forgotten first.
+/// The most user names whose failures are remembered at once (about a
+/// megabyte). Beyond it, the names with the fewest failures are forgotten
+/// first, the oldest of them first: a name being guessed at has many, and a
+/// flood of other names, one each, cannot push it out.
 const MAX_NAMES: usize = 10_000;
 
 /// Failed logins per user name, in memory (a restart forgets them).
 #[derive(Debug)]
 pub struct LoginThrottle {
     policy: ThrottlePolicy,
+    capacity: usize,
     names: Mutex<HashMap<String, Failures>>,
 }
 
@@ -74,8 +77,14 @@ struct Failures {
 impl LoginThrottle {
     /// A throttle with `policy`.
     pub fn new(policy: ThrottlePolicy) -> Self {
+        Self::with_capacity(policy, MAX_NAMES)
+    }
+
+    /// A throttle with `policy` that remembers at most `capacity` names.
+    pub fn with_capacity(policy: ThrottlePolicy, capacity: usize) -> Self {
         Self {
             policy,
+            capacity: capacity.max(1),
             names: Mutex::new(HashMap::new()),
         }
     }
@@ -102,15 +111,15 @@ impl LoginThrottle {
         let policy = self.policy;
         let key = Self::key(username);
         let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
-        if names.len() >= MAX_NAMES && !names.contains_key(&key) {
+        if names.len() >= self.capacity && !names.contains_key(&key) {
             names.retain(|_, f| now.saturating_duration_since(f.last) < policy.forget_after);
-            if names.len() >= MAX_NAMES
-                && let Some(oldest) = names
+            if names.len() >= self.capacity
+                && let Some(least) = names
                     .iter()
-                    .min_by_key(|(_, f)| f.last)
+                    .min_by_key(|(_, f)| (f.count, f.last))
                     .map(|(k, _)| k.clone())
             {
-                names.remove(&oldest);
+                names.remove(&least);
             }
         }
         let entry = names.entry(key).or_insert(Failures {
@@ -333,6 +342,33 @@ mod tests {
                 .check(&format!("user{}", MAX_NAMES + 49), now)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_flood_of_other_names_does_not_wipe_a_guessed_names_count() {
+        let throttle = LoginThrottle::with_capacity(policy(), 100);
+        let t0 = Instant::now();
+        for _ in 0..4 {
+            throttle.failed("wang", t0);
+        }
+        assert!(throttle.check("wang", t0).is_err());
+        // Ten times the capacity of other names, each tried once, later.
+        for i in 0..1_000u64 {
+            let at = t0 + Duration::from_millis(i + 1);
+            throttle.failed(&format!("flood{i}"), at);
+        }
+        let now = t0 + Duration::from_secs(1);
+        assert!(
+            throttle.check("wang", now).is_err(),
+            "wang's failures are remembered through the flood"
+        );
+        throttle.failed("wang", now + Duration::from_secs(10));
+        assert_eq!(
+            throttle.check("wang", now + Duration::from_secs(10)),
+            Err(Duration::from_secs(20)),
+            "and the next failure doubles the wait"
+        );
+        assert!(throttle.names.lock().unwrap().len() <= 100);
     }
 
     #[test]

@@ -37,31 +37,44 @@ where
         .transpose()
 }
 
-/// Milliseconds for `YYYY-MM-DD` (UTC midnight) or a number of milliseconds.
-pub(crate) fn parse_time(name: &str, value: &str) -> AppResult<i64> {
-    if let Ok(ms) = value.parse::<i64>() {
-        return Ok(ms);
-    }
+/// The latest instant a filter may name: the end of the year 9999, in ms.
+const LATEST_MS: i64 = 253_402_300_799_999;
+
+/// Which end of a day a date stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bound {
+    /// The day's first instant (`from`).
+    Start,
+    /// The first instant after the day (`to`, which includes the day).
+    End,
+}
+
+/// Milliseconds for `YYYY-MM-DD` (UTC) or a number of milliseconds from
+/// 1970 to the end of 9999. A date stands for its start or, as the end of a
+/// range, for the instant after it; milliseconds stand for themselves.
+pub(crate) fn parse_time(name: &str, value: &str, bound: Bound) -> AppResult<i64> {
     let bad = || {
         AppError::BadRequest(format!(
-            "{name} must be YYYY-MM-DD or milliseconds, not {value:?}"
+            "{name} must be a date (YYYY-MM-DD) or milliseconds from 1970 to 9999, not {value:?}"
         ))
     };
-    let mut parts = value.splitn(3, '-').map(|p| p.parse::<i64>());
-    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d))) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(bad());
-    };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return Err(bad());
+    if let Ok(ms) = value.parse::<i64>() {
+        return (0..=LATEST_MS).contains(&ms).then_some(ms).ok_or_else(bad);
     }
-    // Days from the civil calendar (proleptic Gregorian) to the Unix epoch.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Ok((era * 146_097 + doe - 719_468) * 86_400_000)
+    let date: jiff::civil::Date = value.parse().map_err(|_| bad())?;
+    // Days from 1970, whatever the date: no time zone is involved.
+    let start = date
+        .duration_since(jiff::civil::date(1970, 1, 1))
+        .as_millis();
+    let start = i64::try_from(start).map_err(|_| bad())?;
+    let ms = match bound {
+        Bound::Start => start,
+        Bound::End => start + 86_400_000,
+    };
+    (0..=LATEST_MS + 1)
+        .contains(&ms)
+        .then_some(ms)
+        .ok_or_else(bad)
 }
 
 impl ListParams {
@@ -78,12 +91,14 @@ impl ListParams {
             created_from: self
                 .from
                 .as_deref()
-                .map(|v| parse_time("from", v))
+                .filter(|v| !v.is_empty())
+                .map(|v| parse_time("from", v, Bound::Start))
                 .transpose()?,
             created_to: self
                 .to
                 .as_deref()
-                .map(|v| parse_time("to", v).map(|t| t + 86_400_000))
+                .filter(|v| !v.is_empty())
+                .map(|v| parse_time("to", v, Bound::End))
                 .transpose()?,
             oldest_first: self.order.as_deref() == Some("oldest"),
             limit: self.limit,
@@ -94,16 +109,38 @@ impl ListParams {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_time;
+    use super::{Bound, parse_time};
 
     #[test]
-    fn dates_are_utc_midnight() {
-        assert_eq!(parse_time("from", "1970-01-01").ok(), Some(0));
+    fn dates_are_utc_days() {
+        let parse = |v, bound| parse_time("from", v, bound).ok();
+        assert_eq!(parse("1970-01-01", Bound::Start), Some(0));
+        assert_eq!(parse("2026-11-21", Bound::Start), Some(1_795_219_200_000));
         assert_eq!(
-            parse_time("from", "2026-11-21").ok(),
-            Some(1_795_219_200_000)
+            parse("2026-11-21", Bound::End),
+            Some(1_795_219_200_000 + 86_400_000)
         );
-        assert!(parse_time("from", "2026-13-01").is_err());
-        assert!(parse_time("from", "yesterday").is_err());
+        assert_eq!(parse("1795219200000", Bound::End), Some(1_795_219_200_000));
+        assert_eq!(parse("9999-12-31", Bound::End), Some(253_402_300_800_000));
+    }
+
+    #[test]
+    fn nonsense_and_huge_times_are_refused() {
+        for bad in [
+            "2026-13-01",
+            "2026-02-30",
+            "yesterday",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "-1",
+            "253402300800000",
+            "99999-01-01",
+        ] {
+            assert!(
+                parse_time("to", bad, Bound::End).is_err(),
+                "{bad} is accepted"
+            );
+        }
+        assert!(parse_time("from", "1969-12-31", Bound::Start).is_err());
     }
 }

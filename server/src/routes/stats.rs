@@ -1,5 +1,7 @@
 //! The published counts, and the CSV export.
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
@@ -102,13 +104,13 @@ pub(super) async fn export(
                             &w.status,
                             &w.category,
                             &w.urgency,
-                            &w.text,
-                            &w.created_by,
+                            &inert(&w.text),
+                            &inert(&w.created_by),
                             &w.created_at.to_string(),
                             &opt(w.submitted_at),
                             &opt(w.fulfilled_at),
                             &opt(w.confirmed_at),
-                            w.claimant.as_deref().unwrap_or_default(),
+                            &inert(w.claimant.as_deref().unwrap_or_default()),
                             &opt(w.rating),
                             &w.open_conflicts.to_string(),
                         ])
@@ -131,6 +133,19 @@ pub(super) async fn export(
         ],
         body,
     ))
+}
+
+/// A cell a spreadsheet shows as the text it is: one that starts like a
+/// formula (`=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading
+/// apostrophe, which Excel and LibreOffice hide and take as "text".
+/// Otherwise a card that says `=HYPERLINK(…)` runs when a supervisor opens
+/// the export.
+fn inert(text: &str) -> Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{text}"))
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 /// Options of the fulfilment series.
@@ -238,6 +253,16 @@ pub(super) async fn fulfilments(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_that_look_like_formulas_are_made_inert() {
+        for formula in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\r=1"] {
+            assert_eq!(inert(formula), format!("'{formula}"));
+        }
+        for text in ["给李大爷一台轮椅", "a=b", "", "'quoted"] {
+            assert_eq!(inert(text), text);
+        }
+    }
 
     fn row(
         status: Status,
