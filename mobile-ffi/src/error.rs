@@ -65,6 +65,7 @@ impl From<sync_core::Error> for DoorstepError {
             E::NotFound(m) => Self::NotFound(format!("not found: {m}")),
             E::Wire(e) => Self::InvalidInput(format!("not a usable sync message: {e}")),
             E::Storage(e) => e.into(),
+            E::Photo(e) => Self::InvalidInput(format!("the photo cannot be taken: {e}")),
             other => Self::Storage(format!("the phone's database failed: {other}")),
         }
     }

@@ -54,8 +54,8 @@ pub use open::KEY_BYTES;
 pub use store::FieldStore;
 pub use types::{
     Account, ChangeOrigin, Gps, Household, HouseholdFilter, HouseholdPatch, NewHousehold, NewVisit,
-    NewWish, RecordsChanged, RejectedEdit, SyncOptions, SyncReport, Visit, Wish, WishConflict,
-    WishEvent, WishFilter, WishPatch, WishSummary,
+    NewWish, Photo, RecordsChanged, RejectedEdit, SyncOptions, SyncReport, Visit, Wish,
+    WishConflict, WishEvent, WishFilter, WishPatch, WishSummary,
 };
 
 /// Whether this build can encrypt the database (it links SQLCipher).

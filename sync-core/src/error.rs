@@ -67,6 +67,9 @@ pub enum Error {
     /// The device directory refused a registration.
     #[error(transparent)]
     Register(#[from] crate::store::RegisterError),
+    /// A picture could not be made into a photo, or bytes are not one.
+    #[error(transparent)]
+    Photo(#[from] crate::photo::PhotoError),
     /// The store's schema could not be migrated.
     #[error("schema migration: {0}")]
     Migration(#[from] rusqlite_migration::Error),

@@ -357,9 +357,33 @@ impl PhotoRef {
         }
     }
 
+    /// The reference of the bytes whose SHA-256 is `digest`.
+    pub fn from_digest(digest: [u8; 32]) -> Self {
+        use std::fmt::Write;
+        let mut hex = String::with_capacity(64);
+        for byte in digest {
+            let _ = write!(hex, "{byte:02x}");
+        }
+        Self(hex)
+    }
+
     /// The hash as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl fmt::Display for PhotoRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for PhotoRef {
+    type Err = InvalidInput;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
     }
 }
 

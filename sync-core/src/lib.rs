@@ -32,6 +32,7 @@ pub mod error;
 pub mod ids;
 pub mod keys;
 pub mod model;
+pub mod photo;
 pub mod store;
 pub mod sync;
 pub mod workflow;

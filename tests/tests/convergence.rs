@@ -735,7 +735,7 @@ impl World {
             text: text.clone(),
             category,
             urgency,
-            add_photos: Vec::new(),
+            ..WishPatch::default()
         };
         let replica = &mut self.replicas[r];
         replica.store.update_wish(&replica.author, id, &patch)?;

@@ -10,4 +10,4 @@ pub use household::{
     Gps, Household, HouseholdFilter, HouseholdPatch, NewHousehold, NewVisit, Visit,
 };
 pub use sync::{Account, ChangeOrigin, RecordsChanged, RejectedEdit, SyncOptions, SyncReport};
-pub use wish::{NewWish, Wish, WishConflict, WishEvent, WishFilter, WishPatch, WishSummary};
+pub use wish::{NewWish, Photo, Wish, WishConflict, WishEvent, WishFilter, WishPatch, WishSummary};

@@ -4,7 +4,7 @@
 use sync_core::model::{self, Category, Urgency, WishCard};
 use sync_core::store::{WishFilter as CoreFilter, WishRow};
 use sync_core::workflow::{ConflictKind, WishEvent as CoreEvent};
-use sync_core::{EventKind, HouseholdId, PhotoRef, Role, ScopePath, Status};
+use sync_core::{EventKind, HouseholdId, Role, ScopePath, Status};
 
 use crate::error::{DoorstepError, Result};
 
@@ -19,9 +19,6 @@ pub struct NewWish {
     pub category: Category,
     /// How urgent.
     pub urgency: Urgency,
-    /// Photos, by the SHA-256 of their bytes (lowercase hex).
-    #[uniffi(default)]
-    pub photos: Vec<String>,
 }
 
 impl NewWish {
@@ -31,16 +28,37 @@ impl NewWish {
             text: self.text.clone(),
             category: self.category,
             urgency: self.urgency,
-            photos: photos(&self.photos)?,
+            photos: Vec::new(),
         })
     }
 }
 
-fn photos(hashes: &[String]) -> Result<Vec<PhotoRef>> {
-    Ok(hashes
-        .iter()
-        .map(|h| PhotoRef::new(h.as_str()))
-        .collect::<Result<_, _>>()?)
+/// A photo on a card: the SHA-256 of its bytes (lowercase hex) and what
+/// they are.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Photo {
+    /// The SHA-256 of the bytes, which names the photo everywhere.
+    pub sha256: String,
+    /// How many bytes.
+    pub bytes: u64,
+    /// `image/jpeg`.
+    pub mime: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl From<model::Photo> for Photo {
+    fn from(p: model::Photo) -> Self {
+        Self {
+            sha256: p.sha256.to_string(),
+            bytes: p.bytes,
+            mime: p.mime,
+            width: p.width,
+            height: p.height,
+        }
+    }
 }
 
 /// A change to a wish card's content. Fields left out are left alone.
@@ -55,9 +73,6 @@ pub struct WishPatch {
     /// New urgency.
     #[uniffi(default)]
     pub urgency: Option<Urgency>,
-    /// Photos to add.
-    #[uniffi(default)]
-    pub add_photos: Vec<String>,
 }
 
 impl WishPatch {
@@ -66,7 +81,7 @@ impl WishPatch {
             text: self.text.clone(),
             category: self.category,
             urgency: self.urgency,
-            add_photos: photos(&self.add_photos)?,
+            ..model::WishPatch::default()
         })
     }
 }
@@ -246,8 +261,8 @@ pub struct Wish {
     pub category: Category,
     /// How urgent.
     pub urgency: Urgency,
-    /// Photos, by content hash.
-    pub photos: Vec<String>,
+    /// Its photos (see `add_photo`; the bytes come with `photo`).
+    pub photos: Vec<Photo>,
     /// Where it is in its life.
     pub status: Status,
     /// Who holds it while claimed or fulfilled.
@@ -299,7 +314,7 @@ impl From<WishCard> for Wish {
             text: card.text,
             category: card.category,
             urgency: card.urgency,
-            photos: card.photos.iter().map(|p| p.as_str().to_owned()).collect(),
+            photos: card.photos.into_iter().map(Photo::from).collect(),
             status: card.state.status,
             claimant: card.state.claimant,
             rating: card.state.rating,

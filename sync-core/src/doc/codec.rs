@@ -4,18 +4,16 @@
 //! `v` (layout version), `kind`, `id`, `community`, `created_at`, `created_by`,
 //! then the kind's own fields as scalars at the root; a household's `tags` is a
 //! map of tag → true (so concurrent tagging merges), a wish's `photos` is a
-//! list and its `events` a list of maps. Every document is untrusted input
+//! list of maps (see `photos`) and its `events` a list of maps. Every document is untrusted input
 //! until read: every accessor returns an error instead of panicking.
 
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use automerge::transaction::Transactable;
-use automerge::{
-    ActorId, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, ScalarValueRef, Value, ValueRef,
-};
+use automerge::{ActorId, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, ValueRef};
 
-use crate::ids::{CommunityPath, DeviceId, EventId, HouseholdId, PhotoRef, RecordId, UserId};
+use crate::ids::{CommunityPath, DeviceId, EventId, HouseholdId, RecordId, UserId};
 use crate::model::{Gps, Household, Meta, Record, RecordKind, Visit, WishCard};
 use crate::workflow::{Hlc, WishEvent, fold};
 
@@ -174,14 +172,10 @@ fn read_visit<R: ReadDoc>(doc: &R, meta: Meta) -> Result<Visit, Invalid> {
 }
 
 fn read_wish<R: ReadDoc>(doc: &R, meta: Meta) -> Result<WishCard, Invalid> {
-    let mut photos = Vec::new();
-    if let Some(list) = object(doc, &ROOT, "photos", ObjType::List)? {
-        for item in doc.list_range(&list, ..) {
-            if let ValueRef::Scalar(ScalarValueRef::Str(s)) = &item.value {
-                photos.push(PhotoRef::new(s.to_string()).map_err(|e| e.to_string())?);
-            }
-        }
-    }
+    let photos = super::photos::read(doc)?
+        .into_iter()
+        .map(|(photo, _)| photo)
+        .collect();
     let events = read_events(doc)?
         .into_iter()
         .map(|(e, _)| e)

@@ -120,11 +120,32 @@ fn field_changes(
                 }
             }
             PatchAction::Insert { values, .. } if parent.as_deref() == Some("photos") => {
-                for (value, _, _) in values.iter() {
+                for (value, obj, _) in values.iter() {
+                    // A photo is a map; cards of old wrote its bare hash.
+                    let hash = match value {
+                        Value::Object(_) => text_at(doc, obj, "sha256", after),
+                        scalar => Some(show(scalar)),
+                    };
                     out.push(FieldChange {
                         field: "photos".to_owned(),
                         from: None,
-                        to: Some(show(value)),
+                        to: hash,
+                    });
+                }
+            }
+            PatchAction::DeleteSeq { index, length } if parent.as_deref() == Some("photos") => {
+                let list = &patch.obj;
+                for item in doc.list_range_at(list, index..index + length, before) {
+                    let hash = match &item.value {
+                        automerge::ValueRef::Object(_) => {
+                            text_at(doc, &item.id(), "sha256", before)
+                        }
+                        automerge::ValueRef::Scalar(s) => Some(s.to_string()),
+                    };
+                    out.push(FieldChange {
+                        field: "photos".to_owned(),
+                        from: hash,
+                        to: None,
                     });
                 }
             }
@@ -157,6 +178,17 @@ fn describe_event(doc: &Automerge, obj: &ObjId, at: &[ChangeHash]) -> String {
         }
     }
     out
+}
+
+/// A string field of a map as it was at `heads`.
+fn text_at(doc: &Automerge, obj: &ObjId, key: &str, heads: &[ChangeHash]) -> Option<String> {
+    match doc.get_at(obj, key, heads) {
+        Ok(Some((Value::Scalar(v), _))) => match v.as_ref() {
+            ScalarValue::Str(s) => Some(s.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 fn show(value: &Value<'_>) -> String {

@@ -7,6 +7,7 @@
 
 mod codec;
 mod history;
+mod photos;
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{ActorId, Automerge, Change, ChangeHash, ObjType, ROOT, ReadDoc};
@@ -17,8 +18,8 @@ pub use history::{FieldChange, HistoryEntry};
 use crate::error::{Error, InvalidInput, Result};
 use crate::ids::{CommunityPath, DeviceId, EventId, RecordId, UserId};
 use crate::model::{
-    HouseholdPatch, MAX_PHOTOS, NewHousehold, NewVisit, NewWish, Record, RecordKind, WishPatch,
-    check_name, check_text,
+    HouseholdPatch, MAX_PHOTOS, NewHousehold, NewVisit, NewWish, Photo, Record, RecordKind,
+    WishPatch, check_name, check_text,
 };
 use crate::workflow::{EventKind, Hlc, Role, Status, WishEvent, may_append, next_status};
 
@@ -169,18 +170,14 @@ impl RecordDoc {
         now_ms: i64,
     ) -> Result<Self> {
         check_wish_text(&fields.text)?;
-        if fields.photos.len() > MAX_PHOTOS {
-            return Err(InvalidInput::new(format!("more than {MAX_PHOTOS} photos"), "").into());
-        }
+        check_photos(&fields.photos, 0)?;
         Self::create(author, id, RecordKind::Wish, community, now_ms, |tx| {
             tx.put(ROOT, "household", fields.household.to_string())?;
             tx.put(ROOT, "text", fields.text.as_str())?;
             tx.put(ROOT, "category", fields.category.as_str())?;
             tx.put(ROOT, "urgency", fields.urgency.as_str())?;
-            let photos = tx.put_object(ROOT, "photos", ObjType::List)?;
-            for (i, photo) in fields.photos.iter().enumerate() {
-                tx.insert(&photos, i, photo.as_str())?;
-            }
+            tx.put_object(ROOT, "photos", ObjType::List)?;
+            photos::add(tx, &fields.photos)?;
             tx.put_object(ROOT, "events", ObjType::List)?;
             Ok(())
         })
@@ -312,9 +309,12 @@ impl RecordDoc {
             check_wish_text(text)?;
         }
         let card = self.wish()?;
-        if card.photos.len() + patch.add_photos.len() > MAX_PHOTOS {
-            return Err(InvalidInput::new(format!("more than {MAX_PHOTOS} photos"), "").into());
-        }
+        let kept = card
+            .photos
+            .iter()
+            .filter(|p| !patch.remove_photos.contains(&p.sha256))
+            .count();
+        check_photos(&patch.add_photos, kept)?;
         let event = self.prepare_event(author, &EventInput::new(EventKind::Edit), now_ms)?;
         self.change(author, now_ms, |tx| {
             if let Some(text) = &patch.text {
@@ -326,16 +326,8 @@ impl RecordDoc {
             if let Some(urgency) = patch.urgency {
                 codec::put_if_changed(tx, "urgency", urgency.as_str())?;
             }
-            if !patch.add_photos.is_empty() {
-                let list = match codec::object(tx, &ROOT, "photos", ObjType::List) {
-                    Ok(Some(list)) => list,
-                    _ => tx.put_object(ROOT, "photos", ObjType::List)?,
-                };
-                for photo in &patch.add_photos {
-                    let end = tx.length(&list);
-                    tx.insert(&list, end, photo.as_str())?;
-                }
-            }
+            photos::remove(tx, &patch.remove_photos)?;
+            photos::add(tx, &patch.add_photos)?;
             codec::write_event(tx, &event)
         })
     }
@@ -508,10 +500,38 @@ impl RecordDoc {
         })
     }
 
+    /// A wish card's photos, each with the device whose change added it
+    /// (none for a bare hash of old).
+    pub fn photo_adders(&self) -> Result<Vec<(Photo, Option<DeviceId>)>> {
+        let photos = photos::read(&self.doc).map_err(|reason| Error::CorruptRecord {
+            id: String::new(),
+            reason,
+        })?;
+        Ok(photos
+            .into_iter()
+            .map(|(photo, actor)| (photo, actor.as_ref().and_then(device_of)))
+            .collect())
+    }
+
     /// Who changed which field, when, from what to what.
     pub fn history(&self) -> Vec<HistoryEntry> {
         history::history(&self.doc)
     }
+}
+
+/// New photo references, `kept` already on the card: each a possible
+/// processed photo, at most [`MAX_PHOTOS`] in all.
+fn check_photos(new: &[Photo], kept: usize) -> Result<(), InvalidInput> {
+    for photo in new {
+        photo.check()?;
+    }
+    if kept + new.len() > MAX_PHOTOS {
+        return Err(InvalidInput::new(
+            format!("more than {MAX_PHOTOS} photos"),
+            "",
+        ));
+    }
+    Ok(())
 }
 
 fn check_wish_text(text: &str) -> Result<(), InvalidInput> {

@@ -7,7 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::InvalidInput;
 use crate::ids::{CommunityPath, HouseholdId, PhotoRef, RecordId, UserId, VisitId, WishId};
+
+mod photo;
+
 use crate::workflow::{Folded, WishEvent, text_enum};
+pub use photo::Photo;
 
 text_enum!(
     /// Which of the three record types a document holds.
@@ -220,8 +224,8 @@ pub struct WishCard {
     pub category: Category,
     /// How urgent.
     pub urgency: Urgency,
-    /// Photos by content hash.
-    pub photos: Vec<PhotoRef>,
+    /// Its photos.
+    pub photos: Vec<Photo>,
     /// Every workflow event, in document order.
     pub events: Vec<WishEvent>,
     /// The fold of the events: status, claimant, conflicts.
@@ -256,11 +260,12 @@ impl Record {
         }
     }
 
-    /// Checks the text this record holds and `before` (the same record as
-    /// it was) did not, by the rules its fields are written with
-    /// ([`check_text`], [`check_name`]): a document that came from
-    /// elsewhere is held to what this library lets a user type.
-    pub fn check_new_text(&self, before: Option<&Record>) -> Result<(), InvalidInput> {
+    /// Checks what this record holds and `before` (the same record as it
+    /// was) did not, by the rules its fields are written with: text by
+    /// [`check_text`] and [`check_name`], photo references by
+    /// [`Photo::check`]. A document that came from elsewhere is held to
+    /// what this library lets a user enter.
+    pub fn check_new_content(&self, before: Option<&Record>) -> Result<(), InvalidInput> {
         let fields = |record: &Record| -> Vec<(&'static str, String)> {
             match record {
                 Record::Household(h) => vec![
@@ -286,6 +291,13 @@ impl Record {
             Some(Record::Wish(b)) => b.events.iter().any(|e| e.id == id),
             _ => false,
         };
+        let old_photos = match before {
+            Some(Record::Wish(b)) => b.photos.as_slice(),
+            _ => &[],
+        };
+        for photo in card.photos.iter().filter(|p| !old_photos.contains(p)) {
+            photo.check()?;
+        }
         for event in card.events.iter().filter(|e| !known(e.id)) {
             if let Some(note) = &event.note {
                 check_text("note", note)?;
@@ -363,8 +375,8 @@ pub struct NewWish {
     pub category: Category,
     /// How urgent.
     pub urgency: Urgency,
-    /// Photos by content hash.
-    pub photos: Vec<PhotoRef>,
+    /// Its photos (see [`crate::store::Store::add_photo`] to take one).
+    pub photos: Vec<Photo>,
 }
 
 /// A change to some fields of a wish card.
@@ -376,8 +388,10 @@ pub struct WishPatch {
     pub category: Option<Category>,
     /// New urgency.
     pub urgency: Option<Urgency>,
-    /// Photos to add.
-    pub add_photos: Vec<PhotoRef>,
+    /// Photos to add (one already on the card is not added twice).
+    pub add_photos: Vec<Photo>,
+    /// Photos to take off the card, by hash.
+    pub remove_photos: Vec<PhotoRef>,
 }
 
 impl WishPatch {
@@ -387,5 +401,6 @@ impl WishPatch {
             && self.category.is_none()
             && self.urgency.is_none()
             && self.add_photos.is_empty()
+            && self.remove_photos.is_empty()
     }
 }

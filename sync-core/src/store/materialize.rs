@@ -40,6 +40,7 @@ pub(crate) fn materialize(
             let corrected = (!times.is_empty()).then(|| fold_timed(&w.events, &|e| times.event(e)));
             let state = corrected.as_ref().unwrap_or(&w.state);
             wish(tx, w, state, created_at, rowid, is_new, now)?;
+            super::photos::materialize_refs(tx, w, is_new, now)?;
             w.text.clone()
         }
     };

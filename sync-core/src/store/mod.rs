@@ -9,11 +9,13 @@ mod clock;
 mod directory;
 mod feed;
 mod materialize;
+mod photos;
 pub(crate) mod query;
 mod reports;
 mod search;
 mod signing;
 mod stats;
+mod stored_photos;
 mod sync_state;
 
 use std::collections::HashMap;
@@ -33,9 +35,11 @@ pub use directory::{
     device_name,
 };
 pub(crate) use feed::Feed;
+pub use photos::PhotoUpload;
 pub use query::{ConflictRow, HouseholdRow, Page, VisitRow, WishFilter, WishRow};
 pub use reports::DeviceReport;
 pub use stats::{ScopeStats, StatsReport, StatusCounts};
+pub use stored_photos::{PendingPhoto, PhotoAccess, PhotoTotals, StoredPhoto};
 pub use sync_state::{PeerId, Rejection};
 
 use crate::doc::{Author, EventInput, HistoryEntry, RecordDoc, heads_to_bytes};
@@ -58,6 +62,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../../migrations/003_trust.sql")),
         M::up(include_str!("../../migrations/004_devices.sql")),
         M::up(include_str!("../../migrations/005_clock.sql")),
+        M::up(include_str!("../../migrations/006_photos.sql")),
     ])
 });
 

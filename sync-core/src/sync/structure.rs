@@ -46,7 +46,7 @@ pub(crate) fn check(
         ));
     }
     after
-        .check_new_text(before)
+        .check_new_content(before)
         .map_err(|e| Refusal::new(RejectCode::Invalid, e.to_string()))?;
     let creator = creator(after_doc)?;
     let events = event_objects(after_doc);
