@@ -53,6 +53,15 @@ pub struct Settings {
     /// (507 `storage_full`), reads go on. Changed by editing the settings
     /// file and sending the relay SIGHUP.
     pub max_db_mb: Option<u64>,
+    /// The folder of photo files; defaults to the database path with
+    /// `.photos` appended.
+    pub photos_dir: Option<PathBuf>,
+    /// How long a photo no record refers to is kept before cleanup removes
+    /// it, in days (a reference back within it keeps the photo).
+    pub photo_grace_days: u64,
+    /// How long an upload request may take, in seconds (a photo on a slow
+    /// network; an interrupted upload resumes where it stopped).
+    pub upload_timeout_secs: u64,
     /// The settings file these came from, to read again on SIGHUP.
     #[serde(skip)]
     pub config_path: Option<PathBuf>,
@@ -73,6 +82,9 @@ impl Default for Settings {
             session_ttl_hours: 12,
             log_format: LogFormat::Text,
             max_db_mb: None,
+            photos_dir: None,
+            photo_grace_days: 7,
+            upload_timeout_secs: 300,
             config_path: None,
         }
     }
@@ -104,6 +116,20 @@ impl Settings {
             name.push(".key");
             PathBuf::from(name)
         })
+    }
+
+    /// The photo folder to use.
+    pub fn photos_path(&self) -> PathBuf {
+        self.photos_dir.clone().unwrap_or_else(|| {
+            let mut name = self.db.clone().into_os_string();
+            name.push(".photos");
+            PathBuf::from(name)
+        })
+    }
+
+    /// How long an unreferenced photo is kept.
+    pub fn photo_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.photo_grace_days.saturating_mul(86_400))
     }
 
     /// Dashboard session lifetime in seconds.

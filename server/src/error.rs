@@ -52,9 +52,34 @@ pub enum AppError {
         /// The database's own words, for the log.
         detail: String,
     },
+    /// A photo upload or fetch that cannot be served as asked.
+    #[error("{}", photo_message(.0))]
+    Photo(crate::photos::PhotoProblem),
     /// Something broke on our side.
     #[error("internal error")]
     Internal(String),
+}
+
+fn photo_message(problem: &crate::photos::PhotoProblem) -> String {
+    use crate::photos::PhotoProblem as P;
+    match problem {
+        P::TooLarge { bytes, limit } => format!(
+            "a photo may be at most {limit} bytes ({} MiB); this one is {bytes}",
+            limit >> 20
+        ),
+        P::Mismatch { actual } => format!(
+            "the bytes received hash to {actual}, not to the name they were sent under; nothing was kept"
+        ),
+        P::Refused(why) => format!("{why}; nothing was kept"),
+        P::Offset { current } => {
+            format!("the upload stands at byte {current}; send from there")
+        }
+        P::Pending { from: Some(device) } => {
+            format!("photo not yet received from {device}")
+        }
+        P::Pending { from: None } => "photo not yet received".to_owned(),
+        P::Purged => "a supervisor removed this photo".to_owned(),
+    }
 }
 
 /// What is wrong with the relay's storage.
@@ -106,6 +131,9 @@ impl StorageFault {
     }
 }
 
+/// How long a client should wait before asking again for a pending photo.
+const PENDING_RETRY_SECS: u64 = 300;
+
 /// How long a client should wait before trying again after a storage fault.
 const STORAGE_RETRY_SECS: u64 = 60;
 
@@ -131,6 +159,17 @@ impl AppError {
                 },
                 fault.code(),
             ),
+            AppError::Photo(problem) => {
+                use crate::photos::PhotoProblem as P;
+                match problem {
+                    P::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "photo_too_large"),
+                    P::Mismatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "photo_mismatch"),
+                    P::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "photo_refused"),
+                    P::Offset { .. } => (StatusCode::CONFLICT, "upload_offset"),
+                    P::Pending { .. } => (StatusCode::CONFLICT, "photo_pending"),
+                    P::Purged => (StatusCode::GONE, "photo_purged"),
+                }
+            }
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -145,11 +184,27 @@ impl IntoResponse for AppError {
         if let AppError::Storage { fault, detail } = &self {
             tracing::error!(code = fault.code(), %detail, "storage fault");
         }
-        let mut response = (
-            status,
-            Json(json!({ "error": code, "message": self.to_string() })),
-        )
-            .into_response();
+        let mut body = json!({ "error": code, "message": self.to_string() });
+        if let AppError::Photo(problem) = &self {
+            use crate::photos::PhotoProblem as P;
+            match problem {
+                P::TooLarge { limit, .. } => body["limit"] = json!(limit),
+                P::Offset { current } => body["offset"] = json!(current),
+                P::Pending { from } => body["device"] = json!(from),
+                _ => {}
+            }
+        }
+        let mut response = (status, Json(body)).into_response();
+        if let AppError::Photo(crate::photos::PhotoProblem::Offset { current }) = &self {
+            response
+                .headers_mut()
+                .insert("upload-offset", HeaderValue::from(*current));
+        }
+        if let AppError::Photo(crate::photos::PhotoProblem::Pending { .. }) = &self {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(PENDING_RETRY_SECS));
+        }
         if let AppError::TooManyAttempts { retry_after_secs } = self {
             response
                 .headers_mut()
@@ -177,6 +232,7 @@ impl From<sync_core::Error> for AppError {
             E::Register(sync_core::store::RegisterError::Revoked) => AppError::DeviceRevoked,
             E::Register(e) => AppError::Conflict(e.to_string()),
             E::Storage(e) => e.into(),
+            E::Photo(e) => crate::photos::refusal(e),
             other => AppError::Internal(other.to_string()),
         }
     }

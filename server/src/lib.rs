@@ -27,6 +27,7 @@ pub mod error;
 pub mod listener;
 pub mod login;
 pub mod metrics;
+pub mod photos;
 pub mod restore;
 mod routes;
 pub mod session;
@@ -68,7 +69,14 @@ pub fn open_state(settings: Settings) -> AppResult<AppState> {
     };
     store::RelayStore::set_size_limit(&mut store, settings.max_db_bytes())?;
     let high_water = restore::HighWater::beside(&settings.db);
-    let mut state = AppState::new(Db::from_store(store), keys, settings);
+    let photos_dir = settings.photos_path();
+    let photos = photos::Photos::open(&photos_dir).map_err(|e| {
+        AppError::Internal(format!(
+            "cannot open the photo folder {}: {e}",
+            photos_dir.display()
+        ))
+    })?;
+    let mut state = AppState::new(Db::from_store(store), keys, settings, photos);
     state.serving = Some(Arc::new(state::Serving {
         _lock: lock,
         high_water,
@@ -135,6 +143,7 @@ pub async fn serve_until(
         })
     });
     let reloads = tokio::spawn(reload_on_sighup(state.clone()));
+    let cleanup = tokio::spawn(clean_photos(state.clone()));
     let (db, serving) = (state.db.clone(), state.serving.clone());
     let open = state.metrics.connections.clone();
     listener::serve(listener, app(state), limits, open, async move {
@@ -144,6 +153,7 @@ pub async fn serve_until(
     })
     .await;
     reloads.abort();
+    cleanup.abort();
     if let (Some(task), Some(serving)) = (marks, serving) {
         task.abort();
         record_high_water(&db, &serving).await;
@@ -183,6 +193,22 @@ async fn reload_on_sighup(state: AppState) {
     }
     #[cfg(not(unix))]
     let _ = state;
+}
+
+/// How often photo cleanup runs.
+const PHOTO_CLEANUP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes photos no record has referred to for the grace period, every
+/// hour (the first time an hour after starting).
+async fn clean_photos(state: AppState) {
+    let mut every = tokio::time::interval(PHOTO_CLEANUP_EVERY);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        if let Err(e) = photos::sweep(&state, state::now_ms()).await {
+            tracing::warn!(error = %e, "photo cleanup failed; it runs again in an hour");
+        }
+    }
 }
 
 /// How often the feed's high-water mark is written beside the database.

@@ -55,6 +55,18 @@ pub struct Metrics {
     pub syncs_failed: Counter,
     /// Connections being served.
     pub connections: Gauge,
+    /// Photos taken into storage (verified, new).
+    pub photos_stored: Counter,
+    /// Uploads refused once whole (a hash mismatch, not a photo).
+    pub photos_refused: Counter,
+    /// Photo bytes received in uploads.
+    pub photo_bytes_in: Counter,
+    /// Photos held (set when scraped).
+    pub photos_held: Gauge,
+    /// Bytes of photos and thumbnails held (set when scraped).
+    pub photo_bytes: Gauge,
+    /// Photos referred to whose bytes have not arrived (set when scraped).
+    pub photos_pending: Gauge,
 }
 
 impl Default for Metrics {
@@ -75,6 +87,12 @@ impl Default for Metrics {
             storage_errors: Family::default(),
             syncs_failed: Counter::default(),
             connections: Gauge::default(),
+            photos_stored: Counter::default(),
+            photos_refused: Counter::default(),
+            photo_bytes_in: Counter::default(),
+            photos_held: Gauge::default(),
+            photo_bytes: Gauge::default(),
+            photos_pending: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("syncs", "Sync requests served", metrics.syncs.clone());
@@ -138,6 +156,32 @@ impl Default for Metrics {
             "connections_open",
             "Connections being served",
             metrics.connections.clone(),
+        );
+        registry.register(
+            "photos_stored",
+            "Photos taken into storage, verified",
+            metrics.photos_stored.clone(),
+        );
+        registry.register(
+            "photos_refused",
+            "Whole uploads refused (hash mismatch, not a photo)",
+            metrics.photos_refused.clone(),
+        );
+        registry.register(
+            "photo_upload_bytes",
+            "Photo bytes received in uploads",
+            metrics.photo_bytes_in.clone(),
+        );
+        registry.register("photos_held", "Photos held", metrics.photos_held.clone());
+        registry.register(
+            "photo_bytes",
+            "Bytes of photos and thumbnails held",
+            metrics.photo_bytes.clone(),
+        );
+        registry.register(
+            "photos_pending",
+            "Photos referred to whose bytes have not arrived",
+            metrics.photos_pending.clone(),
         );
         Self {
             registry,

@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::login::Logins;
 use crate::metrics::Metrics;
+use crate::photos::Photos;
 use crate::restore::{HighWater, ServingLock};
 
 /// Shared state: the store, the signing keys, the settings and the metrics.
@@ -27,6 +28,8 @@ pub struct AppState {
     pub live: Arc<Live>,
     /// Password logins: the failed-login throttle.
     pub logins: Arc<Logins>,
+    /// Photo files: storage and uploads in progress.
+    pub photos: Arc<Photos>,
     /// Present when serving a database file: its lock and high-water mark.
     pub serving: Option<Arc<Serving>>,
 }
@@ -41,8 +44,8 @@ pub struct Serving {
 }
 
 impl AppState {
-    /// State over an open store.
-    pub fn new(db: Db, keys: Keys, settings: Settings) -> Self {
+    /// State over an open store and photo folder.
+    pub fn new(db: Db, keys: Keys, settings: Settings, photos: Photos) -> Self {
         Self {
             db,
             keys: Arc::new(keys),
@@ -50,6 +53,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             live: Arc::new(Live::default()),
             logins: Arc::new(Logins::default()),
+            photos: Arc::new(photos),
             serving: None,
         }
     }

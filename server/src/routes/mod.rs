@@ -6,8 +6,10 @@ mod households;
 mod live;
 mod ops;
 pub(crate) mod params;
+mod photos;
 mod stats;
 mod sync;
+mod wish_views;
 mod wishes;
 
 use std::time::Duration;
@@ -15,7 +17,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, head, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -33,6 +35,21 @@ const JSON_LIMIT: usize = 64 * 1024;
 /// Builds the relay's router over `state`.
 pub fn app(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.settings.request_timeout_secs);
+    let upload_timeout = Duration::from_secs(state.settings.upload_timeout_secs);
+    // Photo bytes: larger bodies, and the time a slow network needs.
+    let uploads = Router::new()
+        .route(
+            "/v1/photos/{sha}",
+            head(photos::progress).patch(photos::upload),
+        )
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(
+            usize::try_from(sync_core::photo::MAX_PHOTO_BYTES).unwrap_or(usize::MAX) + 1024,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            upload_timeout,
+        ));
     let sync_routes = Router::new()
         .route("/v1/sync", post(sync::sync))
         .layer(DefaultBodyLimit::disable())
@@ -65,22 +82,32 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/quarantine", get(devices::held))
         .route("/v1/quarantine/{id}/accept", post(devices::accept))
         .route("/v1/quarantine/{id}/discard", post(devices::discard))
+        .route("/v1/records/{id}/photos/{sha}", get(photos::original))
+        .route(
+            "/v1/records/{id}/photos/{sha}/thumb",
+            get(photos::thumbnail),
+        )
+        .route("/v1/records/{id}/photos/{sha}/purge", post(photos::purge))
+        .route("/v1/photos/pending", get(photos::pending))
         .route("/api", get(ops::index))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .merge(dashboard::routes())
         .layer(DefaultBodyLimit::max(JSON_LIMIT))
         .layer(RequestBodyLimitLayer::new(JSON_LIMIT));
-    let router = Router::new()
+    let timed = Router::new()
         .merge(sync_routes)
         .merge(api)
-        .fallback(|| async { AppError::NotFound("no such endpoint".into()) });
-    dashboard::with_security_headers(router)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
-        ))
+        ));
+    let router = Router::new()
+        .merge(timed)
+        .merge(uploads)
+        .fallback(|| async { AppError::NotFound("no such endpoint".into()) });
+    dashboard::with_security_headers(router)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

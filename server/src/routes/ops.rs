@@ -61,9 +61,16 @@ pub(super) async fn healthz(State(state): State<AppState>) -> AppResult<Response
 
 /// Prometheus text format.
 pub(super) async fn metrics(State(state): State<AppState>) -> AppResult<impl IntoResponse> {
-    let usage = state.db.run(|store| store.usage()).await?;
+    let (usage, photos) = state
+        .db
+        .run(|store| Ok((store.usage()?, store.photo_totals()?)))
+        .await?;
     state.metrics.db_bytes.set(usage.bytes);
     state.metrics.records.set(usage.records);
+    let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    state.metrics.photos_held.set(gauge(photos.stored));
+    state.metrics.photo_bytes.set(gauge(photos.bytes));
+    state.metrics.photos_pending.set(gauge(photos.pending));
     Ok((
         [(
             CONTENT_TYPE,

@@ -9,10 +9,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use sync_core::doc::{EventInput, HistoryEntry};
-use sync_core::model::WishCard;
-use sync_core::store::{ConflictRow, CorrectedTimes, Page, WishRow};
-use sync_core::workflow::{fold_timed, may_append, next_status};
-use sync_core::{Author, DeviceId, EventId, EventKind, Record, RecordId, Role, WishId};
+use sync_core::model::{WishCard, WishPatch};
+use sync_core::store::{ConflictRow, Page};
+use sync_core::{Author, DeviceId, EventId, EventKind, PhotoRef, Record, RecordId, WishId};
 
 use crate::accounts;
 use crate::auth::AuthUser;
@@ -21,133 +20,7 @@ use crate::routes::params::ListParams;
 use crate::state::{AppState, now_ms};
 use crate::store::RelayStore;
 
-/// A wish card with its status and open conflicts at the top, and what the
-/// caller may do with it now. Its times are the ones the relay corrected
-/// for devices whose clocks were wrong; `clock_corrected` names the events
-/// whose time was corrected, with the time their device wrote.
-#[derive(Debug, Serialize)]
-pub(super) struct WishDetail {
-    #[serde(flatten)]
-    card: WishCard,
-    status: sync_core::Status,
-    claimant: Option<String>,
-    open_conflicts: usize,
-    actions: Vec<Action>,
-    clock_corrected: Vec<ClockCorrected>,
-}
-
-/// An event whose time the relay corrected.
-#[derive(Debug, Serialize)]
-pub(super) struct ClockCorrected {
-    event: EventId,
-    /// The time its device wrote (ms).
-    written: i64,
-}
-
-impl WishDetail {
-    fn new(mut card: WishCard, times: &CorrectedTimes, role: Role) -> Self {
-        let mut clock_corrected = Vec::new();
-        if !times.is_empty() {
-            card.state = fold_timed(&card.events, &|e| times.event(e));
-            card.meta.created_at = times.created(card.meta.created_at);
-            for event in &mut card.events {
-                if let Some((at, _)) = times.corrected(&event.id) {
-                    clock_corrected.push(ClockCorrected {
-                        event: event.id,
-                        written: event.at,
-                    });
-                    event.at = at;
-                }
-            }
-        }
-        let open_conflicts = card.state.open_conflicts().count();
-        Self {
-            status: card.state.status,
-            claimant: card.state.claimant.clone(),
-            actions: Action::available(role, card.state.status, open_conflicts),
-            open_conflicts,
-            card,
-            clock_corrected,
-        }
-    }
-}
-
-/// A row of a wish list, with what the caller may do with it now.
-#[derive(Debug, Serialize)]
-pub(super) struct WishItem {
-    #[serde(flatten)]
-    row: WishRow,
-    actions: Vec<Action>,
-}
-
-impl WishItem {
-    pub(super) fn new(row: WishRow, role: Role) -> Self {
-        let actions = match row.status.parse::<sync_core::Status>() {
-            Ok(status) => Action::available(
-                role,
-                status,
-                usize::try_from(row.open_conflicts).unwrap_or(0),
-            ),
-            Err(_) => Vec::new(),
-        };
-        Self { row, actions }
-    }
-}
-
-/// The workflow actions this API offers, named as a client calls them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(super) enum Action {
-    /// `review` with `approve`.
-    Approve,
-    /// `review` with `reject`.
-    Reject,
-    /// `review` with `needs_info`.
-    NeedsInfo,
-    /// `assign`.
-    Assign,
-    /// `fulfil`.
-    Fulfil,
-    /// `feedback`.
-    Confirm,
-    /// `conflicts/{id}/resolve`.
-    ResolveConflict,
-    /// `release`.
-    Release,
-    /// `cancel`.
-    Cancel,
-    /// `withdraw`.
-    Withdraw,
-}
-
-impl Action {
-    const ALL: [(Action, EventKind); 10] = [
-        (Action::Approve, EventKind::Approve),
-        (Action::Reject, EventKind::Reject),
-        (Action::NeedsInfo, EventKind::RequestInfo),
-        (Action::Assign, EventKind::Assign),
-        (Action::Fulfil, EventKind::Fulfil),
-        (Action::Confirm, EventKind::Confirm),
-        (Action::ResolveConflict, EventKind::ResolveConflict),
-        (Action::Release, EventKind::Release),
-        (Action::Cancel, EventKind::Cancel),
-        (Action::Withdraw, EventKind::Withdraw),
-    ];
-
-    /// What `role` may do to a card in `status`, by sync-core's rules (the
-    /// store checks them again when the action comes).
-    fn available(role: Role, status: sync_core::Status, open_conflicts: usize) -> Vec<Action> {
-        Self::ALL
-            .iter()
-            .filter(|(action, kind)| {
-                may_append(role, *kind)
-                    && next_status(status, *kind).is_some()
-                    && (*action != Action::ResolveConflict || open_conflicts > 0)
-            })
-            .map(|(action, _)| *action)
-            .collect()
-    }
-}
+use super::wish_views::{WishDetail, WishItem, photo_states};
 
 fn parse_id(id: &str) -> AppResult<WishId> {
     id.parse()
@@ -196,16 +69,16 @@ pub(super) async fn get(
 ) -> AppResult<Json<WishDetail>> {
     let id = parse_id(&id)?;
     let role = auth.user.role;
-    let (card, times) = state
+    let detail = state
         .db
         .run(move |store| {
-            Ok((
-                wish_in_scope(store, &auth, id)?,
-                store.corrected_times(id.record())?,
-            ))
+            let card = wish_in_scope(store, &auth, id)?;
+            let photos = photo_states(store, &auth.user.scopes, &card)?;
+            let times = store.corrected_times(id.record())?;
+            Ok(WishDetail::new(card, &times, role, photos))
         })
         .await?;
-    Ok(Json(WishDetail::new(card, &times, role)))
+    Ok(Json(detail))
 }
 
 /// One change in a card's history, with the name and kind of the device
@@ -294,15 +167,51 @@ pub(super) async fn act(
                 device,
             };
             store.append_event(&author, &keys.web_device_key(device), id, &input)?;
-            Ok((
-                wish_in_scope(store, &auth, id)?,
-                store.corrected_times(id.record())?,
-            ))
+            let card = wish_in_scope(store, &auth, id)?;
+            let photos = photo_states(store, &auth.user.scopes, &card)?;
+            let times = store.corrected_times(id.record())?;
+            Ok(WishDetail::new(card, &times, role, photos))
         })
         .await?;
     state.live.notify();
-    let (card, times) = card;
-    Ok(WishDetail::new(card, &times, role))
+    Ok(card)
+}
+
+/// Takes photo `sha` off card `record` as the caller (an edit through
+/// their web device); false if the card's status allows no edit now.
+pub(super) async fn remove_photo(
+    state: &AppState,
+    auth: AuthUser,
+    record: RecordId,
+    sha: PhotoRef,
+) -> AppResult<bool> {
+    let keys = state.keys.clone();
+    let id = WishId::from_record(record);
+    let removed = state
+        .db
+        .run(move |store| {
+            wish_in_scope(store, &auth, id)?;
+            let edit = EventInput::new(EventKind::Edit);
+            match store.check_event(&auth.user.username, auth.user.role, id, &edit) {
+                Ok(()) => {}
+                Err(AppError::Forbidden(_)) => return Ok(false),
+                Err(e) => return Err(e),
+            }
+            let device = store.web_device(&auth.user.username, &keys.device_secret(), now_ms())?;
+            let author = Author {
+                user: auth.user.username.clone(),
+                role: auth.user.role,
+                device,
+            };
+            let patch = WishPatch {
+                remove_photos: vec![sha],
+                ..WishPatch::default()
+            };
+            store.edit_wish(&author, &keys.web_device_key(device), id, &patch)?;
+            Ok(true)
+        })
+        .await?;
+    Ok(removed)
 }
 
 /// Review decision.

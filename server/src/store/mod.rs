@@ -15,13 +15,17 @@
 
 #[cfg(test)]
 mod contract;
+mod photos;
 mod sqlite;
+
+pub use photos::PhotoIndex;
 
 use std::sync::Arc;
 
 use serde::Serialize;
 use sync_core::doc::{EventInput, HistoryEntry};
 use sync_core::keys::{DeviceKey, PublicKey};
+use sync_core::model::WishPatch;
 use sync_core::store::RevokeKind;
 use sync_core::store::{
     ConflictRow, CorrectedTimes, HouseholdRow, Page, StatsReport, VisitRow, WishFilter, WishRow,
@@ -77,7 +81,7 @@ pub struct Usage {
 ///
 /// Methods take `&self` to read and `&mut self` to write. Times are
 /// milliseconds since the epoch, given by the caller.
-pub trait RelayStore: Send + 'static {
+pub trait RelayStore: PhotoIndex + Send + 'static {
     // ---- records and sync -------------------------------------------------
 
     /// Answers one sync request from a phone: stores each pushed change
@@ -117,6 +121,17 @@ pub trait RelayStore: Send + 'static {
         id: WishId,
         input: &EventInput,
     ) -> AppResult<Status>;
+
+    /// Edits a wish card's content as `author` (a dashboard user through
+    /// the relay's web device, signing with `key`), checked by the same
+    /// rules as a phone's edit.
+    fn edit_wish(
+        &mut self,
+        author: &Author,
+        key: &DeviceKey,
+        id: WishId,
+        patch: &WishPatch,
+    ) -> AppResult<()>;
 
     /// One page of wish cards.
     fn list_wishes(&self, filter: &WishFilter) -> AppResult<Page<WishRow>>;

@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter, types::V
 use std::sync::Arc;
 use sync_core::doc::{EventInput, HistoryEntry};
 use sync_core::keys::{DeviceKey, PublicKey};
+use sync_core::model::WishPatch;
 use sync_core::store::{
     ConflictRow, CorrectedTimes, HouseholdRow, Page, StatsReport, VisitRow, WishFilter, WishRow,
 };
@@ -66,6 +67,17 @@ impl RelayStore for Store {
     ) -> AppResult<Status> {
         self.add_signing_key(key.clone());
         Ok(Store::append_event(self, author, id, input)?)
+    }
+
+    fn edit_wish(
+        &mut self,
+        author: &Author,
+        key: &DeviceKey,
+        id: WishId,
+        patch: &WishPatch,
+    ) -> AppResult<()> {
+        self.add_signing_key(key.clone());
+        Ok(Store::update_wish(self, author, id, patch)?)
     }
 
     fn list_wishes(&self, filter: &WishFilter) -> AppResult<Page<WishRow>> {

@@ -1,0 +1,506 @@
+//! Photos over HTTP: resumable uploads, fetching through a record, the
+//! supervisor's list of photos still pending, and purging.
+//!
+//! - `HEAD /v1/photos/{sha256}`: how far this device's upload has come
+//!   (`Upload-Offset`, and `Upload-Length` once declared). If a record the
+//!   caller may read refers to the photo and the relay holds it,
+//!   `Photo-Stored: true` says nothing needs sending. Otherwise the answer
+//!   is the same whether the relay holds it or not.
+//! - `PATCH /v1/photos/{sha256}` with `Upload-Offset` and `Upload-Length`:
+//!   the bytes from that offset. 204 with the new `Upload-Offset` while the
+//!   upload is incomplete; 201 (200 if held already) with the photo once it
+//!   is whole, verified and stored.
+//! - `GET /v1/records/{id}/photos/{sha256}` (and `…/thumb`): the photo, for
+//!   a reader of the record only; 409 `photo_pending` while its bytes have
+//!   not arrived, 404 for anything the caller may not see.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use serde::{Deserialize, Serialize};
+use sync_core::model::Photo;
+use sync_core::photo::{JPEG, MAX_PHOTO_BYTES};
+use sync_core::store::{PendingPhoto, PhotoAccess};
+use sync_core::{DeviceId, PhotoRef, RecordId, ScopePath};
+use tokio::io::AsyncWriteExt;
+
+use crate::auth::{AuthUser, Delivery};
+use crate::error::{AppError, AppResult};
+use crate::photos::{PhotoProblem, Variant, staging::Refused, storage_error};
+use crate::state::{AppState, now_ms};
+
+fn parse_sha(text: &str) -> AppResult<PhotoRef> {
+    text.parse()
+        .map_err(|e: sync_core::InvalidInput| AppError::BadRequest(e.to_string()))
+}
+
+fn header_number(headers: &HeaderMap, name: &str) -> AppResult<u64> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| AppError::BadRequest(format!("the {name} header (a number) is required")))
+}
+
+fn number(value: u64) -> HeaderValue {
+    HeaderValue::from(value)
+}
+
+/// The photo as the upload's answer names it.
+#[derive(Debug, Serialize)]
+struct Stored {
+    sha256: PhotoRef,
+    bytes: u64,
+    width: u32,
+    height: u32,
+}
+
+impl From<&Photo> for Stored {
+    fn from(p: &Photo) -> Self {
+        Self {
+            sha256: p.sha256.clone(),
+            bytes: p.bytes,
+            width: p.width,
+            height: p.height,
+        }
+    }
+}
+
+/// Whether the caller may be told that the relay holds `sha256`: a record
+/// they may read refers to it. A retired device reads nothing.
+async fn stored_for(
+    state: &AppState,
+    auth: &AuthUser,
+    sha256: &PhotoRef,
+) -> AppResult<Option<Stored>> {
+    let readable: Vec<ScopePath> = if auth.retired {
+        Vec::new()
+    } else {
+        auth.user.scopes.clone()
+    };
+    let sha = sha256.clone();
+    state
+        .db
+        .run(move |store| {
+            if !store.photo_known_to(&readable, &sha)? {
+                return Ok(None);
+            }
+            Ok(store.stored_photo(&sha)?.map(|p| Stored {
+                sha256: p.sha256,
+                bytes: p.bytes,
+                width: p.width,
+                height: p.height,
+            }))
+        })
+        .await
+}
+
+async fn refuse_purged(state: &AppState, sha256: &PhotoRef) -> AppResult<()> {
+    let sha = sha256.clone();
+    if state.db.run(move |s| s.photo_is_purged(&sha)).await? {
+        return Err(PhotoProblem::Purged.into());
+    }
+    Ok(())
+}
+
+/// `HEAD /v1/photos/{sha256}`
+pub(super) async fn progress(
+    State(state): State<AppState>,
+    Delivery(auth): Delivery,
+    Path(sha): Path<String>,
+) -> AppResult<Response> {
+    let sha = parse_sha(&sha)?;
+    refuse_purged(&state, &sha).await?;
+    let mut headers = HeaderMap::new();
+    headers.insert("upload-limit", number(MAX_PHOTO_BYTES));
+    if let Some(stored) = stored_for(&state, &auth, &sha).await? {
+        headers.insert("upload-offset", number(stored.bytes));
+        headers.insert("upload-length", number(stored.bytes));
+        headers.insert("photo-stored", HeaderValue::from_static("true"));
+        return Ok((StatusCode::OK, headers).into_response());
+    }
+    let _turn = state.photos.turn(auth.device, &sha).await;
+    let staging = state.photos.staging.clone();
+    let device = auth.device;
+    let key = sha.clone();
+    let progress = tokio::task::spawn_blocking(move || staging.progress(device, &key))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(storage_error)?;
+    headers.insert("upload-offset", number(progress.map_or(0, |p| p.offset)));
+    if let Some(p) = progress {
+        headers.insert("upload-length", number(p.length));
+    }
+    Ok((StatusCode::OK, headers).into_response())
+}
+
+/// `PATCH /v1/photos/{sha256}`
+pub(super) async fn upload(
+    State(state): State<AppState>,
+    Delivery(auth): Delivery,
+    Path(sha): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> AppResult<Response> {
+    let sha = parse_sha(&sha)?;
+    let offset = header_number(&headers, "upload-offset")?;
+    let length = header_number(&headers, "upload-length")?;
+    if length > MAX_PHOTO_BYTES {
+        return Err(PhotoProblem::TooLarge {
+            bytes: length,
+            limit: MAX_PHOTO_BYTES,
+        }
+        .into());
+    }
+    if length == 0 || offset > length {
+        return Err(AppError::BadRequest(format!(
+            "Upload-Offset {offset} and Upload-Length {length} do not describe a photo"
+        )));
+    }
+    refuse_purged(&state, &sha).await?;
+    if let Some(stored) = stored_for(&state, &auth, &sha).await? {
+        return Ok((StatusCode::OK, Json(stored)).into_response());
+    }
+    let _turn = state.photos.turn(auth.device, &sha).await;
+    let staging = state.photos.staging.clone();
+    let (device, key) = (auth.device, sha.clone());
+    let opened =
+        tokio::task::spawn_blocking(move || staging.append_at(device, &key, length, offset))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .map_err(storage_error)?;
+    let (part, file) = match opened {
+        Ok(opened) => opened,
+        Err(Refused::Offset { current }) => return Err(PhotoProblem::Offset { current }.into()),
+        Err(Refused::Length { declared }) => {
+            return Err(AppError::Conflict(format!(
+                "this upload was declared {declared} bytes long; start again from offset 0 to change that"
+            )));
+        }
+    };
+    let received = receive(
+        &state,
+        body,
+        tokio::fs::File::from_std(file),
+        length - offset,
+    )
+    .await;
+    let received = match received {
+        Ok(n) => n,
+        Err(e) => {
+            if matches!(e, AppError::BadRequest(_)) {
+                let staging = state.photos.staging.clone();
+                let _ = tokio::task::spawn_blocking(move || staging.discard(device, &sha)).await;
+            }
+            return Err(e);
+        }
+    };
+    let now_at = offset + received;
+    if now_at < length {
+        let mut headers = HeaderMap::new();
+        headers.insert("upload-offset", number(now_at));
+        return Ok((StatusCode::NO_CONTENT, headers).into_response());
+    }
+    finish(&state, auth.device, part, sha).await
+}
+
+/// Appends the body to `file` and syncs it, however the body ends; returns
+/// how many bytes were written. More than `room` bytes is a bad request.
+async fn receive(
+    state: &AppState,
+    mut body: Body,
+    mut file: tokio::fs::File,
+    room: u64,
+) -> AppResult<u64> {
+    let mut written = 0u64;
+    let mut outcome = Ok(());
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => {
+                // The connection dropped: keep what arrived, to resume from.
+                outcome = Err(AppError::BadRequest(format!("the upload was cut off: {e}")));
+                break;
+            }
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if written + data.len() as u64 > room {
+            outcome = Err(AppError::BadRequest(
+                "more bytes than Upload-Length announced".into(),
+            ));
+            break;
+        }
+        if let Err(e) = file.write_all(&data).await {
+            outcome = Err(storage_error(e));
+            break;
+        }
+        written += data.len() as u64;
+    }
+    state.metrics.photo_bytes_in.inc_by(written);
+    // Whatever happened, what was written is what the next HEAD reports.
+    file.flush().await.map_err(storage_error)?;
+    file.sync_data().await.map_err(storage_error)?;
+    match outcome {
+        // A cut-off upload is not discarded: it resumes from here.
+        Err(AppError::BadRequest(m)) if m.starts_with("the upload was cut off") => {
+            Err(AppError::Conflict(m))
+        }
+        Err(e) => Err(e),
+        Ok(()) => Ok(written),
+    }
+}
+
+/// A whole upload: verified, stored, recorded.
+async fn finish(
+    state: &AppState,
+    device: DeviceId,
+    part: std::path::PathBuf,
+    sha: PhotoRef,
+) -> AppResult<Response> {
+    let key = sha.clone();
+    if let Some(held) = state.db.run(move |s| s.stored_photo(&key)).await? {
+        // Held already: no second copy.
+        let _ = tokio::fs::remove_file(&part).await;
+        let stored = Stored {
+            sha256: held.sha256,
+            bytes: held.bytes,
+            width: held.width,
+            height: held.height,
+        };
+        return Ok((StatusCode::OK, Json(stored)).into_response());
+    }
+    let (photo, thumb_bytes) = match state.photos.accept(part, sha).await {
+        Ok(accepted) => accepted,
+        Err(e) => {
+            state.metrics.photos_refused.inc();
+            return Err(e);
+        }
+    };
+    let recorded = photo.clone();
+    let added = state
+        .db
+        .run(move |s| s.record_stored_photo(&recorded, thumb_bytes, device, now_ms()))
+        .await?;
+    if added {
+        state.metrics.photos_stored.inc();
+    }
+    state.live.notify();
+    let status = if added {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(Stored::from(&photo))).into_response())
+}
+
+/// `GET /v1/records/{id}/photos/{sha256}`
+pub(super) async fn original(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path((id, sha)): Path<(String, String)>,
+) -> AppResult<Response> {
+    fetch(&state, &auth, &id, &sha, Variant::Original).await
+}
+
+/// `GET /v1/records/{id}/photos/{sha256}/thumb`
+pub(super) async fn thumbnail(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path((id, sha)): Path<(String, String)>,
+) -> AppResult<Response> {
+    fetch(&state, &auth, &id, &sha, Variant::Thumbnail).await
+}
+
+async fn fetch(
+    state: &AppState,
+    auth: &AuthUser,
+    id: &str,
+    sha: &str,
+    variant: Variant,
+) -> AppResult<Response> {
+    let not_found = || AppError::NotFound("no such photo".into());
+    let record: RecordId = id.parse().map_err(|_| not_found())?;
+    let sha: PhotoRef = sha.parse().map_err(|_| not_found())?;
+    let readable = auth.user.scopes.clone();
+    let key = sha.clone();
+    let access = state
+        .db
+        .run(move |store| {
+            let access = store.photo_access(&readable, record, &key)?;
+            // The pending photo's device, by the name its user gave it.
+            let from = match &access {
+                PhotoAccess::Pending {
+                    from: Some(device), ..
+                } => store.device(*device)?.map(|d| device_label(&d)),
+                _ => None,
+            };
+            Ok((access, from))
+        })
+        .await?;
+    match access {
+        (PhotoAccess::NotFound, _) => Err(not_found()),
+        (PhotoAccess::Purged, _) => Err(PhotoProblem::Purged.into()),
+        (PhotoAccess::Pending { .. }, from) => Err(PhotoProblem::Pending { from }.into()),
+        (PhotoAccess::Stored(_), _) => serve_file(state, &sha, variant).await,
+    }
+}
+
+/// A device as people name it: "Redmi 9A (wang)", or its user's name and
+/// id when it has no name.
+pub(crate) fn device_label(device: &crate::accounts::Device) -> String {
+    if device.name.trim().is_empty() {
+        format!("{} ({})", device.id, device.username)
+    } else {
+        format!("{} ({})", device.name, device.username)
+    }
+}
+
+async fn serve_file(state: &AppState, sha: &PhotoRef, variant: Variant) -> AppResult<Response> {
+    let storage = state.photos.storage.clone();
+    let key = sha.clone();
+    let file = tokio::task::spawn_blocking(move || storage.open(&key, variant))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(storage_error)?
+        .ok_or_else(|| AppError::Storage {
+            fault: crate::error::StorageFault::Unavailable,
+            detail: format!("photo {sha} is recorded as held but its file is missing"),
+        })?;
+    let length = file.metadata().map_err(storage_error)?.len();
+    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+    let tag = match variant {
+        Variant::Original => format!("\"{sha}\""),
+        Variant::Thumbnail => format!("\"{sha}-thumb\""),
+    };
+    let mut response = Response::new(Body::from_stream(stream));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(JPEG));
+    headers.insert(CONTENT_LENGTH, number(length));
+    // Content-addressed: the bytes behind a name never change.
+    headers.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
+    if let Ok(tag) = HeaderValue::from_str(&tag) {
+        headers.insert(ETAG, tag);
+    }
+    Ok(response)
+}
+
+/// How old a pending photo must be to be listed.
+#[derive(Debug, Deserialize)]
+pub(super) struct PendingParams {
+    /// Days (default 3).
+    days: Option<u32>,
+}
+
+/// A pending photo with its device by name.
+#[derive(Debug, Serialize)]
+pub(super) struct PendingItem {
+    #[serde(flatten)]
+    photo: PendingPhoto,
+    device_name: Option<String>,
+}
+
+/// `GET /v1/photos/pending?days=N`: photos of cards in the caller's scopes
+/// whose bytes have not arrived N days after the card referred to them.
+pub(super) async fn pending(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(params): Query<PendingParams>,
+) -> AppResult<Json<Vec<PendingItem>>> {
+    auth.require_supervisor()?;
+    let days = i64::from(params.days.unwrap_or(3).min(3650));
+    let before = now_ms() - days * 86_400_000;
+    let readable = auth.user.scopes.clone();
+    let items = state
+        .db
+        .run(move |store| {
+            store
+                .photos_pending(&readable, before)?
+                .into_iter()
+                .map(|photo| {
+                    let device_name = match photo.from {
+                        Some(device) => store.device(device)?.map(|d| device_label(&d)),
+                        None => None,
+                    };
+                    Ok(PendingItem { photo, device_name })
+                })
+                .collect::<AppResult<Vec<_>>>()
+        })
+        .await?;
+    Ok(Json(items))
+}
+
+/// Why a photo is purged.
+#[derive(Debug, Deserialize)]
+pub(super) struct Purge {
+    reason: String,
+}
+
+/// What a purge did.
+#[derive(Debug, Serialize)]
+pub(super) struct Purged {
+    sha256: PhotoRef,
+    /// The card no longer refers to it (an edit); false when the card's
+    /// status allows no edit any more, and it shows the photo as removed.
+    reference_removed: bool,
+}
+
+/// `POST /v1/records/{id}/photos/{sha256}/purge` `{reason}`: a supervisor
+/// takes a photo away for good, for a resident's privacy.
+pub(super) async fn purge(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path((id, sha)): Path<(String, String)>,
+    Json(form): Json<Purge>,
+) -> AppResult<Json<Purged>> {
+    auth.require_supervisor()?;
+    let reason = form.reason.trim().to_owned();
+    if reason.is_empty() {
+        return Err(AppError::BadRequest(
+            "a purge needs a reason: it is kept with the photo's tombstone".into(),
+        ));
+    }
+    sync_core::model::check_text("reason", &reason)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let not_found = || AppError::NotFound("no such photo".into());
+    let record: RecordId = id.parse().map_err(|_| not_found())?;
+    let sha: PhotoRef = sha.parse().map_err(|_| not_found())?;
+    let readable = auth.user.scopes.clone();
+    let key = sha.clone();
+    let access = state
+        .db
+        .run(move |store| store.photo_access(&readable, record, &key))
+        .await?;
+    if access == PhotoAccess::NotFound {
+        return Err(not_found());
+    }
+    let reference_removed =
+        super::wishes::remove_photo(&state, auth.clone(), record, sha.clone()).await?;
+    let (by, key) = (auth.user.username.clone(), sha.clone());
+    state
+        .db
+        .run(move |store| store.purge_photo(&key, &by, &reason, now_ms()))
+        .await?;
+    let storage = Arc::clone(&state.photos.storage);
+    let key = sha.clone();
+    tokio::task::spawn_blocking(move || storage.delete(&key))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(storage_error)?;
+    tracing::warn!(user = %auth.user.username, %record, photo = %sha, "photo purged");
+    state.live.notify();
+    Ok(Json(Purged {
+        sha256: sha,
+        reference_removed,
+    }))
+}
