@@ -39,8 +39,10 @@ mod error;
 mod listener;
 mod open;
 mod peer;
+mod photos;
 mod records;
 mod relay;
+mod relay_photos;
 mod session;
 mod store;
 mod sync;
@@ -51,6 +53,7 @@ mod types;
 pub use error::{DoorstepError, Result};
 pub use listener::ChangeListener;
 pub use open::KEY_BYTES;
+pub use photos::{PhotoFetch, PhotoSyncReport};
 pub use store::FieldStore;
 pub use types::{
     Account, ChangeOrigin, Gps, Household, HouseholdFilter, HouseholdPatch, NewHousehold, NewVisit,

@@ -54,10 +54,10 @@ impl Failure {
 
 /// One answer from the relay.
 #[derive(Debug)]
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) body: Vec<u8>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,9 +70,9 @@ struct ErrorBody {
 
 /// A client for one relay.
 pub(crate) struct RelayClient {
-    base: String,
-    agent: Agent,
-    options: SyncOptions,
+    pub(crate) base: String,
+    pub(crate) agent: Agent,
+    pub(crate) options: SyncOptions,
 }
 
 impl std::fmt::Debug for RelayClient {
@@ -258,7 +258,7 @@ impl RelayClient {
     /// used up, waiting longer before each retry. A relay that cannot be
     /// reached on first contact is not retried, so that `sync()` without a
     /// network fails at once.
-    fn retrying<T>(
+    pub(crate) fn retrying<T>(
         &self,
         first_contact: bool,
         mut attempt: impl FnMut() -> Result<T, Failure>,
@@ -313,7 +313,7 @@ fn backoff(base_ms: u64, tries: u32) -> Duration {
 }
 
 /// Turns an error status into a [`Failure::Status`].
-fn check_status(answer: Answer) -> Result<Answer, Failure> {
+pub(crate) fn check_status(answer: Answer) -> Result<Answer, Failure> {
     if (200..300).contains(&answer.status) {
         return Ok(answer);
     }
@@ -340,7 +340,7 @@ fn parse_tokens(answer: &Answer) -> Result<Tokens> {
 }
 
 /// Sorts a transport error into "cannot reach" and "failed on the way".
-fn classify(e: ureq::Error) -> Failure {
+pub(crate) fn classify(e: ureq::Error) -> Failure {
     use ureq::Error as E;
     use ureq::Timeout as T;
     match e {

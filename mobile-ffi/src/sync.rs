@@ -97,7 +97,7 @@ impl Shared {
         }
     }
 
-    fn access_token(&self, client: &RelayClient) -> Result<String> {
+    pub(crate) fn access_token(&self, client: &RelayClient) -> Result<String> {
         let (token, stale) = {
             let inner = self.inner();
             let session = inner.session()?;
@@ -115,7 +115,7 @@ impl Shared {
 
     /// Trades the refresh token for a new pair and stores it at once (the
     /// old one no longer works).
-    fn refresh(&self, client: &RelayClient) -> Result<String> {
+    pub(crate) fn refresh(&self, client: &RelayClient) -> Result<String> {
         let (user, refresh_token, key) = {
             let mut inner = self.inner();
             let key = inner.store.public_key()?;

@@ -1,6 +1,7 @@
 // Drives mobile-ffi from Kotlin on the JVM through the generated bindings,
 // against a real `doorstep` relay on a free loopback port. Run by
-// mobile-ffi/tests/run-kotlin; arguments: the relay binary, a scratch dir.
+// scripts/test-ffi; arguments: the relay binary, a scratch dir, and the
+// camera fixture (sync-core/tests/fixtures/rotated-gps.jpg).
 
 import java.io.File
 import java.net.URI
@@ -267,6 +268,30 @@ class Test(private val relay: Relay, private val dir: File) {
         println("ok - phone to phone, then the relay, without duplicates")
     }
 
+    fun photoGoesUprightAndBareToTheOtherPhone(camera: File) {
+        val wang = phone("wang")
+        val li = phone("li")
+        val card = wish(wang, household(wang), "楼道扶手断了")
+        wang.submitWish(card)
+        val photo = runBlocking { wang.addPhoto(card, camera.readBytes()) }
+        expectEqual(300u to 400u, photo.width to photo.height, "turned upright")
+        sync(wang)
+        sync(li)
+        val before = runBlocking { li.photo(card, photo.sha256, true) }
+        check(before is PhotoFetch.Pending) { "pending on li's phone before the upload: $before" }
+        expectEqual(1u, runBlocking { wang.syncPhotos() }.uploaded, "uploaded")
+        expectEqual(1u, runBlocking { li.syncPhotos() }.fetched, "fetched once it arrived")
+        for (thumbnail in listOf(true, false)) {
+            val got = runBlocking { li.photo(card, photo.sha256, thumbnail) }
+            check(got is PhotoFetch.Ready) { "li's copy (thumbnail: $thumbnail): $got" }
+            val bytes = (got as PhotoFetch.Ready).bytes
+            check(bytes[0] == 0xFF.toByte() && bytes[1] == 0xD8.toByte()) { "a JPEG" }
+            val text = String(bytes, Charsets.ISO_8859_1)
+            check(!text.contains("Exif\u0000\u0000")) { "EXIF left in li's copy (thumbnail: $thumbnail)" }
+        }
+        println("ok - a photo goes upright and without EXIF to the other phone")
+    }
+
     fun encryptionAtRest() {
         check(encryptionAvailable()) { "this build has SQLCipher" }
         val name = "李秀英独居".repeat(4)
@@ -300,6 +325,7 @@ fun main(args: Array<String>) {
         t.concurrentEditsOfDifferentFieldsBothSurvive()
         t.approvalAndConcurrentClaims()
         t.phoneToPhoneThenRelay()
+        t.photoGoesUprightAndBareToTheOtherPhone(File(args[2]))
         t.encryptionAtRest()
         t.revokedDevice()
     } finally {

@@ -106,6 +106,16 @@ class Api:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)
 
+    def raw(self, path):
+        """`GET path` → (status, body bytes), errors included."""
+        request = urllib.request.Request(self.relay.url + path)
+        request.add_header("authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
     def review(self, wish_id, decision, reason=None):
         body = {"decision": decision}
         if reason:
