@@ -39,7 +39,8 @@ enum Command {
     #[command(subcommand)]
     Device(DeviceCommand),
     /// Writes a consistent copy of a live database (safe while the relay
-    /// serves), the signing key included; only its owner can read it.
+    /// serves), the signing key included, and its photos beside it
+    /// (`<out>.photos`); only its owner can read them.
     Backup {
         /// The database to copy.
         #[arg(long, env = "DOORSTEP_DB", default_value = "doorstep.sqlite")]
@@ -47,6 +48,9 @@ enum Command {
         /// The signing key file [default: the database path + `.key`].
         #[arg(long, env = "DOORSTEP_KEY_FILE")]
         key_file: Option<PathBuf>,
+        /// The relay's photo folder [default: the database path + `.photos`].
+        #[arg(long, env = "DOORSTEP_PHOTOS_DIR")]
+        photos_dir: Option<PathBuf>,
         /// Where to write the copy (must not exist).
         out: PathBuf,
     },
@@ -62,6 +66,10 @@ enum Command {
         /// Where to write the backup's signing key [default: the database path + `.key`].
         #[arg(long, env = "DOORSTEP_KEY_FILE")]
         key_file: Option<PathBuf>,
+        /// Where to put the backup's photos (`<backup>.photos`), with those
+        /// there already [default: the database path + `.photos`].
+        #[arg(long, env = "DOORSTEP_PHOTOS_DIR")]
+        photos_dir: Option<PathBuf>,
         /// Replace an existing database (it is kept aside as `<db>.replaced-<time>`).
         #[arg(long)]
         force: bool,
@@ -88,6 +96,9 @@ struct ServeArgs {
     /// The most the database may grow to, in megabytes.
     #[arg(long, env = "DOORSTEP_MAX_DB_MB")]
     max_db_mb: Option<u64>,
+    /// The photo folder [default: the database path + `.photos`].
+    #[arg(long, env = "DOORSTEP_PHOTOS_DIR")]
+    photos_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +230,9 @@ fn execute(cli: Cli) -> AppResult<()> {
             if args.max_db_mb.is_some() {
                 settings.max_db_mb = args.max_db_mb;
             }
+            if args.photos_dir.is_some() {
+                settings.photos_dir = args.photos_dir;
+            }
             if let Some(format) = cli.log_format {
                 settings.log_format = format;
             }
@@ -237,15 +251,28 @@ fn execute(cli: Cli) -> AppResult<()> {
         }
         Command::User(command) => user(command),
         Command::Device(command) => device(command),
-        Command::Backup { db, key_file, out } => {
+        Command::Backup {
+            db,
+            key_file,
+            photos_dir,
+            out,
+        } => {
             let key = key_file.unwrap_or_else(|| default_key_path(&db));
-            let report = restore::backup(&db, &key, &out, now_ms())?;
+            let photos = photos_dir.unwrap_or_else(|| crate::photos::backup::folder_beside(&db));
+            let report = restore::backup(&db, &key, &photos, &out, now_ms())?;
             println!(
                 "backed up {} records from {} to {}",
                 report.records,
                 db.display(),
                 out.display()
             );
+            if report.photos > 0 {
+                println!(
+                    "and {} photos to {}",
+                    report.photos,
+                    crate::photos::backup::folder_beside(&out).display()
+                );
+            }
             if report.key_included {
                 println!("the signing key ({}) is in the backup", key.display());
             } else {
@@ -260,10 +287,12 @@ fn execute(cli: Cli) -> AppResult<()> {
             backup,
             db,
             key_file,
+            photos_dir,
             force,
         } => {
             let key = key_file.unwrap_or_else(|| default_key_path(&db));
-            let report = restore::restore(&backup, &db, &key, force, now_ms())?;
+            let photos = photos_dir.unwrap_or_else(|| crate::photos::backup::folder_beside(&db));
+            let report = restore::restore(&backup, &db, &key, &photos, force, now_ms())?;
             print_restored(&backup, &db, &report);
             Ok(())
         }
@@ -292,6 +321,12 @@ fn print_restored(backup: &std::path::Path, db: &std::path::Path, report: &resto
     match &report.key_written {
         Some(key) => println!("signing key: {}", key.display()),
         None => println!("the backup holds no signing key: give the relay the one it used"),
+    }
+    if report.photos + report.photos_adopted > 0 {
+        println!(
+            "photos: {} from the backup, {} already on disk taken back",
+            report.photos, report.photos_adopted
+        );
     }
     for path in &report.kept_aside {
         println!("kept aside: {}", path.display());

@@ -120,11 +120,9 @@ impl Settings {
 
     /// The photo folder to use.
     pub fn photos_path(&self) -> PathBuf {
-        self.photos_dir.clone().unwrap_or_else(|| {
-            let mut name = self.db.clone().into_os_string();
-            name.push(".photos");
-            PathBuf::from(name)
-        })
+        self.photos_dir
+            .clone()
+            .unwrap_or_else(|| crate::photos::backup::folder_beside(&self.db))
     }
 
     /// How long an unreferenced photo is kept.

@@ -55,6 +55,7 @@ pub fn open_state(settings: Settings) -> AppResult<AppState> {
     let mut store = sync_core::Store::open(&settings.db)
         .map_err(|e| AppError::Internal(format!("cannot open {}: {e}", settings.db.display())))?;
     let key_file = settings.jwt_secret.is_none().then(|| settings.key_path());
+    let photos_dir = settings.photos_path();
     if let Some(why) = restore::prepare_to_serve(
         &mut store,
         &settings.db,
@@ -62,6 +63,10 @@ pub fn open_state(settings: Settings) -> AppResult<AppState> {
         state::now_ms(),
     )? {
         tracing::warn!(%why, "the relay went back in time: a new feed epoch starts, and every phone reconciles at its next sync");
+        // Photos uploaded after the copy was taken are still on disk.
+        let folder = photos::FolderStorage::open(&photos_dir)
+            .map_err(|e| photos::backup::io_error(&photos_dir, e))?;
+        photos::backup::adopt(&mut store, &folder, state::now_ms())?;
     }
     let keys = match &settings.jwt_secret {
         Some(secret) => Keys::from_secret(secret.as_bytes())?,
@@ -69,7 +74,6 @@ pub fn open_state(settings: Settings) -> AppResult<AppState> {
     };
     store::RelayStore::set_size_limit(&mut store, settings.max_db_bytes())?;
     let high_water = restore::HighWater::beside(&settings.db);
-    let photos_dir = settings.photos_path();
     let photos = photos::Photos::open(&photos_dir).map_err(|e| {
         AppError::Internal(format!(
             "cannot open the photo folder {}: {e}",

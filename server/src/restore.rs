@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use sync_core::Store;
 
 use crate::error::{AppError, AppResult};
+use crate::photos;
 
 /// When the copy was made (ms), in a backup's `meta`.
 const TAKEN_AT: &str = "backup_taken_at";
@@ -38,12 +39,21 @@ pub struct BackupReport {
     pub records: i64,
     /// Whether the signing key went into the copy.
     pub key_included: bool,
+    /// Photos copied beside it (into [`photos::backup::folder_beside`]).
+    pub photos: u64,
 }
 
 /// Writes a consistent copy of a live database to `out` (which must not
 /// exist), readable only by its owner: it holds everything, the signing key
-/// at `key_path` included when there is one.
-pub fn backup(db: &Path, key_path: &Path, out: &Path, now: i64) -> AppResult<BackupReport> {
+/// at `key_path` included when there is one. The photos the copy knows go
+/// beside it, from the folder `photos_dir`.
+pub fn backup(
+    db: &Path,
+    key_path: &Path,
+    photos_dir: &Path,
+    out: &Path,
+    now: i64,
+) -> AppResult<BackupReport> {
     if !db.exists() {
         return Err(AppError::NotFound(format!(
             "no database at {}",
@@ -72,16 +82,36 @@ pub fn backup(db: &Path, key_path: &Path, out: &Path, now: i64) -> AppResult<Bac
         Ok::<_, rusqlite::Error>(BackupReport {
             records,
             key_included: key.is_some(),
+            photos: 0,
         })
     })();
-    copied.map_err(|e| {
+    let mut report = copied.map_err(|e| {
         let _ = fs::remove_file(out);
         AppError::Internal(format!(
             "cannot back up {} to {}: {e}",
             db.display(),
             out.display()
         ))
-    })
+    })?;
+    report.photos = back_up_photos(photos_dir, out)?;
+    Ok(report)
+}
+
+/// Copies the photos the backup at `out` knows from `photos_dir` beside it;
+/// photos whose files went meanwhile (cleanup) are forgotten in the copy.
+fn back_up_photos(photos_dir: &Path, out: &Path) -> AppResult<u64> {
+    let known = photos::backup::stored_in(out)?;
+    if known.is_empty() {
+        return Ok(0);
+    }
+    let target_dir = photos::backup::folder_beside(out);
+    let open =
+        |dir: &Path| photos::FolderStorage::open(dir).map_err(|e| photos::backup::io_error(dir, e));
+    let (from, to) = (open(photos_dir)?, open(&target_dir)?);
+    let (copied, missing) = photos::backup::copy_photos(&from, &to, &known)
+        .map_err(|e| photos::backup::io_error(&target_dir, e))?;
+    photos::backup::forget_missing(out, &missing)?;
+    Ok(copied)
 }
 
 /// What `doorstep restore` did.
@@ -97,16 +127,22 @@ pub struct RestoreReport {
     pub key_written: Option<PathBuf>,
     /// Files moved aside (the database and key that were there before).
     pub kept_aside: Vec<PathBuf>,
+    /// Photos copied back from the backup.
+    pub photos: u64,
+    /// Photo files already on disk that the backup did not know, taken back.
+    pub photos_adopted: u64,
 }
 
 /// Puts a backup in place as the database at `db` with a new feed epoch,
-/// and its signing key at `key_path`. Refuses while a relay serves `db`.
-/// A database already at `db` is replaced only with `force`, and is kept
-/// aside, never deleted.
+/// its signing key at `key_path` and its photos in `photos_dir` (with the
+/// photos there already). Refuses while a relay serves `db`. A database
+/// already at `db` is replaced only with `force`, and is kept aside, never
+/// deleted.
 pub fn restore(
     from: &Path,
     db: &Path,
     key_path: &Path,
+    photos_dir: &Path,
     force: bool,
     now: i64,
 ) -> AppResult<RestoreReport> {
@@ -170,12 +206,28 @@ pub fn restore(
         .query_row("SELECT count(*) FROM records", [], |r| r.get(0))?;
     // A high-water mark of the database replaced belongs to another history.
     let _ = fs::remove_file(HighWater::beside(db).path);
+    let folder = photos::FolderStorage::open(photos_dir)
+        .map_err(|e| photos::backup::io_error(photos_dir, e))?;
+    let backed_up = photos::backup::folder_beside(from);
+    let restored = if backed_up.is_dir() {
+        let source = photos::FolderStorage::open(&backed_up)
+            .map_err(|e| photos::backup::io_error(&backed_up, e))?;
+        let known: Vec<_> = photos::backup::stored_in(db)?;
+        photos::backup::copy_photos(&source, &folder, &known)
+            .map_err(|e| photos::backup::io_error(photos_dir, e))?
+            .0
+    } else {
+        0
+    };
+    let adopted = photos::backup::adopt(&mut store, &folder, now)?;
     Ok(RestoreReport {
         taken_at,
         records,
         epoch,
         key_written,
         kept_aside,
+        photos: restored,
+        photos_adopted: adopted,
     })
 }
 

@@ -196,6 +196,63 @@ impl HttpPhone {
         })
     }
 
+    /// Uploads this phone's photo queue as plainly as the protocol allows:
+    /// for each photo, `HEAD` for where the relay's copy stands, then one
+    /// `PATCH` of the rest. Returns how many bytes were sent.
+    pub fn upload_photos(&mut self) -> Result<u64, HttpError> {
+        let failed = |status, message: String| HttpError { status, message };
+        let mut sent = 0;
+        for upload in self.phone.store.photos_to_upload().map_err(core_error)? {
+            let sha = upload.sha256;
+            let url = format!("{}/v1/photos/{sha}", self.base);
+            let head = self
+                .client
+                .head(&url)
+                .bearer_auth(&self.access)
+                .send()
+                .map_err(|e| failed(None, e.to_string()))?;
+            let header = |name: &str| {
+                head.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            if header("photo-stored").as_deref() != Some("true") {
+                let data = self
+                    .phone
+                    .store
+                    .photo_data(&sha)
+                    .map_err(core_error)?
+                    .ok_or_else(|| failed(None, format!("no bytes of {sha}")))?;
+                let length = data.len() as u64;
+                let offset = match (header("upload-offset"), header("upload-length")) {
+                    (Some(offset), Some(declared)) if declared == length.to_string() => {
+                        offset.parse().unwrap_or(0)
+                    }
+                    _ => 0,
+                };
+                let rest = data[usize::try_from(offset).unwrap_or(0)..].to_vec();
+                sent += rest.len() as u64;
+                let response = self
+                    .client
+                    .patch(&url)
+                    .bearer_auth(&self.access)
+                    .header("content-type", "application/offset+octet-stream")
+                    .header("upload-offset", offset)
+                    .header("upload-length", length)
+                    .body(rest)
+                    .send()
+                    .map_err(|e| failed(None, e.to_string()))?;
+                let status = response.status();
+                if !status.is_success() {
+                    return Err(failed(Some(status), response.text().unwrap_or_default()));
+                }
+            }
+            self.phone.store.photo_uploaded(&sha).map_err(core_error)?;
+        }
+        Ok(sent)
+    }
+
     /// Trades the refresh token for a new pair.
     pub fn refresh(&mut self) -> Result<(), HttpError> {
         let response = self
@@ -221,6 +278,13 @@ impl HttpPhone {
             .unwrap_or_default()
             .to_owned();
         Ok(())
+    }
+}
+
+fn core_error(e: sync_core::Error) -> HttpError {
+    HttpError {
+        status: None,
+        message: e.to_string(),
     }
 }
 

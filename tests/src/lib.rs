@@ -3,6 +3,7 @@
 //! they would over HTTP.
 
 pub mod http;
+pub mod pictures;
 pub mod process;
 
 use std::sync::Arc;

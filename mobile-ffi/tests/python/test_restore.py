@@ -9,12 +9,14 @@ directory holding doorstep.py and libmobile_ffi.so).
 """
 
 import os
+import shutil
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from phones import XIKENG, Phones, d, exchange, run  # noqa: E402
+from test_photos import textured  # noqa: E402
 from relay import Api  # noqa: E402
 
 
@@ -74,6 +76,43 @@ class RelayRestore(Phones, unittest.TestCase):
             self.assertEqual(self.cards(phone), before)
         dispatched = Api(self.relay, "chen").call("GET", f"/v1/wishes/{second}")
         self.assertEqual((dispatched["status"], dispatched["claimant"]), ("claimed", "志愿者小刘"))
+
+
+class PhotosThroughARestore(Phones, unittest.TestCase):
+    USERS = (("wang", "worker", XIKENG), ("chen", "supervisor", "longgang"))
+
+    def card_with_photo(self, phone, seed):
+        card = self.wish(phone, self.household(phone), text=f"照片 {seed}")
+        phone.submit_wish(card)
+        photo = run(phone.add_photo(card, textured(1200, 900, seed=seed)))
+        run(phone.sync())
+        self.assertEqual(run(phone.sync_photos()).uploaded, 1)
+        return card, photo
+
+    def test_a_restore_on_a_new_machine_brings_photos_back_and_the_phone_resends_the_rest(self):
+        wang = self.phone("wang")
+        before = self.card_with_photo(wang, seed=21)
+        backup = os.path.join(self.dir.name, "photos-backup.sqlite")
+        self.relay.backup(backup)
+        after = self.card_with_photo(wang, seed=22)
+
+        # The relay's machine is lost: only the backup (and the phone) remain.
+        self.relay.stop()
+        for suffix in ("", ".key", ".feed", "-wal", "-shm"):
+            if os.path.exists(self.relay.db + suffix):
+                os.remove(self.relay.db + suffix)
+        shutil.rmtree(self.relay.db + ".photos")
+        self.relay.restore(backup)
+        self.relay.start()
+
+        self.assertTrue(run(wang.sync()).reconciled)
+        report = run(wang.sync_photos())
+        self.assertEqual(report.uploaded, 2, "both photos asked about again")
+        self.assertEqual(report.bytes_sent, after[1].bytes, "only the lost one sent again")
+        chen = Api(self.relay, "chen")
+        for card, photo in (before, after):
+            status, body = chen.raw(f"/v1/records/{card}/photos/{photo.sha256}")
+            self.assertEqual((status, len(body)), (200, photo.bytes), card)
 
 
 if __name__ == "__main__":

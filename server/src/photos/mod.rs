@@ -9,6 +9,7 @@
 //! it is kept. Which photos exist, and who may see one, is the database's
 //! business (sync-core's `store::stored_photos`); this module moves files.
 
+pub mod backup;
 pub mod staging;
 pub mod storage;
 mod sweep;
@@ -172,7 +173,7 @@ impl Photos {
 }
 
 /// The SHA-256 of a file, read in pieces.
-fn hash_file(path: &Path) -> io::Result<PhotoRef> {
+pub(crate) fn hash_file(path: &Path) -> io::Result<PhotoRef> {
     let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];

@@ -287,7 +287,7 @@ async fn finish(
     let recorded = photo.clone();
     let added = state
         .db
-        .run(move |s| s.record_stored_photo(&recorded, thumb_bytes, device, now_ms()))
+        .run(move |s| s.record_stored_photo(&recorded, thumb_bytes, &device.to_string(), now_ms()))
         .await?;
     if added {
         state.metrics.photos_stored.inc();

@@ -4,19 +4,19 @@
 
 use sync_core::model::Photo;
 use sync_core::store::{PendingPhoto, PhotoAccess, PhotoTotals, StoredPhoto};
-use sync_core::{DeviceId, PhotoRef, RecordId, ScopePath, Store, UserId};
+use sync_core::{PhotoRef, RecordId, ScopePath, Store, UserId};
 
 use crate::error::AppResult;
 
 /// What the relay keeps about photos. Every [`super::RelayStore`] is one.
 pub trait PhotoIndex {
-    /// Notes verified bytes of `photo` uploaded by `device`; false if they
-    /// were held already.
+    /// Notes verified bytes of `photo` uploaded by `uploaded_by` (a device
+    /// id, or `restore`); false if they were held already.
     fn record_stored_photo(
         &mut self,
         photo: &Photo,
         thumb_bytes: u64,
-        device: DeviceId,
+        uploaded_by: &str,
         now: i64,
     ) -> AppResult<bool>;
 
@@ -65,14 +65,14 @@ impl PhotoIndex for Store {
         &mut self,
         photo: &Photo,
         thumb_bytes: u64,
-        device: DeviceId,
+        uploaded_by: &str,
         now: i64,
     ) -> AppResult<bool> {
         Ok(Store::record_stored_photo(
             self,
             photo,
             thumb_bytes,
-            device,
+            uploaded_by,
             now,
         )?)
     }

@@ -36,6 +36,7 @@ pub use directory::{
 };
 pub(crate) use feed::Feed;
 pub use photos::PhotoUpload;
+pub(crate) use photos::requeue_photo_uploads;
 pub use query::{ConflictRow, HouseholdRow, Page, VisitRow, WishFilter, WishRow};
 pub use reports::DeviceReport;
 pub use stats::{ScopeStats, StatsReport, StatusCounts};

@@ -74,6 +74,18 @@ pub(crate) fn materialize_refs(
     Ok(())
 }
 
+/// Puts every photo this phone took back in the upload queue: the relay
+/// went back in time (restored from a backup) and may have lost some it
+/// confirmed. Those it holds cost one question each.
+pub(crate) fn requeue_photo_uploads(tx: &Transaction<'_>) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE local_photos SET uploaded_at = NULL
+         WHERE taken = 1 AND data IS NOT NULL AND uploaded_at IS NOT NULL",
+    )?
+    .execute([])?;
+    Ok(())
+}
+
 /// A photo waiting to go to the relay.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PhotoUpload {

@@ -96,14 +96,15 @@ fn within(readable: &[ScopePath], community: &str) -> bool {
 }
 
 impl Store {
-    /// Notes verified bytes of `photo` uploaded by `device`; false if they
-    /// were held already (nothing changes then). A photo nothing refers to
-    /// yet counts as unreferenced from now.
+    /// Notes verified bytes of `photo`, uploaded by `uploaded_by` (a
+    /// device id, or how else they came: `restore`); false if they were
+    /// held already (nothing changes then). A photo nothing refers to yet
+    /// counts as unreferenced from now.
     pub fn record_stored_photo(
         &mut self,
         photo: &Photo,
         thumb_bytes: u64,
-        device: DeviceId,
+        uploaded_by: &str,
         now: i64,
     ) -> Result<bool> {
         let added = self.conn.execute(
@@ -119,7 +120,7 @@ impl Store {
                 photo.height,
                 i64::try_from(thumb_bytes).unwrap_or(i64::MAX),
                 now,
-                device.to_string()
+                uploaded_by
             ],
         )?;
         Ok(added > 0)

@@ -361,6 +361,8 @@ impl Store {
             // back in time (restored from a backup): nothing it acknowledged
             // can be assumed. List what it holds, then send what it lacks.
             start_reconcile(&tx, &peer, &remote, epoch)?;
+            // Nor that it holds the photos it confirmed: ask about each again.
+            crate::store::requeue_photo_uploads(&tx)?;
             tx.commit()?;
             report.sent = 0;
             report.more = true;
