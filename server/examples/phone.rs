@@ -52,7 +52,13 @@ enum Command {
         /// The household's address.
         #[arg(long, default_value = "西坑村三巷5号")]
         address: String,
+        /// A picture (JPEG or PNG) to take as the card's photo; its bytes
+        /// wait on the phone until `photos`.
+        #[arg(long)]
+        photo: Option<PathBuf>,
     },
+    /// Uploads the photos taken on this phone.
+    Photos,
     /// Syncs, and tells the status of a card on the phone afterwards.
     Sync {
         /// The card to report on.
@@ -66,7 +72,11 @@ fn run(args: Args) -> Result<serde_json::Value, String> {
     let mut phone = HttpPhone::login_with(&args.relay, &args.user, &args.password, store)
         .map_err(|e| format!("login: {e}"))?;
     match args.command {
-        Command::Submit { text, address } => {
+        Command::Submit {
+            text,
+            address,
+            photo,
+        } => {
             let p = &mut phone.phone;
             let community = p.community();
             let household = p
@@ -98,15 +108,38 @@ fn run(args: Args) -> Result<serde_json::Value, String> {
             p.store
                 .append_event(&p.author, wish, &EventInput::new(EventKind::Submit))
                 .map_err(|e| e.to_string())?;
+            let photo = match photo {
+                Some(path) => {
+                    let picture =
+                        std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                    let photo = p
+                        .store
+                        .add_photo(&p.author, wish, &picture)
+                        .map_err(|e| e.to_string())?;
+                    Some(photo.sha256.to_string())
+                }
+                None => None,
+            };
             let report = phone.sync().map_err(|e| format!("sync: {e}"))?;
             Ok(json!({
                 "wish": wish.to_string(),
                 "household": household.to_string(),
+                "photo": photo,
                 "device": phone.phone.author.device.to_string(),
                 "sent": report.sent,
                 "accepted": report.accepted,
                 "rejected": report.rejected.len(),
             }))
+        }
+        Command::Photos => {
+            let queued = phone
+                .phone
+                .store
+                .photos_to_upload()
+                .map_err(|e| e.to_string())?
+                .len();
+            let sent = phone.upload_photos().map_err(|e| format!("photos: {e}"))?;
+            Ok(json!({ "uploaded": queued, "bytes": sent }))
         }
         Command::Sync { wish } => {
             let report = phone.sync().map_err(|e| format!("sync: {e}"))?;

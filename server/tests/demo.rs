@@ -131,6 +131,24 @@ fn the_demo_district_is_populated_in_every_workflow_state() {
         "held, not applied"
     );
 
+    // wang photographed a few cards: three photos reached the relay, the
+    // last is missing for weeks, and the devices page lists it.
+    let pending = chen.get("/v1/photos/pending?days=3").1;
+    let pending = pending.as_array().unwrap();
+    assert_eq!(pending.len(), 1, "one photo missing: {pending:?}");
+    assert_eq!(pending[0]["device_name"], "wang's phone (wang)");
+    let (_, card) = chen.get(&format!(
+        "/v1/wishes/{}",
+        pending[0]["record_id"].as_str().unwrap()
+    ));
+    assert_eq!(card["photo_states"][0]["state"], "pending");
+    let (_, metrics) = chen.get_text("/metrics");
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(
+        metrics.contains("doorstep_photos_held 3\n"),
+        "three photos held: {metrics}"
+    );
+
     // A street supervisor sees only their street; a worker only their community.
     let liu = Api::login(&url, "liu", "doorstep-demo").unwrap();
     let liu_total = liu.get("/v1/wishes?limit=1").1["total"].as_u64().unwrap();

@@ -27,6 +27,7 @@ const ASSETS: &[(&str, &[u8])] = assets![
     "charts.js",
     "live.js",
     "actions.js",
+    "photos.js",
     "pages/queue.js",
     "pages/dispatch.js",
     "pages/wishes.js",

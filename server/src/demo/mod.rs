@@ -22,6 +22,7 @@ use crate::error::{AppError, AppResult};
 use crate::store::RelayStore;
 
 mod devices;
+mod photos;
 
 /// Every demo user's password.
 pub const DEMO_PASSWORD: &str = "doorstep-demo";
@@ -260,7 +261,10 @@ pub fn seed_if_empty(db: &Path, keys: &Keys) -> AppResult<bool> {
     let clock: Clock = Arc::new(move || ticking.fetch_add(10, Ordering::SeqCst));
     let mut relay = store.with_clock(clock.clone());
     let advance = |hours: i64| now.fetch_add(hours * DAY / 24, Ordering::SeqCst);
-    seed(&mut relay, keys, &clock, advance)?;
+    let folder = crate::photos::backup::folder_beside(db);
+    let photos = crate::photos::FolderStorage::open(&folder)
+        .map_err(|e| crate::photos::backup::io_error(&folder, e))?;
+    seed(&mut relay, keys, &photos, &clock, advance)?;
     Ok(true)
 }
 
@@ -269,6 +273,7 @@ pub fn seed_if_empty(db: &Path, keys: &Keys) -> AppResult<bool> {
 fn seed(
     relay: &mut Store,
     keys: &Keys,
+    photo_folder: &crate::photos::FolderStorage,
     clock: &Clock,
     advance: impl Fn(i64) -> i64,
 ) -> AppResult<()> {
@@ -385,7 +390,15 @@ fn seed(
             }
             wishes.push((n, id));
         }
+        // The first community's worker photographs a few of their cards.
+        let taken = if n == 0 {
+            let cards: Vec<WishId> = wishes.iter().map(|(_, id)| *id).collect();
+            photos::take(&mut phone, &cards)?
+        } else {
+            Vec::new()
+        };
         phone.sync(relay)?;
+        photos::upload(relay, photo_folder, &mut phone, &taken)?;
         first_home = first_home.or(homes.first().copied());
         workers.push((phone, *street_index));
     }

@@ -402,12 +402,13 @@ pub(super) struct PendingParams {
     days: Option<u32>,
 }
 
-/// A pending photo with its device by name.
+/// A pending photo with its device by name and its card's text.
 #[derive(Debug, Serialize)]
 pub(super) struct PendingItem {
     #[serde(flatten)]
     photo: PendingPhoto,
     device_name: Option<String>,
+    text: Option<String>,
 }
 
 /// `GET /v1/photos/pending?days=N`: photos of cards in the caller's scopes
@@ -432,7 +433,18 @@ pub(super) async fn pending(
                         Some(device) => store.device(device)?.map(|d| device_label(&d)),
                         None => None,
                     };
-                    Ok(PendingItem { photo, device_name })
+                    let text = match photo.record_id.parse::<RecordId>() {
+                        Ok(id) => match store.record(id)? {
+                            Some(sync_core::Record::Wish(card)) => Some(card.text),
+                            _ => None,
+                        },
+                        Err(_) => None,
+                    };
+                    Ok(PendingItem {
+                        photo,
+                        device_name,
+                        text,
+                    })
                 })
                 .collect::<AppResult<Vec<_>>>()
         })

@@ -25,6 +25,8 @@ pub(super) struct WishDetail {
     clock_corrected: Vec<ClockCorrected>,
     /// Where each photo's bytes are.
     photo_states: Vec<PhotoState>,
+    /// The caller may purge the card's photos (a supervisor or admin).
+    can_purge_photos: bool,
 }
 
 /// An event whose time the relay corrected.
@@ -65,6 +67,7 @@ impl WishDetail {
             card,
             clock_corrected,
             photo_states,
+            can_purge_photos: matches!(role, Role::Supervisor | Role::Admin),
         }
     }
 }

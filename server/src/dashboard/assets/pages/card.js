@@ -1,10 +1,11 @@
-// One wish card: its text, household, photos (by reference) and status, what
+// One wish card: its text, household, photos and status, what
 // the supervisor can do with it, its conflicts, and its whole history.
 
 import { api } from '../api.js';
 import { t, label } from '../i18n.js';
 import { h, heading, link, time, fmtTime, duration, scopeName, statusBadge, urgencyBadge, tagChip, shortId, empty } from '../ui.js';
 import { actionButtons, assignForm, perform } from '../actions.js';
+import { gallery, historyPhoto } from '../photos.js';
 
 const dl = (pairs) => h('dl', { class: 'facts' }, pairs.filter(([, v]) => v !== '' && v !== null && v !== undefined)
   .map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
@@ -42,6 +43,11 @@ function eventDetails(e) {
   return parts;
 }
 
+/** A photo added to or taken off a card, as the history shows it. */
+const photoChange = (card, f) => (f.to
+  ? [t('photo.added'), ' ', historyPhoto(card, f.to)]
+  : [t('photo.removed'), ' ', h('code', {}, shortId(f.from))]);
+
 function timeline(card, history) {
   const lost = new Set((card.state.conflicts ?? []).map((c) => c.event));
   // The relay lists the history in causal order; sorting by time is stable.
@@ -66,11 +72,16 @@ function timeline(card, history) {
         return [h('p', { class: 'what' }, label('event', kind),
           e && lost.has(e.id) ? h('span', { class: 'badge conflict' }, label('conflict', 'superseded')) : null), eventDetails(e)];
       });
+      // An edit event comes with what it changed: photos are shown.
+      const photos = fields.filter((f) => f.field === 'photos');
+      if (photos.length) what.push(h('ul', { class: 'changes' }, photos.map((f) => h('li', {}, photoChange(card, f)))));
     } else {
       what = [h('p', { class: 'what' }, label('event', 'edit')),
         h('ul', { class: 'changes' }, fields.map((f) => h('li', {},
           h('span', { class: 'muted' }, `${label('field', f.field)}${t('colon')}`),
-          f.from ? [h('del', {}, f.from), ' → '] : null, h('ins', {}, f.to ?? '')))),
+          f.field === 'photos'
+            ? photoChange(card, f)
+            : [f.from ? [h('del', {}, f.from), ' → '] : null, h('ins', {}, f.to ?? '')]))),
       ];
     }
     return h('li', { class: `tl ${kindClass}` },
@@ -138,9 +149,7 @@ export async function render(ctx) {
           [t('card.fulfilled'), time(s.fulfilled_at, true)],
           [t('card.confirmed'), time(s.confirmed_at, true)],
           [t('card.rating'), s.rating ? h('span', { class: 'stars', title: t('card.rating.n', { n: s.rating }) }, '★'.repeat(s.rating)) : ''],
-          [t('card.photos'), card.photos?.length
-            ? [h('ul', { class: 'photos' }, card.photos.map((ref) => h('li', {}, h('code', {}, String(ref))))), h('p', { class: 'muted small' }, t('card.photos.note'))]
-            : h('span', { class: 'muted' }, t('card.photos.none'))],
+          [t('card.photos'), gallery(card, ctx.refresh)],
         ])),
       h('section', { class: 'panel', 'aria-labelledby': 'actions-h' },
         h('h2', { id: 'actions-h' }, t('card.actions')),

@@ -1,7 +1,7 @@
 // Devices in the supervisor's scope: which phones hold work the relay has
 // not seen (and since when), whose clock is wrong, which are lost; and the
 // records a lost phone's changes are held in, for the supervisor to accept
-// or discard.
+// or discard; and the photos a card refers to that have not arrived.
 
 import { api } from '../api.js';
 import { t, label } from '../i18n.js';
@@ -90,8 +90,26 @@ function heldTable(held, ctx) {
   ], held, { caption: t('held.title'), rowAttrs: (x) => ({ dataset: { held: x.id, record: x.record, kind: x.kind } }) });
 }
 
+/** How long a photo may be missing before the supervisor is shown it. */
+const PENDING_DAYS = 3;
+
+function pendingPhotosTable(pending) {
+  return table([
+    {
+      label: t('col.record'),
+      class: 'record',
+      cell: (p) => [link(`/wishes/${p.record_id}#photos`, p.text || shortId(p.record_id)),
+        h('div', { class: 'muted small' }, scopeName(p.community))],
+    },
+    { label: t('col.device'), cell: (p) => p.device_name ?? h('span', { class: 'muted' }, t('photos.pending.unknown_device')) },
+    { label: t('col.waiting_since'), class: 'nowrap', cell: (p) => when(p.since) },
+  ], pending, { caption: t('photos.pending.title'), rowAttrs: (p) => ({ dataset: { photo: p.sha256, record: p.record_id } }) });
+}
+
 export async function render(ctx) {
-  const [devices, held] = await Promise.all([api('/v1/devices'), api('/v1/quarantine')]);
+  const [devices, held, pending] = await Promise.all([
+    api('/v1/devices'), api('/v1/quarantine'), api(`/v1/photos/pending?days=${PENDING_DAYS}`),
+  ]);
   const stranded = devices.filter((d) => d.stranded).length;
   return h('div', { class: 'devices-page' },
     heading(t('devices.title'), t('devices.intro')),
@@ -104,5 +122,10 @@ export async function render(ctx) {
       devices.length ? devicesTable(devices) : empty(t('devices.empty'))),
     h('section', { class: 'block', 'aria-labelledby': 'held-h' },
       h('h2', { id: 'held-h' }, t('held.title')),
-      held.length ? [h('p', { class: 'intro' }, t('held.intro')), heldTable(held, ctx)] : empty(t('held.empty'))));
+      held.length ? [h('p', { class: 'intro' }, t('held.intro')), heldTable(held, ctx)] : empty(t('held.empty'))),
+    h('section', { class: 'block', 'aria-labelledby': 'pending-photos-h' },
+      h('h2', { id: 'pending-photos-h' }, t('photos.pending.title')),
+      pending.length
+        ? [h('p', { class: 'intro' }, t('photos.pending.intro', { days: PENDING_DAYS })), pendingPhotosTable(pending)]
+        : empty(t('photos.pending.empty', { days: PENDING_DAYS }))));
 }
