@@ -11,11 +11,9 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // a benchmark that cannot unwrap has failed
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, Mutex, mpsc};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use doorstep_tests::http::HttpPhone;
@@ -28,42 +26,13 @@ use sync_core::{
     UserId,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_doorstep");
+mod common;
+
+use common::{PeakRss, cpu_secs, percentile, rss_mib, start};
 const PASSWORD: &str = "bench password";
 const PHONES: usize = 200;
 const CARDS_PER_PHONE: usize = 50;
 const COMMUNITIES: usize = 100;
-
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// CPU seconds (user + system) a process has used.
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at state.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
 
 /// A relay database with `records` records (households and wish cards in
 /// 100 communities of the district `stored`), plus the bench users.
@@ -140,31 +109,6 @@ fn add_users(store: &mut Store) {
     }
 }
 
-#[allow(clippy::zombie_processes)] // the caller kills and waits
-fn start(db: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    loop {
-        let line = rx.recv_timeout(Duration::from_secs(120)).unwrap();
-        if let Some(url) = line.strip_prefix("listening on ") {
-            return (child, url.to_owned());
-        }
-    }
-}
-
 struct LoadFigures {
     syncs: usize,
     rounds: usize,
@@ -226,20 +170,7 @@ fn load(url: &str, pid: u32) -> LoadFigures {
         })
         .collect();
 
-    let running = Arc::new(AtomicBool::new(true));
-    let peak = Arc::new(Mutex::new(0.0f64));
-    let sampler = {
-        let (running, peak) = (running.clone(), peak.clone());
-        std::thread::spawn(move || {
-            while running.load(Ordering::SeqCst) {
-                let rss = rss_mib(pid);
-                let mut p = peak.lock().unwrap();
-                *p = p.max(rss);
-                drop(p);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        })
-    };
+    let sampler = PeakRss::watch(pid);
     let wire = Arc::new(AtomicU64::new(0));
     let changes = Arc::new(AtomicU64::new(0));
     let rounds = Arc::new(Mutex::new(Vec::new()));
@@ -298,13 +229,11 @@ fn load(url: &str, pid: u32) -> LoadFigures {
             .collect()
     });
     let wall = started.elapsed().as_secs_f64();
-    running.store(false, Ordering::SeqCst);
-    sampler.join().unwrap();
+    let peak_rss = sampler.stop();
     let mut sync_ms = sync_ms;
     sync_ms.sort_by(f64::total_cmp);
     let mut round_ms = rounds.lock().unwrap().clone();
     round_ms.sort_by(f64::total_cmp);
-    let peak_rss = *peak.lock().unwrap();
     LoadFigures {
         syncs: sync_ms.len(),
         rounds: round_ms.len(),

@@ -13,6 +13,7 @@ pub mod backup;
 pub mod staging;
 pub mod storage;
 mod sweep;
+mod workers;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -24,7 +25,6 @@ use sha2::{Digest, Sha256};
 use sync_core::model::Photo;
 use sync_core::photo::{self, PhotoError};
 use sync_core::{DeviceId, PhotoRef};
-use tokio::sync::Semaphore;
 
 pub use staging::Staging;
 pub use storage::{FolderStorage, PhotoStorage, Variant};
@@ -78,8 +78,8 @@ pub struct Photos {
     pub storage: Arc<dyn PhotoStorage>,
     /// Uploads in progress.
     pub staging: Staging,
-    /// Decoding a photo takes ~8 MB and a core: at most this many at once.
-    checking: Semaphore,
+    /// The threads photo files are worked on (see [`workers`]).
+    workers: workers::Workers,
     /// One request at a time per device and photo: an upload cut off is
     /// still writing its last bytes when the phone asks where it stands.
     turns: std::sync::Mutex<HashMap<(DeviceId, PhotoRef), TurnLock>>,
@@ -101,7 +101,7 @@ impl Photos {
         Ok(Self {
             storage: Arc::new(storage),
             staging,
-            checking: Semaphore::new(cores),
+            workers: workers::Workers::start(cores.min(4)),
             turns: std::sync::Mutex::new(HashMap::new()),
         })
     }
@@ -123,6 +123,15 @@ impl Photos {
         }
     }
 
+    /// Runs file work `f` on the photo threads and awaits its result.
+    pub async fn run<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        self.workers.run(f).await
+    }
+
     /// Checks a finished upload at `part` sent as `sha256` and, if it is the
     /// photo it claims to be, takes it and its new thumbnail into storage.
     /// Returns the photo and the thumbnail's size. On a refusal the upload
@@ -132,21 +141,15 @@ impl Photos {
         part: PathBuf,
         sha256: PhotoRef,
     ) -> AppResult<(Photo, u64)> {
-        let _turn = self
-            .checking
-            .acquire()
-            .await
-            .map_err(|_| AppError::Internal("photo checks stopped".into()))?;
         let photos = self.clone();
-        tokio::task::spawn_blocking(move || {
+        self.run(move || {
             let verdict = photos.accept_blocking(&part, &sha256);
             if verdict.is_err() {
                 let _ = std::fs::remove_file(&part);
             }
             verdict
         })
-        .await
-        .map_err(|e| AppError::Internal(format!("the photo check failed: {e}")))?
+        .await?
     }
 
     fn accept_blocking(&self, part: &Path, sha256: &PhotoRef) -> AppResult<(Photo, u64)> {

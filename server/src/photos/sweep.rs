@@ -55,9 +55,10 @@ pub async fn sweep_some(
             .await?;
         if forgotten {
             let storage = state.photos.storage.clone();
-            tokio::task::spawn_blocking(move || storage.delete(&sha))
-                .await
-                .map_err(|e| crate::error::AppError::Internal(e.to_string()))?
+            state
+                .photos
+                .run(move || storage.delete(&sha))
+                .await?
                 .map_err(storage_error)?;
             report.removed += 1;
         } else {
@@ -76,9 +77,10 @@ pub async fn sweep(state: &AppState, now: i64) -> AppResult<SweepReport> {
     let mut report = sweep_some(state, candidates, cutoff).await?;
     report.orphans = remove_orphans(state, grace).await?;
     let staging = state.photos.staging.clone();
-    report.abandoned_uploads = tokio::task::spawn_blocking(move || staging.remove_stale(grace))
-        .await
-        .map_err(|e| crate::error::AppError::Internal(e.to_string()))?
+    report.abandoned_uploads = state
+        .photos
+        .run(move || staging.remove_stale(grace))
+        .await?
         .map_err(storage_error)?;
     if report != SweepReport::default() {
         tracing::info!(?report, "photo cleanup");
@@ -89,9 +91,10 @@ pub async fn sweep(state: &AppState, now: i64) -> AppResult<SweepReport> {
 /// Deletes files older than `grace` that no stored photo row names.
 async fn remove_orphans(state: &AppState, grace: Duration) -> AppResult<u64> {
     let storage = state.photos.storage.clone();
-    let files = tokio::task::spawn_blocking(move || storage.list())
-        .await
-        .map_err(|e| crate::error::AppError::Internal(e.to_string()))?
+    let files = state
+        .photos
+        .run(move || storage.list())
+        .await?
         .map_err(storage_error)?;
     let old_enough = SystemTime::now().checked_sub(grace);
     let old: Vec<PhotoRef> = files
@@ -113,9 +116,10 @@ async fn remove_orphans(state: &AppState, grace: Duration) -> AppResult<u64> {
         .await?;
     let count = unknown.len() as u64;
     let storage = state.photos.storage.clone();
-    tokio::task::spawn_blocking(move || unknown.iter().try_for_each(|sha| storage.delete(sha)))
-        .await
-        .map_err(|e| crate::error::AppError::Internal(e.to_string()))?
+    state
+        .photos
+        .run(move || unknown.iter().try_for_each(|sha| storage.delete(sha)))
+        .await?
         .map_err(storage_error)?;
     Ok(count)
 }

@@ -24,11 +24,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
 use sync_core::model::Photo;
 use sync_core::photo::{JPEG, MAX_PHOTO_BYTES};
 use sync_core::store::{PendingPhoto, PhotoAccess};
 use sync_core::{DeviceId, PhotoRef, RecordId, ScopePath};
-use tokio::io::AsyncWriteExt;
 
 use crate::auth::{AuthUser, Delivery};
 use crate::error::{AppError, AppResult};
@@ -129,9 +129,10 @@ pub(super) async fn progress(
     let staging = state.photos.staging.clone();
     let device = auth.device;
     let key = sha.clone();
-    let progress = tokio::task::spawn_blocking(move || staging.progress(device, &key))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
+    let progress = state
+        .photos
+        .run(move || staging.progress(device, &key))
+        .await?
         .map_err(storage_error)?;
     headers.insert("upload-offset", number(progress.map_or(0, |p| p.offset)));
     if let Some(p) = progress {
@@ -170,11 +171,11 @@ pub(super) async fn upload(
     let _turn = state.photos.turn(auth.device, &sha).await;
     let staging = state.photos.staging.clone();
     let (device, key) = (auth.device, sha.clone());
-    let opened =
-        tokio::task::spawn_blocking(move || staging.append_at(device, &key, length, offset))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?
-            .map_err(storage_error)?;
+    let opened = state
+        .photos
+        .run(move || staging.append_at(device, &key, length, offset))
+        .await?
+        .map_err(storage_error)?;
     let (part, file) = match opened {
         Ok(opened) => opened,
         Err(Refused::Offset { current }) => return Err(PhotoProblem::Offset { current }.into()),
@@ -184,19 +185,16 @@ pub(super) async fn upload(
             )));
         }
     };
-    let received = receive(
-        &state,
-        body,
-        tokio::fs::File::from_std(file),
-        length - offset,
-    )
-    .await;
+    let received = receive(&state, body, file, length - offset).await;
     let received = match received {
         Ok(n) => n,
         Err(e) => {
             if matches!(e, AppError::BadRequest(_)) {
                 let staging = state.photos.staging.clone();
-                let _ = tokio::task::spawn_blocking(move || staging.discard(device, &sha)).await;
+                let _ = state
+                    .photos
+                    .run(move || staging.discard(device, &sha))
+                    .await;
             }
             return Err(e);
         }
@@ -212,10 +210,14 @@ pub(super) async fn upload(
 
 /// Appends the body to `file` and syncs it, however the body ends; returns
 /// how many bytes were written. More than `room` bytes is a bad request.
+///
+/// A frame (tens of kilobytes) goes into the page cache in microseconds, so
+/// it is written here; the sync, which waits for the disk, runs on the
+/// photo threads.
 async fn receive(
     state: &AppState,
     mut body: Body,
-    mut file: tokio::fs::File,
+    mut file: std::fs::File,
     room: u64,
 ) -> AppResult<u64> {
     let mut written = 0u64;
@@ -225,7 +227,7 @@ async fn receive(
             Ok(frame) => frame,
             Err(e) => {
                 // The connection dropped: keep what arrived, to resume from.
-                outcome = Err(AppError::BadRequest(format!("the upload was cut off: {e}")));
+                outcome = Err(AppError::Conflict(format!("the upload was cut off: {e}")));
                 break;
             }
         };
@@ -238,7 +240,7 @@ async fn receive(
             ));
             break;
         }
-        if let Err(e) = file.write_all(&data).await {
+        if let Err(e) = file.write_all(&data) {
             outcome = Err(storage_error(e));
             break;
         }
@@ -246,16 +248,12 @@ async fn receive(
     }
     state.metrics.photo_bytes_in.inc_by(written);
     // Whatever happened, what was written is what the next HEAD reports.
-    file.flush().await.map_err(storage_error)?;
-    file.sync_data().await.map_err(storage_error)?;
-    match outcome {
-        // A cut-off upload is not discarded: it resumes from here.
-        Err(AppError::BadRequest(m)) if m.starts_with("the upload was cut off") => {
-            Err(AppError::Conflict(m))
-        }
-        Err(e) => Err(e),
-        Ok(()) => Ok(written),
-    }
+    state
+        .photos
+        .run(move || file.sync_data())
+        .await?
+        .map_err(storage_error)?;
+    outcome.map(|()| written)
 }
 
 /// A whole upload: verified, stored, recorded.
@@ -268,7 +266,7 @@ async fn finish(
     let key = sha.clone();
     if let Some(held) = state.db.run(move |s| s.stored_photo(&key)).await? {
         // Held already: no second copy.
-        let _ = tokio::fs::remove_file(&part).await;
+        let _ = state.photos.run(move || std::fs::remove_file(part)).await;
         let stored = Stored {
             sha256: held.sha256,
             bytes: held.bytes,
@@ -363,24 +361,34 @@ pub(crate) fn device_label(device: &crate::accounts::Device) -> String {
     }
 }
 
+/// Serves a photo file. Read whole on a photo thread: a thumbnail is a few
+/// kilobytes and a photo at most 2 MB, and one read is cheaper to the small
+/// machine than a stream of them.
 async fn serve_file(state: &AppState, sha: &PhotoRef, variant: Variant) -> AppResult<Response> {
     let storage = state.photos.storage.clone();
     let key = sha.clone();
-    let file = tokio::task::spawn_blocking(move || storage.open(&key, variant))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
+    let bytes = state
+        .photos
+        .run(move || -> std::io::Result<Option<Vec<u8>>> {
+            let Some(mut file) = storage.open(&key, variant)? else {
+                return Ok(None);
+            };
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes)?;
+            Ok(Some(bytes))
+        })
+        .await?
         .map_err(storage_error)?
         .ok_or_else(|| AppError::Storage {
             fault: crate::error::StorageFault::Unavailable,
             detail: format!("photo {sha} is recorded as held but its file is missing"),
         })?;
-    let length = file.metadata().map_err(storage_error)?.len();
-    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
     let tag = match variant {
         Variant::Original => format!("\"{sha}\""),
         Variant::Thumbnail => format!("\"{sha}-thumb\""),
     };
-    let mut response = Response::new(Body::from_stream(stream));
+    let length = bytes.len() as u64;
+    let mut response = Response::new(Body::from(bytes));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(JPEG));
     headers.insert(CONTENT_LENGTH, number(length));
@@ -505,9 +513,10 @@ pub(super) async fn purge(
         .await?;
     let storage = Arc::clone(&state.photos.storage);
     let key = sha.clone();
-    tokio::task::spawn_blocking(move || storage.delete(&key))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
+    state
+        .photos
+        .run(move || storage.delete(&key))
+        .await?
         .map_err(storage_error)?;
     tracing::warn!(user = %auth.user.username, %record, photo = %sha, "photo purged");
     state.live.notify();
