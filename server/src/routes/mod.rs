@@ -6,6 +6,7 @@ mod households;
 mod live;
 mod ops;
 pub(crate) mod params;
+mod photo_uploads;
 mod photos;
 mod stats;
 mod sync;
@@ -40,7 +41,7 @@ pub fn app(state: AppState) -> Router {
     let uploads = Router::new()
         .route(
             "/v1/photos/{sha}",
-            head(photos::progress).patch(photos::upload),
+            head(photo_uploads::progress).patch(photo_uploads::upload),
         )
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(
