@@ -131,63 +131,80 @@ record_id!(
     WishId
 );
 
-/// A user's login name, which is also how history names who changed what.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct UserId(String);
+macro_rules! name_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
 
-impl UserId {
-    /// Validates a user name: 1–64 characters of letters, digits, `_ . - @`.
-    pub fn new(name: impl Into<String>) -> Result<Self, InvalidInput> {
-        let name = name.into();
-        let ok = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '@'));
-        if ok {
-            Ok(Self(name))
-        } else {
-            Err(InvalidInput::new(
-                "a user name is 1-64 letters, digits or _ . - @",
-                &name,
-            ))
+        impl $name {
+            #[doc = concat!("Validates ", $what, ": 1–64 characters of letters, digits, `_ . - @`.")]
+            pub fn new(name: impl Into<String>) -> Result<Self, InvalidInput> {
+                let name = name.into();
+                let ok = !name.is_empty()
+                    && name.len() <= 64
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '@'));
+                if ok {
+                    Ok(Self(name))
+                } else {
+                    Err(InvalidInput::new(
+                        concat!($what, " is 1-64 letters, digits or _ . - @"),
+                        &name,
+                    ))
+                }
+            }
+
+            /// The name as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
         }
-    }
 
-    /// The name as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidInput;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidInput;
+
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                Self::new(s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+    };
 }
 
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+name_id!(
+    /// A user's login name, which is also how history names who changed what.
+    UserId,
+    "a user name"
+);
 
-impl FromStr for UserId {
-    type Err = InvalidInput;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
-}
-
-impl TryFrom<String> for UserId {
-    type Error = InvalidInput;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::new(s)
-    }
-}
-
-impl From<UserId> for String {
-    fn from(id: UserId) -> String {
-        id.0
-    }
-}
+name_id!(
+    /// A partner unit's short id (结对单位, e.g. `shuiwu` for a county water
+    /// bureau); its display name is kept beside it.
+    UnitId,
+    "a unit id"
+);
 
 /// A place in the org hierarchy: `district`, `district/street` or
 /// `district/street/community`. Users are given scopes; every record belongs to

@@ -33,6 +33,7 @@ pub mod ids;
 pub mod keys;
 pub mod model;
 pub mod photo;
+pub mod points;
 pub mod store;
 pub mod sync;
 pub mod workflow;
@@ -40,8 +41,8 @@ pub mod workflow;
 pub use doc::{Author, RecordDoc};
 pub use error::{Error, InvalidInput, Result};
 pub use ids::{
-    CommunityPath, DeviceId, EventId, HouseholdId, PhotoRef, RecordId, ScopePath, UserId, VisitId,
-    WishId,
+    CommunityPath, DeviceId, EventId, HouseholdId, PhotoRef, RecordId, ScopePath, UnitId, UserId,
+    VisitId, WishId,
 };
 pub use model::{NewHousehold, NewVisit, NewWish, Record, RecordKind};
 pub use store::Store;

@@ -59,8 +59,11 @@ pub enum EventKind {
     Withdraw,
     /// Taken on by a volunteer or worker.
     Claim,
-    /// Dispatched by a supervisor to a named claimant.
+    /// Dispatched by a supervisor to a volunteer, a partner unit or a
+    /// claimant named in free text.
     Assign,
+    /// The claimant reported at the community (报到).
+    CheckIn,
     /// Given back by the claimant.
     Release,
     /// Reported done.
@@ -133,6 +136,8 @@ pub enum ConflictKind {
     Superseded,
     /// An edit raced a withdrawal, rejection or cancellation.
     EditOverridden,
+    /// A supervisor resolved the race the other way: this event had won.
+    Overturned,
 }
 
 /// The three kinds of record.

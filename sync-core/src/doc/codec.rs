@@ -13,7 +13,7 @@ use std::str::FromStr;
 use automerge::transaction::Transactable;
 use automerge::{ActorId, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, ValueRef};
 
-use crate::ids::{CommunityPath, DeviceId, EventId, HouseholdId, RecordId, UserId};
+use crate::ids::{CommunityPath, DeviceId, EventId, HouseholdId, RecordId, UnitId, UserId};
 use crate::model::{Gps, Household, Meta, Record, RecordKind, Visit, WishCard};
 use crate::workflow::{Hlc, WishEvent, fold};
 
@@ -237,8 +237,11 @@ fn read_event<R: ReadDoc>(doc: &R, obj: &ObjId) -> Result<WishEvent, Invalid> {
         base: opt_parsed::<EventId, _>(doc, obj, "base")?,
         note: opt_str(doc, obj, "note")?,
         claimant: opt_str(doc, obj, "claimant")?,
+        assignee: opt_parsed::<UserId, _>(doc, obj, "assignee")?,
+        unit: opt_parsed::<UnitId, _>(doc, obj, "unit")?,
         rating,
         target: opt_parsed::<EventId, _>(doc, obj, "target")?,
+        reverse: opt_int(doc, obj, "reverse")?.is_some_and(|r| r != 0),
     })
 }
 
@@ -284,10 +287,18 @@ pub(crate) fn write_event<T: Transactable + ReadDoc>(
     if let Some(base) = event.base {
         tx.put(&obj, "base", base.to_string())?;
     }
-    for (key, value) in [("note", &event.note), ("claimant", &event.claimant)] {
+    for (key, value) in [
+        ("note", event.note.as_deref()),
+        ("claimant", event.claimant.as_deref()),
+        ("assignee", event.assignee.as_ref().map(UserId::as_str)),
+        ("unit", event.unit.as_ref().map(UnitId::as_str)),
+    ] {
         if let Some(value) = value {
-            tx.put(&obj, key, value.as_str())?;
+            tx.put(&obj, key, value)?;
         }
+    }
+    if event.reverse {
+        tx.put(&obj, "reverse", 1_i64)?;
     }
     if let Some(rating) = event.rating {
         tx.put(&obj, "rating", i64::from(rating))?;

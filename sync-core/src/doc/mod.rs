@@ -6,6 +6,7 @@
 //! says who changed what from which device.
 
 mod codec;
+mod events;
 mod history;
 mod photos;
 
@@ -13,15 +14,16 @@ use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{ActorId, Automerge, Change, ChangeHash, ObjType, ROOT, ReadDoc};
 use serde::{Deserialize, Serialize};
 
+pub use events::EventInput;
 pub use history::{FieldChange, HistoryEntry};
 
 use crate::error::{Error, InvalidInput, Result};
-use crate::ids::{CommunityPath, DeviceId, EventId, RecordId, UserId};
+use crate::ids::{CommunityPath, DeviceId, RecordId, UserId};
 use crate::model::{
     HouseholdPatch, MAX_PHOTOS, NewHousehold, NewVisit, NewWish, Photo, Record, RecordKind,
-    WishPatch, check_name, check_text,
+    WishPatch, check_text,
 };
-use crate::workflow::{EventKind, Hlc, Role, Status, WishEvent, may_append, next_status};
+use crate::workflow::{EventKind, Role};
 
 pub(crate) use codec::read_events;
 
@@ -60,37 +62,6 @@ pub fn device_of(actor: &ActorId) -> Option<DeviceId> {
 pub(crate) struct ChangeNote {
     pub(crate) user: UserId,
     pub(crate) role: Role,
-}
-
-/// A workflow event a user asks to append.
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
-pub struct EventInput {
-    /// The event's kind.
-    pub kind: Option<EventKind>,
-    /// Reason (reject, request_info, withdraw, cancel), note (fulfil) or comment (confirm).
-    pub note: Option<String>,
-    /// The claimant, for assign.
-    pub claimant: Option<String>,
-    /// The resident's rating 1–5, for confirm.
-    pub rating: Option<u8>,
-    /// The conflict (losing event) to resolve, for resolve_conflict.
-    pub target: Option<EventId>,
-}
-
-impl EventInput {
-    /// An event of this kind with no extra fields.
-    pub fn new(kind: EventKind) -> Self {
-        Self {
-            kind: Some(kind),
-            ..Self::default()
-        }
-    }
-
-    /// Adds a reason or note.
-    pub fn with_note(mut self, note: impl Into<String>) -> Self {
-        self.note = Some(note.into());
-        self
-    }
 }
 
 /// A record's CRDT document.
@@ -332,24 +303,7 @@ impl RecordDoc {
         })
     }
 
-    /// Appends a workflow event after checking the role and the card's status.
-    pub fn append_event(
-        &mut self,
-        author: &Author,
-        input: &EventInput,
-        now_ms: i64,
-    ) -> Result<Status> {
-        let event = self.prepare_event(author, input, now_ms)?;
-        self.change(author, now_ms, |tx| codec::write_event(tx, &event))?;
-        Ok(self.wish()?.state.status)
-    }
-
-    /// Checks what [`RecordDoc::append_event`] checks, and changes nothing.
-    pub fn check_event(&self, author: &Author, input: &EventInput, now_ms: i64) -> Result<()> {
-        self.prepare_event(author, input, now_ms).map(drop)
-    }
-
-    fn wish(&self) -> Result<crate::model::WishCard> {
+    pub(crate) fn wish(&self) -> Result<crate::model::WishCard> {
         match self.read()? {
             Record::Wish(card) => Ok(card),
             other => Err(InvalidInput::new("not a wish card", other.meta().kind.as_str()).into()),
@@ -365,87 +319,8 @@ impl RecordDoc {
         }
     }
 
-    /// Builds the event the author asks for, or says why the workflow refuses it.
-    fn prepare_event(&self, author: &Author, input: &EventInput, now_ms: i64) -> Result<WishEvent> {
-        let kind = input
-            .kind
-            .ok_or_else(|| InvalidInput::new("an event needs a kind", ""))?;
-        let card = self.wish()?;
-        let state = &card.state;
-        if !may_append(author.role, kind) {
-            return Err(Error::NotAllowed(format!(
-                "a {} may not {kind} a wish",
-                author.role
-            )));
-        }
-        if next_status(state.status, kind).is_none() {
-            return Err(Error::NotAllowed(format!(
-                "cannot {kind} a wish that is {}",
-                state.status
-            )));
-        }
-        let own_only = matches!(kind, EventKind::Release | EventKind::Fulfil)
-            && matches!(author.role, Role::Worker | Role::Volunteer);
-        if own_only && state.claimant.as_deref() != Some(author.user.as_str()) {
-            return Err(Error::NotAllowed(format!(
-                "only the claimant may {kind} this wish"
-            )));
-        }
-        if let Some(note) = &input.note {
-            check_text("note", note)?;
-        }
-        let needs_reason = matches!(kind, EventKind::Reject | EventKind::RequestInfo);
-        if needs_reason && input.note.as_deref().is_none_or(|n| n.trim().is_empty()) {
-            return Err(InvalidInput::new(format!("{kind} needs a reason"), "").into());
-        }
-        let claimant = match kind {
-            EventKind::Assign => {
-                let claimant = input.claimant.as_deref().unwrap_or_default();
-                Some(check_name("the claimant", claimant)?.to_owned())
-            }
-            _ => None,
-        };
-        let rating = match kind {
-            EventKind::Confirm => match input.rating {
-                Some(r @ 1..=5) => Some(r),
-                other => {
-                    return Err(
-                        InvalidInput::new("a rating is 1 to 5", &format!("{other:?}")).into(),
-                    );
-                }
-            },
-            _ => None,
-        };
-        let target = match kind {
-            EventKind::ResolveConflict => {
-                let target = input.target.ok_or_else(|| {
-                    InvalidInput::new("resolve_conflict needs the conflict's id", "")
-                })?;
-                if !state.open_conflicts().any(|c| c.event == target) {
-                    return Err(Error::NotFound(format!("open conflict {target}")));
-                }
-                Some(target)
-            }
-            _ => None,
-        };
-        Ok(WishEvent {
-            id: EventId::random(),
-            kind,
-            actor: author.user.clone(),
-            role: author.role,
-            device: author.device,
-            hlc: Hlc::next(now_ms, state.max_hlc),
-            at: now_ms,
-            base: state.last_event,
-            note: input.note.clone(),
-            claimant,
-            rating,
-            target,
-        })
-    }
-
     /// Runs `f` in one Automerge transaction committed as `author` at `now_ms`.
-    fn change(
+    pub(crate) fn change(
         &mut self,
         author: &Author,
         now_ms: i64,

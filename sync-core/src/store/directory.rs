@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Store;
 use crate::error::{InvalidInput, Result};
-use crate::ids::{DeviceId, ScopePath, UserId};
+use crate::ids::{DeviceId, ScopePath, UnitId, UserId};
 use crate::keys::PublicKey;
 use crate::model::{MAX_NAME_CHARS, check_name};
 use crate::workflow::Role;
@@ -80,6 +80,8 @@ pub struct UserEntry {
     pub scopes: Vec<ScopePath>,
     /// When they were disabled, if they were.
     pub disabled_at: Option<i64>,
+    /// The partner unit they are a member of, if any.
+    pub unit: Option<UnitId>,
 }
 
 /// A registered device and its user.
@@ -190,11 +192,15 @@ impl Directory for Store {
 
     fn user(&self, name: &UserId) -> Result<Option<UserEntry>> {
         let conn = self.connection();
-        let row: Option<(String, bool, Option<i64>)> = conn
-            .prepare_cached("SELECT role, disabled, disabled_at FROM users WHERE username = ?1")?
-            .query_row([name.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        let row: Option<(String, bool, Option<i64>, Option<String>)> = conn
+            .prepare_cached(
+                "SELECT role, disabled, disabled_at, unit FROM users WHERE username = ?1",
+            )?
+            .query_row([name.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
             .optional()?;
-        let Some((role, disabled, disabled_at)) = row else {
+        let Some((role, disabled, disabled_at, unit)) = row else {
             return Ok(None);
         };
         let scopes = conn
@@ -212,6 +218,7 @@ impl Directory for Store {
             } else {
                 None
             },
+            unit: unit.map(UnitId::new).transpose()?,
         }))
     }
 }

@@ -109,8 +109,9 @@ fn wish(
     let id = w.meta.id.to_string();
     tx.prepare_cached("INSERT OR REPLACE INTO wishes
            (id, household_id, community, status, category, urgency, text, created_by, created_at,
-            submitted_at, reviewed_at, fulfilled_at, confirmed_at, claimant, rating, open_conflicts, updated_at, rid)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)")?.execute(params![
+            submitted_at, reviewed_at, fulfilled_at, confirmed_at, claimant, rating, open_conflicts, updated_at, rid,
+            holder_user, holder_unit, checked_in_at, last_event)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)")?.execute(params![
             id,
             w.household.to_string(),
             w.meta.community.as_str(),
@@ -128,7 +129,11 @@ fn wish(
             s.rating,
             i64::try_from(s.open_conflicts().count()).unwrap_or(i64::MAX),
             now,
-            rid
+            rid,
+            s.holder.as_ref().and_then(|h| h.user.as_ref()).map(|u| u.as_str()),
+            s.holder.as_ref().and_then(|h| h.unit.as_ref()).map(|u| u.as_str()),
+            s.checked_in_at,
+            s.last_event.map(|e| e.to_string())
         ])?;
     if !is_new {
         tx.prepare_cached("DELETE FROM conflicts WHERE record_id = ?1")?

@@ -9,7 +9,9 @@ mod clock;
 mod directory;
 mod feed;
 mod materialize;
+mod names;
 mod photos;
+mod points;
 pub(crate) mod query;
 mod reports;
 mod search;
@@ -17,6 +19,7 @@ mod signing;
 mod stats;
 mod stored_photos;
 mod sync_state;
+mod wall;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -35,13 +38,16 @@ pub use directory::{
     device_name,
 };
 pub(crate) use feed::Feed;
+pub use names::{Profile, Unit, check_phone};
 pub use photos::PhotoUpload;
 pub(crate) use photos::requeue_photo_uploads;
+pub use points::{Leaderboards, LedgerEntry, Score};
 pub use query::{ConflictRow, HouseholdRow, Page, VisitRow, WishFilter, WishRow};
 pub use reports::DeviceReport;
 pub use stats::{ScopeStats, StatsReport, StatusCounts};
 pub use stored_photos::{PendingPhoto, PhotoAccess, PhotoTotals, StoredPhoto};
 pub use sync_state::{PeerId, Rejection};
+pub use wall::{Delivery, HeldCard, WallCard};
 
 use crate::doc::{Author, EventInput, HistoryEntry, RecordDoc, heads_to_bytes};
 use crate::error::{Error, Result};
@@ -64,6 +70,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../../migrations/004_devices.sql")),
         M::up(include_str!("../../migrations/005_clock.sql")),
         M::up(include_str!("../../migrations/006_photos.sql")),
+        M::up(include_str!("../../migrations/007_wall.sql")),
     ])
 });
 

@@ -18,7 +18,7 @@ use crate::ids::{DeviceId, EventId, RecordId, ScopePath};
 use crate::keys::{ChangeSig, DeviceKey};
 use crate::model::{Record, WishCard};
 use crate::store::{DeviceEntry, Directory, Standing};
-use crate::workflow::{EventKind, WishEvent, fold, may_append};
+use crate::workflow::{EventKind, Reader, WishEvent, fold, may_append, may_write};
 
 /// How far past its device's retirement a change's time may be and still
 /// count as made before it: clocks differ a little.
@@ -70,6 +70,12 @@ pub trait Policy {
     /// The scopes whose records the peer receives; `None` means all.
     fn readable(&self) -> Option<&[ScopePath]>;
 
+    /// Who reads, when they may receive only some records of their scopes
+    /// (a volunteer: see [`Reader::reads`]); `None`: every record of them.
+    fn reader(&self) -> Option<&Reader> {
+        None
+    }
+
     /// Checks one pushed record after the structural checks every policy
     /// shares. `directory` is the server's device directory. The outer
     /// error is a storage failure; the inner one a refusal of this record.
@@ -101,6 +107,9 @@ pub struct RelayPolicy {
     /// Accept lost devices' changes instead of holding them: a supervisor
     /// accepted them from the quarantine.
     pub accept_lost: bool,
+    /// The user syncing, when their role reads only some records of their
+    /// scopes (see [`Policy::reader`]).
+    pub reader: Option<Reader>,
 }
 
 impl std::fmt::Debug for RelayPolicy {
@@ -120,7 +129,15 @@ impl RelayPolicy {
             readable,
             relay_secret: None,
             accept_lost: false,
+            reader: None,
         }
+    }
+
+    /// The same, for a user whose role reads only some records of their
+    /// scopes: they receive only those.
+    pub fn with_reader(mut self, reader: Reader) -> Self {
+        self.reader = Some(reader).filter(Reader::is_volunteer);
+        self
     }
 
     /// The same, recognising the devices the relay derives keys for.
@@ -235,6 +252,10 @@ impl Policy for RelayPolicy {
         Some(&self.readable)
     }
 
+    fn reader(&self) -> Option<&Reader> {
+        self.reader.as_ref()
+    }
+
     fn corrects_clocks(&self) -> bool {
         true
     }
@@ -282,6 +303,26 @@ impl Policy for RelayPolicy {
                 )));
             }
             authors.insert(change.actor_id().clone(), entry);
+        }
+        // Content is written by those whose role may write this kind of
+        // record; a wish card's workflow events are judged one by one below.
+        let kind = incoming.after.meta().kind;
+        let writes_content = kind != crate::model::RecordKind::Wish || incoming.before.is_none();
+        if writes_content
+            && let Some(author) = authors.values().find(|a| !may_write(a.owner.role, kind))
+        {
+            return Ok(Err(Refusal::new(
+                RejectCode::Role,
+                format!(
+                    "a {} may not {} a {kind}",
+                    author.owner.role,
+                    if incoming.before.is_none() {
+                        "create"
+                    } else {
+                        "change"
+                    }
+                ),
+            )));
         }
         if incoming.before.is_none() {
             let created_by = &incoming.after.meta().created_by;
@@ -359,6 +400,18 @@ fn check_events(
             return Err(Refusal::new(
                 RejectCode::Role,
                 format!("a {} may not {} a wish", owner.role, event.kind),
+            ));
+        }
+        if event.kind != EventKind::Assign
+            && let Some(unit) = &event.unit
+            && owner.unit.as_ref() != Some(unit)
+        {
+            return Err(Refusal::new(
+                RejectCode::Role,
+                format!(
+                    "event {} acts for partner unit {unit}, of which {} is no member",
+                    event.id, owner.user
+                ),
             ));
         }
         if event.device != author.device || event.actor != owner.user || event.role != owner.role {

@@ -7,8 +7,8 @@
 use std::collections::{HashMap, HashSet};
 
 use automerge::{Change, ChangeHash};
-use rusqlite::params_from_iter;
 use rusqlite::types::Value as Sql;
+use rusqlite::{OptionalExtension, params_from_iter};
 
 use super::messages::{
     Payload, PendingReport, ReconcilePage, RecordHeads, RecordUpdate, RejectCode, Rejected,
@@ -19,14 +19,14 @@ use super::wire::MAX_RECONCILE;
 use super::{hashes_from_wire, hashes_to_wire, structure};
 use crate::doc::{RecordDoc, device_of, heads_from_bytes, heads_to_bytes, read_events};
 use crate::error::Result;
-use crate::ids::{EventId, RecordId, ScopePath};
+use crate::ids::{EventId, RecordId, ScopePath, UnitId, UserId};
 use crate::keys::{ChangeSig, SigSet};
-use crate::model::Record;
+use crate::model::{Record, RecordKind};
 use crate::store::query::scope_clause;
 use crate::store::{
     CachedDirectory, DeviceCache, Feed, Store, load_stored, write_corrections, write_record,
 };
-use crate::workflow::WishEvent;
+use crate::workflow::{Holder, Reader, Status, WishEvent};
 
 /// Record bytes one pull page carries before it stops and says `more`.
 pub const PULL_PAGE_BYTES: usize = 2 << 20;
@@ -63,7 +63,7 @@ impl Store {
             return Ok(response);
         }
         if let Some(after) = request.reconcile {
-            response.reconcile = Some(self.reconcile_page(policy.readable(), after, feed_seq)?);
+            response.reconcile = Some(self.reconcile_page(policy, after, feed_seq)?);
             return Ok(response);
         }
         let cache = DeviceCache::default();
@@ -103,7 +103,7 @@ impl Store {
             }
         });
         self.record_pending(request.from, left, now)?;
-        self.fill_pull(policy.readable(), request, &client_heads, &mut response)?;
+        self.fill_pull(policy, request, &client_heads, &mut response)?;
         response.cursor_tag = feed.tag(response.cursor);
         Ok(response)
     }
@@ -242,10 +242,11 @@ impl Store {
     /// after position `after`.
     fn reconcile_page(
         &self,
-        readable: Option<&[ScopePath]>,
+        policy: &dyn Policy,
         after: u64,
         feed_seq: u64,
     ) -> Result<ReconcilePage> {
+        let readable = policy.readable();
         let mut page = ReconcilePage {
             upto: feed_seq,
             ..ReconcilePage::default()
@@ -280,6 +281,11 @@ impl Store {
                 .map(|(_, _, seq)| u64::try_from(*seq).unwrap_or(0));
         }
         for (id, heads, _) in rows {
+            if let Some(reader) = policy.reader()
+                && !reads(self.connection(), reader, &id)?
+            {
+                continue;
+            }
             page.records.push(RecordHeads {
                 id: id.parse()?,
                 heads: hashes_to_wire(&heads_from_bytes(&heads)?),
@@ -290,11 +296,16 @@ impl Store {
 
     fn fill_pull(
         &mut self,
-        readable: Option<&[ScopePath]>,
+        policy: &dyn Policy,
         request: &SyncRequest,
         client_heads: &HashMap<RecordId, Vec<ChangeHash>>,
         response: &mut SyncResponse,
     ) -> Result<()> {
+        let readable = policy.readable();
+        let reader = policy.reader();
+        let sees = |tx: &rusqlite::Transaction<'_>, id: &RecordId| -> Result<bool> {
+            reader.map_or(Ok(true), |reader| reads(tx, reader, &id.to_string()))
+        };
         // One read transaction: the feed position and the rows agree.
         let tx = self.conn_mut().transaction()?;
         let feed_seq: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM records", [], |r| {
@@ -316,6 +327,7 @@ impl Store {
             }
             if let Some(stored) = load_stored(&tx, *id)?
                 && in_scope(&stored.community)
+                && sees(&tx, id)?
                 && sent.insert(*id)
             {
                 budget = budget.saturating_sub(stored.doc.len());
@@ -359,12 +371,15 @@ impl Store {
             let exhausted = rows.len() < FEED_BATCH;
             for (id, doc, heads, seq, sigs) in rows {
                 let id: RecordId = id.parse()?;
-                if sent.contains(&id) {
+                if sent.contains(&id) || !sees(&tx, &id)? {
                     after_seq = seq;
                     continue;
                 }
                 let known = match client_heads.get(&id) {
                     Some(h) => Some(h.clone()),
+                    // A reader of some records may not have had this one
+                    // at their last pull: they get it whole.
+                    None if reader.is_some() => None,
                     None => tx
                         .prepare_cached(
                             "SELECT heads FROM record_versions WHERE record_id = ?1 AND seq <= ?2
@@ -398,6 +413,30 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Whether `reader` receives record `id` (its kind, and for a wish card who
+/// holds it and its status, from the materialized row).
+fn reads(conn: &rusqlite::Connection, reader: &Reader, id: &str) -> Result<bool> {
+    type Row = (String, Option<String>, Option<String>, Option<String>);
+    let row: Option<Row> = conn
+        .prepare_cached(
+            "SELECT r.kind, w.status, w.holder_user, w.holder_unit
+               FROM records r LEFT JOIN wishes w ON w.id = r.id WHERE r.id = ?1",
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    let Some((kind, status, user, unit)) = row else {
+        return Ok(false);
+    };
+    let kind: RecordKind = kind.parse()?;
+    let holder = Holder {
+        user: user.map(UserId::new).transpose()?,
+        unit: unit.map(UnitId::new).transpose()?,
+        name: None,
+    };
+    let status: Option<Status> = status.map(|s| s.parse()).transpose()?;
+    Ok(reader.reads(kind, status.map(|s| (s, Some(&holder)))))
 }
 
 /// The signatures among `sigs` of the given changes.

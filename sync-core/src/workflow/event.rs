@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DeviceId, EventId, UserId};
+use crate::ids::{DeviceId, EventId, UnitId, UserId};
 
 macro_rules! text_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
@@ -100,8 +100,12 @@ text_enum!(
         Withdraw => "withdraw",
         /// A volunteer or worker takes the wish on themselves.
         Claim => "claim",
-        /// A supervisor dispatches the wish to a named claimant.
+        /// A supervisor dispatches the wish to a volunteer, a partner unit
+        /// or (marked as such) a claimant named in free text.
         Assign => "assign",
+        /// The claimant reports at the community before doing the work
+        /// (线下报到).
+        CheckIn => "check_in",
         /// The claimant gives the wish back; it is approved again.
         Release => "release",
         /// The claimant reports the wish done ("lit up").
@@ -188,10 +192,19 @@ pub struct WishEvent {
     pub base: Option<EventId>,
     /// Reason for reject, request_info, withdraw or cancel; note for fulfil; comment for confirm.
     pub note: Option<String>,
-    /// The claimant named by claim or assign.
+    /// For assign: a claimant named in free text, who has no account.
     pub claimant: Option<String>,
+    /// For assign: the registered volunteer the wish is dispatched to.
+    pub assignee: Option<UserId>,
+    /// The partner unit: for claim, the unit its author claims for; for
+    /// assign, the unit the wish is dispatched to; for the holder's later
+    /// events, the unit they act for.
+    pub unit: Option<UnitId>,
     /// The resident's rating (1–5), with confirm.
     pub rating: Option<u8>,
     /// The conflict (losing event) a resolve_conflict event closes.
     pub target: Option<EventId>,
+    /// For resolve_conflict: the losing event wins instead, and the event
+    /// it lost to loses (a claim race resolved the other way).
+    pub reverse: bool,
 }

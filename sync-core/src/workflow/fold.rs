@@ -29,9 +29,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::event::{EventKind, Hlc, Role, Status, WishEvent};
-use super::rules::next_status;
-use crate::ids::EventId;
+use super::event::{EventKind, Hlc, Status, WishEvent};
+use super::rules::{holder_only, holds, next_status};
+use crate::ids::{EventId, UnitId, UserId};
 
 /// Why an event lost.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -44,6 +44,9 @@ pub enum ConflictKind {
     /// An edit of the card's content raced a withdrawal, rejection or
     /// cancellation. The edited text is kept in the document.
     EditOverridden,
+    /// A supervisor resolved the race the other way: the event this one
+    /// had beaten wins instead. Resolved from the start.
+    Overturned,
 }
 
 impl ConflictKind {
@@ -52,6 +55,7 @@ impl ConflictKind {
         match self {
             ConflictKind::Superseded => "superseded",
             ConflictKind::EditOverridden => "edit_overridden",
+            ConflictKind::Overturned => "overturned",
         }
     }
 }
@@ -73,13 +77,67 @@ pub struct Conflict {
     pub resolved: bool,
 }
 
+/// Who holds a claimed wish: a registered volunteer (or worker), a partner
+/// unit (through the member who claimed for it, or dispatched to the unit
+/// as a whole), or a claimant named in free text, who has no account.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct Holder {
+    /// The registered user who holds it.
+    pub user: Option<UserId>,
+    /// The partner unit it is held for.
+    pub unit: Option<UnitId>,
+    /// A claimant with no account, as the supervisor typed them.
+    pub name: Option<String>,
+}
+
+impl Holder {
+    fn of(event: &WishEvent) -> Holder {
+        match event.kind {
+            EventKind::Claim => Holder {
+                user: Some(event.actor.clone()),
+                unit: event.unit.clone(),
+                name: None,
+            },
+            _ => Holder {
+                user: event.assignee.clone(),
+                unit: event.unit.clone(),
+                name: event
+                    .claimant
+                    .clone()
+                    .filter(|_| event.assignee.is_none() && event.unit.is_none()),
+            },
+        }
+    }
+
+    /// How it is shown where no display name is known: the user's login,
+    /// else the unit's id, else the free-text name.
+    pub fn label(&self) -> String {
+        self.user
+            .as_ref()
+            .map(|u| u.as_str().to_owned())
+            .or_else(|| self.unit.as_ref().map(|u| u.as_str().to_owned()))
+            .or_else(|| self.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// True for a claimant named in free text, who has no account.
+    pub fn is_free_text(&self) -> bool {
+        self.user.is_none() && self.unit.is_none()
+    }
+}
+
 /// The outcome of folding a card's events.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct Folded {
     /// The current status.
     pub status: Status,
-    /// Who holds the wish while claimed or fulfilled.
+    /// Who holds the wish from its claim on (kept once it is fulfilled and
+    /// confirmed: who did it).
+    pub holder: Option<Holder>,
+    /// The holder as text ([`Holder::label`]).
     pub claimant: Option<String>,
+    /// Wall time of the holder's check-in at the community (报到).
+    pub checked_in_at: Option<i64>,
     /// Wall time of the first submission.
     pub submitted_at: Option<i64>,
     /// Wall time of the first review decision (approve, reject, request_info).
@@ -115,6 +173,36 @@ pub fn fold(events: &[WishEvent]) -> Folded {
 /// devices whose clocks were wrong. The order, and so the status and the
 /// conflicts, are the same whatever `time` says.
 pub fn fold_timed(events: &[WishEvent], time: &dyn Fn(&WishEvent) -> i64) -> Folded {
+    let first = fold_once(events, time, &HashSet::new());
+    // A resolution "the other way" makes the event a conflict names win: the
+    // event it lost to is folded as a loser, and everything after it is
+    // judged again (the first holder's fulfilment no longer counts).
+    let reversing: Vec<EventId> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::ResolveConflict && e.reverse)
+        .filter_map(|e| e.target)
+        .collect();
+    if reversing.is_empty() {
+        return first;
+    }
+    let overturned: HashSet<EventId> = first
+        .conflicts
+        .iter()
+        .filter(|c| reversing.contains(&c.event) && c.kind == ConflictKind::Superseded)
+        .filter(|c| matches!(c.event_kind, EventKind::Claim | EventKind::Assign))
+        .filter_map(|c| c.winner)
+        .collect();
+    if overturned.is_empty() {
+        return first;
+    }
+    fold_once(events, time, &overturned)
+}
+
+fn fold_once(
+    events: &[WishEvent],
+    time: &dyn Fn(&WishEvent) -> i64,
+    overturned: &HashSet<EventId>,
+) -> Folded {
     let mut order: Vec<&WishEvent> = events.iter().collect();
     order.sort_by_key(|e| (e.hlc, e.id));
     order.dedup_by_key(|e| e.id);
@@ -133,7 +221,19 @@ pub fn fold_timed(events: &[WishEvent], time: &dyn Fn(&WishEvent) -> i64) -> Fol
             resolved.extend(event.target);
             continue;
         }
-        let next = next_status(out.status, event.kind).filter(|_| claimant_may_act(&out, event));
+        if overturned.contains(&event.id) {
+            out.conflicts.push(Conflict {
+                event: event.id,
+                event_kind: event.kind,
+                winner: None,
+                kind: ConflictKind::Overturned,
+                status: out.status,
+                resolved: false,
+            });
+            resolved.insert(event.id);
+            continue;
+        }
+        let next = next_status(out.status, event.kind).filter(|_| holder_may_act(&out, event));
         let Some(next) = next else {
             out.conflicts.push(Conflict {
                 event: event.id,
@@ -182,11 +282,11 @@ pub fn fold_timed(events: &[WishEvent], time: &dyn Fn(&WishEvent) -> i64) -> Fol
     out
 }
 
-/// A worker or volunteer may only release or fulfil a wish they hold.
-fn claimant_may_act(state: &Folded, event: &WishEvent) -> bool {
-    let own_only = matches!(event.kind, EventKind::Release | EventKind::Fulfil)
-        && matches!(event.role, Role::Worker | Role::Volunteer);
-    !own_only || state.claimant.as_deref() == Some(event.actor.as_str())
+/// A worker or volunteer may only check in for, release or fulfil a wish
+/// they hold.
+fn holder_may_act(state: &Folded, event: &WishEvent) -> bool {
+    !holder_only(event.role, event.kind)
+        || holds(state.holder.as_ref(), &event.actor, event.unit.as_ref())
 }
 
 fn apply(out: &mut Folded, event: &WishEvent, next: Status, at: i64) {
@@ -197,9 +297,20 @@ fn apply(out: &mut Folded, event: &WishEvent, next: Status, at: i64) {
         EventKind::Approve | EventKind::Reject | EventKind::RequestInfo => {
             out.reviewed_at.get_or_insert(at);
         }
-        EventKind::Claim => out.claimant = Some(event.actor.as_str().to_owned()),
-        EventKind::Assign => out.claimant.clone_from(&event.claimant),
-        EventKind::Release | EventKind::Cancel => out.claimant = None,
+        EventKind::Claim | EventKind::Assign => {
+            let holder = Holder::of(event);
+            out.claimant = Some(holder.label());
+            out.holder = Some(holder);
+            out.checked_in_at = None;
+        }
+        EventKind::Release | EventKind::Cancel => {
+            out.claimant = None;
+            out.holder = None;
+            out.checked_in_at = None;
+        }
+        EventKind::CheckIn => {
+            out.checked_in_at.get_or_insert(at);
+        }
         EventKind::Fulfil => out.fulfilled_at = Some(at),
         EventKind::Confirm => {
             out.confirmed_at = Some(at);
@@ -213,7 +324,8 @@ fn apply(out: &mut Folded, event: &WishEvent, next: Status, at: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{DeviceId, UserId};
+    use crate::ids::DeviceId;
+    use crate::workflow::Role;
 
     fn event(
         kind: EventKind,
@@ -236,8 +348,11 @@ mod tests {
             base,
             note: None,
             claimant: None,
+            assignee: None,
+            unit: None,
             rating: None,
             target: None,
+            reverse: false,
         }
     }
 
@@ -341,6 +456,159 @@ mod tests {
         assert_eq!(folded.conflicts.len(), 1);
         assert!(folded.conflicts[0].resolved);
         assert_eq!(folded.open_conflicts().count(), 0);
+    }
+
+    #[test]
+    fn a_race_resolved_the_other_way_hands_the_wish_to_the_loser() {
+        let mut events = approved();
+        let base = events[1].id;
+        let first = event(EventKind::Claim, "li", Role::Volunteer, 10, Some(base));
+        let second = event(EventKind::Claim, "zhao", Role::Volunteer, 11, Some(base));
+        let check_in = event(
+            EventKind::CheckIn,
+            "li",
+            Role::Volunteer,
+            12,
+            Some(second.id),
+        );
+        let fulfil = event(
+            EventKind::Fulfil,
+            "li",
+            Role::Volunteer,
+            13,
+            Some(check_in.id),
+        );
+        let mut confirm = event(
+            EventKind::Confirm,
+            "wang",
+            Role::Worker,
+            14,
+            Some(fulfil.id),
+        );
+        confirm.rating = Some(5);
+        events.extend([
+            first.clone(),
+            second.clone(),
+            check_in,
+            fulfil.clone(),
+            confirm,
+        ]);
+        let folded = fold(&events);
+        assert_eq!(folded.status, Status::Confirmed);
+        assert_eq!(
+            folded
+                .holder
+                .as_ref()
+                .and_then(|h| h.user.as_ref())
+                .map(UserId::as_str),
+            Some("li")
+        );
+        assert_eq!(folded.checked_in_at, Some(12));
+
+        // A plain resolution keeps the first claim.
+        let mut keep = event(
+            EventKind::ResolveConflict,
+            "chen",
+            Role::Supervisor,
+            20,
+            None,
+        );
+        keep.target = Some(second.id);
+        let mut kept = events.clone();
+        kept.push(keep);
+        assert_eq!(fold(&kept).status, Status::Confirmed);
+
+        let mut reverse = event(
+            EventKind::ResolveConflict,
+            "chen",
+            Role::Supervisor,
+            20,
+            None,
+        );
+        reverse.target = Some(second.id);
+        reverse.reverse = true;
+        events.push(reverse);
+        let folded = fold(&events);
+        assert_eq!(folded.status, Status::Claimed, "zhao holds it, not done");
+        assert_eq!(folded.claimant.as_deref(), Some("zhao"));
+        assert_eq!(folded.rating, None);
+        let overturned = folded
+            .conflicts
+            .iter()
+            .find(|c| c.event == first.id)
+            .unwrap();
+        assert_eq!(
+            (overturned.kind, overturned.resolved),
+            (ConflictKind::Overturned, true)
+        );
+        assert!(
+            folded.open_conflicts().any(|c| c.event == fulfil.id),
+            "li's fulfilment no longer counts, and the supervisor sees it"
+        );
+        events.reverse();
+        assert_eq!(fold(&events), folded, "the same in any order");
+    }
+
+    #[test]
+    fn a_unit_holds_what_its_member_claimed_for_it() {
+        let mut events = approved();
+        let unit = UnitId::new("shuiwu").unwrap();
+        let mut claim = event(
+            EventKind::Claim,
+            "li",
+            Role::Volunteer,
+            10,
+            Some(events[1].id),
+        );
+        claim.unit = Some(unit.clone());
+        let stranger = event(
+            EventKind::Fulfil,
+            "zhao",
+            Role::Volunteer,
+            11,
+            Some(claim.id),
+        );
+        let mut colleague = event(
+            EventKind::Fulfil,
+            "sun",
+            Role::Volunteer,
+            12,
+            Some(stranger.id),
+        );
+        colleague.unit = Some(unit.clone());
+        events.extend([claim, stranger.clone(), colleague]);
+        let folded = fold(&events);
+        assert_eq!(folded.status, Status::Fulfilled);
+        assert_eq!(
+            folded.holder.as_ref().and_then(|h| h.unit.clone()),
+            Some(unit)
+        );
+        assert_eq!(folded.conflicts.len(), 1);
+        assert_eq!(folded.conflicts[0].event, stranger.id);
+    }
+
+    #[test]
+    fn an_assignment_names_a_volunteer_a_unit_or_free_text() {
+        let mut events = approved();
+        let mut assign = event(
+            EventKind::Assign,
+            "chen",
+            Role::Supervisor,
+            10,
+            Some(events[1].id),
+        );
+        assign.claimant = Some("李师傅".into());
+        events.push(assign.clone());
+        let holder = fold(&events).holder.unwrap();
+        assert!(holder.is_free_text());
+        assert_eq!(holder.label(), "李师傅");
+        assign.claimant = None;
+        assign.assignee = Some(UserId::new("li").unwrap());
+        events.pop();
+        events.push(assign);
+        let holder = fold(&events).holder.unwrap();
+        assert!(!holder.is_free_text());
+        assert_eq!(holder.label(), "li");
     }
 
     #[test]

@@ -1,7 +1,21 @@
-//! The rules, written once: which role may append which event, and which
-//! status each event leads to.
+//! The rules, written once: who may write which record, who may append
+//! which event, which status each event leads to, who acts for a wish's
+//! holder, and what a volunteer may read.
 
 use super::event::{EventKind, Role, Status};
+use super::fold::Holder;
+use crate::ids::{UnitId, UserId};
+use crate::model::RecordKind;
+
+/// Who may create or change records by their content (a wish card's
+/// workflow is the event table below). Columns are worker, volunteer,
+/// supervisor, admin.
+const RECORD_WRITES: &[(RecordKind, [bool; 4])] = &[
+    //                           worker volunteer supervisor admin
+    (RecordKind::Household, [true, false, true, true]),
+    (RecordKind::Visit, [true, false, true, true]),
+    (RecordKind::Wish, [true, false, true, true]),
+];
 
 /// Who may append what. One row per event kind; columns are
 /// worker, volunteer, supervisor, admin.
@@ -14,6 +28,7 @@ const PERMISSIONS: &[(EventKind, [bool; 4])] = &[
     (EventKind::Withdraw, [true, false, true, true]),
     (EventKind::Claim, [true, true, false, true]),
     (EventKind::Assign, [false, false, true, true]),
+    (EventKind::CheckIn, [true, true, true, true]),
     (EventKind::Release, [true, true, true, true]),
     (EventKind::Fulfil, [true, true, true, true]),
     (EventKind::Cancel, [false, false, true, true]),
@@ -29,6 +44,15 @@ fn column(role: Role) -> usize {
         Role::Supervisor => 2,
         Role::Admin => 3,
     }
+}
+
+/// May `role` create a record of this kind, or change its content? A wish
+/// card's events are [`may_append`]'s.
+pub fn may_write(role: Role, kind: RecordKind) -> bool {
+    RECORD_WRITES
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .is_some_and(|(_, roles)| roles[column(role)])
 }
 
 /// May `role` append an event of this kind at all (whatever the card's status)?
@@ -52,12 +76,77 @@ pub fn next_status(from: Status, kind: EventKind) -> Option<Status> {
         (E::Withdraw, S::Draft | S::Submitted | S::NeedsInfo | S::Approved) => Some(S::Withdrawn),
         (E::Claim | E::Assign, S::Approved) => Some(S::Claimed),
         (E::Release, S::Claimed) => Some(S::Approved),
+        (E::CheckIn, S::Claimed) => Some(S::Claimed),
         (E::Fulfil, S::Claimed) => Some(S::Fulfilled),
         (E::Cancel, S::Approved | S::Claimed) => Some(S::Cancelled),
         (E::Confirm, S::Fulfilled) => Some(S::Confirmed),
         (E::Edit, S::Draft | S::Submitted | S::NeedsInfo) => Some(from),
         (E::ResolveConflict, _) => Some(from),
         _ => None,
+    }
+}
+
+/// Events a worker or volunteer may append only while they hold the wish
+/// (a supervisor may append them for anyone).
+pub fn holder_only(role: Role, kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Release | EventKind::Fulfil | EventKind::CheckIn
+    ) && matches!(role, Role::Worker | Role::Volunteer)
+}
+
+/// Does `user`, acting for `unit`, hold the wish? The holder themselves, or
+/// any member of the partner unit that holds it.
+pub fn holds(holder: Option<&Holder>, user: &UserId, unit: Option<&UnitId>) -> bool {
+    holder.is_some_and(|h| {
+        h.user.as_ref() == Some(user) || (h.unit.is_some() && h.unit.as_ref() == unit)
+    })
+}
+
+/// Who reads: the user, their role and the partner unit they belong to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reader {
+    /// The user.
+    pub user: UserId,
+    /// Their role.
+    pub role: Role,
+    /// Their partner unit, if they are a unit's member.
+    pub unit: Option<UnitId>,
+}
+
+impl Reader {
+    /// Reads only what the wish wall shows (a volunteer or a unit's
+    /// member), not whole records of their scopes.
+    pub fn is_volunteer(&self) -> bool {
+        self.role == Role::Volunteer
+    }
+
+    /// May they receive this record whole, within their scopes? Workers,
+    /// supervisors and admins read every record of their scopes. A
+    /// volunteer reads no household or visit, and a wish card only while it
+    /// is on the wall (approved) or while they hold it, until it closes.
+    pub fn reads(&self, kind: RecordKind, wish: Option<(Status, Option<&Holder>)>) -> bool {
+        if !self.is_volunteer() {
+            return true;
+        }
+        match (kind, wish) {
+            (RecordKind::Wish, Some((status, holder))) => {
+                status == Status::Approved
+                    || (matches!(
+                        status,
+                        Status::Claimed | Status::Fulfilled | Status::Confirmed
+                    ) && holds(holder, &self.user, self.unit.as_ref()))
+            }
+            _ => false,
+        }
+    }
+
+    /// May they see the delivery fields (address, contact name and phone)
+    /// of the household a wish came from? Everyone who reads households
+    /// may; a volunteer only while they hold the wish and it is not done.
+    pub fn sees_delivery(&self, status: Status, holder: Option<&Holder>) -> bool {
+        !self.is_volunteer()
+            || (matches!(status, Status::Claimed) && holds(holder, &self.user, self.unit.as_ref()))
     }
 }
 
@@ -82,6 +171,56 @@ mod tests {
         assert!(!may_append(Role::Volunteer, EventKind::Submit));
         assert!(may_append(Role::Supervisor, EventKind::Approve));
         assert!(may_append(Role::Worker, EventKind::Claim));
+    }
+
+    #[test]
+    fn every_record_kind_has_a_write_row_and_volunteers_write_none() {
+        for kind in RecordKind::ALL {
+            assert!(RECORD_WRITES.iter().any(|(k, _)| k == kind), "{kind}");
+            assert!(!may_write(Role::Volunteer, *kind), "{kind}");
+            assert!(may_write(Role::Worker, *kind), "{kind}");
+        }
+    }
+
+    #[test]
+    fn a_volunteer_reads_the_wall_and_what_they_hold_only() {
+        let li = UserId::new("li").unwrap();
+        let unit = UnitId::new("shuiwu").unwrap();
+        let volunteer = Reader {
+            user: li.clone(),
+            role: Role::Volunteer,
+            unit: Some(unit.clone()),
+        };
+        let theirs = Holder {
+            user: Some(li.clone()),
+            ..Holder::default()
+        };
+        let units = Holder {
+            user: Some(UserId::new("zhao").unwrap()),
+            unit: Some(unit.clone()),
+            ..Holder::default()
+        };
+        let others = Holder {
+            user: Some(UserId::new("zhao").unwrap()),
+            ..Holder::default()
+        };
+        assert!(!volunteer.reads(RecordKind::Household, None));
+        assert!(!volunteer.reads(RecordKind::Visit, None));
+        assert!(volunteer.reads(RecordKind::Wish, Some((Status::Approved, None))));
+        assert!(!volunteer.reads(RecordKind::Wish, Some((Status::Submitted, None))));
+        assert!(!volunteer.reads(RecordKind::Wish, Some((Status::Claimed, Some(&others)))));
+        assert!(volunteer.reads(RecordKind::Wish, Some((Status::Claimed, Some(&theirs)))));
+        assert!(volunteer.reads(RecordKind::Wish, Some((Status::Fulfilled, Some(&units)))));
+        assert!(volunteer.sees_delivery(Status::Claimed, Some(&theirs)));
+        assert!(!volunteer.sees_delivery(Status::Claimed, Some(&others)));
+        assert!(!volunteer.sees_delivery(Status::Approved, None));
+        assert!(!volunteer.sees_delivery(Status::Confirmed, Some(&theirs)));
+        let worker = Reader {
+            role: Role::Worker,
+            ..volunteer
+        };
+        assert!(worker.reads(RecordKind::Household, None));
+        assert!(worker.sees_delivery(Status::Submitted, None));
     }
 
     #[test]

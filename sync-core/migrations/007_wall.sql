@@ -1,0 +1,31 @@
+-- The wish wall, schema 7: display names for places and people, partner
+-- units (结对单位) and their members, and who holds a wish: a registered
+-- volunteer, a unit, or a claimant named in free text.
+
+-- Display names of districts, streets and communities (园山街道, 西坑社区).
+CREATE TABLE places (
+    path TEXT PRIMARY KEY,
+    name TEXT NOT NULL
+) STRICT;
+
+-- An organisation whose members claim wishes for it.
+CREATE TABLE units (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+ALTER TABLE users ADD COLUMN display_name TEXT;
+ALTER TABLE users ADD COLUMN phone TEXT;
+ALTER TABLE users ADD COLUMN unit TEXT REFERENCES units (id);
+
+ALTER TABLE wishes ADD COLUMN holder_user TEXT;
+ALTER TABLE wishes ADD COLUMN holder_unit TEXT;
+ALTER TABLE wishes ADD COLUMN checked_in_at INTEGER;
+-- Cards from before: a claimant who is a user held it themselves.
+UPDATE wishes SET holder_user = claimant
+ WHERE claimant IN (SELECT username FROM users);
+CREATE INDEX wishes_by_holder ON wishes (holder_user, status);
+CREATE INDEX wishes_by_holder_unit ON wishes (holder_unit, status);
+-- The last event in fold order: what a page shows the card as of.
+ALTER TABLE wishes ADD COLUMN last_event TEXT;
