@@ -8,7 +8,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sync_core::{DeviceId, Role, ScopePath, UserId};
+use sync_core::workflow::Reader;
+use sync_core::{DeviceId, Role, ScopePath, UnitId, UserId};
 
 use crate::error::{AppError, AppResult};
 use crate::store::RelayStore;
@@ -24,6 +25,23 @@ pub struct User {
     pub scopes: Vec<ScopePath>,
     /// Disabled users cannot log in or use their tokens.
     pub disabled: bool,
+    /// How they are shown (胡志强), if set.
+    pub display_name: Option<String>,
+    /// Their phone number, if given.
+    pub phone: Option<String>,
+    /// The partner unit they are a member of.
+    pub unit: Option<UnitId>,
+}
+
+impl User {
+    /// What they may read, by sync-core's read rules.
+    pub fn reader(&self) -> Reader {
+        Reader {
+            user: self.username.clone(),
+            role: self.role,
+            unit: self.unit.clone(),
+        }
+    }
 }
 
 /// A registered device.

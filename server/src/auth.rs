@@ -216,6 +216,20 @@ impl AuthUser {
         self.user.scopes.iter().any(|s| s.contains(scope))
     }
 
+    /// Refuses users whose role does not read whole records of this kind
+    /// (a volunteer reads the wall and their own wishes instead; see
+    /// sync-core's `Reader`).
+    pub fn require_records(&self, kind: sync_core::RecordKind) -> AppResult<()> {
+        if self.user.reader().reads(kind, None) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "a {} may not read {kind} records; the wish wall shows what they need",
+                self.user.role
+            )))
+        }
+    }
+
     /// Refuses users who are not supervisors or admins.
     pub fn require_supervisor(&self) -> AppResult<()> {
         match self.user.role {

@@ -1,10 +1,12 @@
 //! Relay settings: a TOML file, then `DOORSTEP_*` environment variables and
 //! command-line flags on top (clap reads both).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use sync_core::points::PointsRules;
 
 use crate::error::{AppError, AppResult};
 
@@ -53,6 +55,13 @@ pub struct Settings {
     /// (507 `storage_full`), reads go on. Changed by editing the settings
     /// file and sending the relay SIGHUP.
     pub max_db_mb: Option<u64>,
+    /// Display names of places, by path: `"longgang/yuanshan" = "园山街道"`
+    /// under `[places]`. Written into the store when the relay starts, over
+    /// names set with `doorstep place name`.
+    pub places: BTreeMap<String, String>,
+    /// The district's points rules, under `[points]`: `base`,
+    /// `by_urgency`, `by_category`, `bonus` and `bonus_rating`.
+    pub points: PointsRules,
     /// The folder of photo files; defaults to the database path with
     /// `.photos` appended.
     pub photos_dir: Option<PathBuf>,
@@ -82,6 +91,8 @@ impl Default for Settings {
             session_ttl_hours: 12,
             log_format: LogFormat::Text,
             max_db_mb: None,
+            places: BTreeMap::new(),
+            points: PointsRules::default(),
             photos_dir: None,
             photo_grace_days: 7,
             upload_timeout_secs: 300,

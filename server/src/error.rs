@@ -34,6 +34,12 @@ pub enum AppError {
     /// Conflicts with what is stored.
     #[error("{0}")]
     Conflict(String),
+    /// A claim that lost a race: someone claimed the wish just before. The
+    /// claim is kept, as a conflict a supervisor sees.
+    #[error(
+        "someone else claimed this wish just before you; it stays with them, and a supervisor sees both claims"
+    )]
+    ClaimLost,
     /// Too many wrong passwords for this user name: try again later.
     #[error("too many failed logins for this user name; try again in {retry_after_secs} s")]
     TooManyAttempts {
@@ -148,6 +154,7 @@ impl AppError {
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             AppError::BadMessage(_) => (StatusCode::BAD_REQUEST, "bad_message"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::ClaimLost => (StatusCode::CONFLICT, "claim_lost"),
             AppError::TooManyAttempts { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
             }

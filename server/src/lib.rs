@@ -73,6 +73,12 @@ pub fn open_state(settings: Settings) -> AppResult<AppState> {
         None => Keys::load_or_create(&settings.key_path())?,
     };
     store::RelayStore::set_size_limit(&mut store, settings.max_db_bytes())?;
+    for (path, name) in &settings.places {
+        let place = sync_core::ScopePath::new(path.as_str())
+            .map_err(|e| AppError::BadRequest(format!("[places] {path:?}: {e}")))?;
+        store::People::set_place_name(&mut store, &place, Some(name))
+            .map_err(|e| AppError::BadRequest(format!("[places] {path:?}: {e}")))?;
+    }
     let high_water = restore::HighWater::beside(&settings.db);
     let photos = photos::Photos::open(&photos_dir).map_err(|e| {
         AppError::Internal(format!(

@@ -173,6 +173,9 @@ fn bad_tokens_are_refused_and_change_nothing() {
         role: a.phone.author.role,
         scopes: a.phone.scopes.clone(),
         disabled: false,
+        display_name: None,
+        phone: None,
+        unit: None,
     };
     let expired = relay
         .state

@@ -29,3 +29,13 @@ CREATE INDEX wishes_by_holder ON wishes (holder_user, status);
 CREATE INDEX wishes_by_holder_unit ON wishes (holder_unit, status);
 -- The last event in fold order: what a page shows the card as of.
 ALTER TABLE wishes ADD COLUMN last_event TEXT;
+
+-- Who took each wish on at some point, won or lost: they may follow it.
+CREATE TABLE wish_takers (
+    record_id TEXT NOT NULL,
+    user      TEXT,
+    unit      TEXT
+) STRICT;
+CREATE INDEX wish_takers_by_record ON wish_takers (record_id);
+CREATE INDEX wish_takers_by_user ON wish_takers (user);
+CREATE INDEX wish_takers_by_unit ON wish_takers (unit);

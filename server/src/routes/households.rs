@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use sync_core::model::Household;
 use sync_core::store::{HouseholdRow, Page, VisitRow, WishFilter, WishRow};
-use sync_core::{HouseholdId, Record};
+use sync_core::{HouseholdId, Record, RecordKind};
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
@@ -26,6 +26,7 @@ pub(super) async fn list(
     auth: AuthUser,
     Query(params): Query<HouseholdParams>,
 ) -> AppResult<Json<Page<HouseholdRow>>> {
+    auth.require_records(RecordKind::Household)?;
     let scopes = match params.scope.as_deref().filter(|s| !s.is_empty()) {
         Some(scope) => {
             let scope = sync_core::ScopePath::new(scope)
@@ -68,6 +69,7 @@ pub(super) async fn get(
     auth: AuthUser,
     Path(id): Path<String>,
 ) -> AppResult<Json<HouseholdDetail>> {
+    auth.require_records(RecordKind::Household)?;
     let missing = || AppError::NotFound(format!("no household {id}"));
     let hid: HouseholdId = id.parse().map_err(|_| missing())?;
     let detail = state
@@ -107,6 +109,7 @@ pub(super) async fn visits(
     auth: AuthUser,
     Query(params): Query<VisitParams>,
 ) -> AppResult<Json<Vec<VisitRow>>> {
+    auth.require_records(RecordKind::Visit)?;
     let hid: HouseholdId = params
         .household
         .parse()

@@ -32,6 +32,7 @@ pub(super) async fn poll(
     auth: AuthUser,
     Query(params): Query<ChangesParams>,
 ) -> AppResult<Json<Changes>> {
+    auth.require_records(sync_core::RecordKind::Wish)?;
     // Subscribe before looking, so a write between the look and the wait wakes us.
     let mut wake = state.live.subscribe();
     let limit = MAX_WAIT_SECS.min(state.settings.request_timeout_secs.saturating_sub(5));

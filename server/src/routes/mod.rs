@@ -4,12 +4,15 @@ mod auth;
 mod devices;
 mod households;
 mod live;
+mod names;
 mod ops;
 pub(crate) mod params;
 mod photo_uploads;
 mod photos;
+mod points;
 mod stats;
 mod sync;
+mod wall;
 mod wish_views;
 mod wishes;
 
@@ -78,6 +81,15 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/stats", get(stats::stats))
         .route("/v1/stats/timeline", get(stats::fulfilments))
         .route("/v1/export/wishes.csv", get(stats::export))
+        .route("/v1/export/points.csv", get(points::ledger_csv))
+        .route("/v1/points/leaderboards", get(points::leaderboards))
+        .route("/v1/names", get(names::names))
+        .route("/v1/claimants", get(names::claimants))
+        .route("/v1/wall", get(wall::view))
+        .route("/v1/wall/{id}/claim", post(wall::claim))
+        .route("/v1/wall/{id}/check-in", post(wall::check_in))
+        .route("/v1/wall/{id}/fulfil", post(wall::fulfil))
+        .route("/v1/wall/{id}/release", post(wall::release))
         .route("/v1/changes", get(live::poll))
         .route("/v1/devices", get(devices::list))
         .route("/v1/quarantine", get(devices::held))

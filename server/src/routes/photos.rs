@@ -50,6 +50,7 @@ async fn fetch(
     sha: &str,
     variant: Variant,
 ) -> AppResult<Response> {
+    auth.require_records(sync_core::RecordKind::Wish)?;
     let not_found = || AppError::NotFound("no such photo".into());
     let record: RecordId = id.parse().map_err(|_| not_found())?;
     let sha: PhotoRef = sha.parse().map_err(|_| not_found())?;

@@ -18,12 +18,12 @@ use crate::state::AppState;
 /// Which scope to count.
 #[derive(Debug, Deserialize)]
 pub(super) struct StatsParams {
-    scope: Option<String>,
+    pub(super) scope: Option<String>,
 }
 
 /// The scopes to report on: the one asked for (which must be the caller's),
 /// or all the caller's scopes.
-fn scopes(auth: &AuthUser, scope: Option<&str>) -> AppResult<Vec<ScopePath>> {
+pub(super) fn scopes(auth: &AuthUser, scope: Option<&str>) -> AppResult<Vec<ScopePath>> {
     match scope.filter(|s| !s.is_empty()) {
         None => Ok(auth.user.scopes.clone()),
         Some(scope) => {
@@ -59,6 +59,7 @@ pub(super) async fn export(
     auth: AuthUser,
     Query(params): Query<ListParams>,
 ) -> AppResult<impl IntoResponse> {
+    auth.require_records(sync_core::RecordKind::Wish)?;
     let mut filter: WishFilter = params.filter(&auth)?;
     if let Some(scope) = &filter.scope
         && !auth.may_see(scope)
@@ -89,8 +90,12 @@ pub(super) async fn export(
                     "claimant",
                     "rating",
                     "open_conflicts",
+                    "community_name",
+                    "created_by_name",
+                    "claimant_name",
                 ])
                 .map_err(|e| AppError::Internal(e.to_string()))?;
+                let names = super::names::names_in(store, true)?;
                 filter.limit = Some(500);
                 let mut offset = 0u32;
                 loop {
@@ -113,6 +118,9 @@ pub(super) async fn export(
                             &inert(w.claimant.as_deref().unwrap_or_default()),
                             &opt(w.rating),
                             &w.open_conflicts.to_string(),
+                            &inert(names.place(&w.community)),
+                            &inert(names.person(&w.created_by)),
+                            &inert(&claimant_name(&names, w)),
                         ])
                         .map_err(|e| AppError::Internal(e.to_string()))?;
                     }
@@ -135,12 +143,24 @@ pub(super) async fn export(
     ))
 }
 
+/// The holder as people know them: the volunteer's name, with their unit;
+/// the unit's name; or the free-text name, marked as such.
+fn claimant_name(names: &super::names::Names, w: &WishRow) -> String {
+    match (&w.holder_user, &w.holder_unit, &w.claimant) {
+        (Some(user), Some(unit), _) => format!("{} ({})", names.person(user), names.unit(unit)),
+        (Some(user), None, _) => names.person(user).to_owned(),
+        (None, Some(unit), _) => names.unit(unit).to_owned(),
+        (None, None, Some(name)) => format!("{name} (未注册 unregistered)"),
+        (None, None, None) => String::new(),
+    }
+}
+
 /// A cell a spreadsheet shows as the text it is: one that starts like a
 /// formula (`=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading
 /// apostrophe, which Excel and LibreOffice hide and take as "text".
 /// Otherwise a card that says `=HYPERLINK(…)` runs when a supervisor opens
 /// the export.
-fn inert(text: &str) -> Cow<'_, str> {
+pub(super) fn inert(text: &str) -> Cow<'_, str> {
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         Cow::Owned(format!("'{text}"))
     } else {
@@ -285,6 +305,9 @@ mod tests {
             fulfilled_at: fulfilled,
             confirmed_at: confirmed,
             claimant: Some("hu".into()),
+            holder_user: Some("hu".into()),
+            holder_unit: None,
+            checked_in_at: None,
             rating,
             open_conflicts: 0,
             updated_at: 0,

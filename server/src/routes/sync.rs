@@ -51,8 +51,10 @@ pub(super) async fn sync(
     } else {
         auth.user.scopes.clone()
     };
-    let policy =
-        RelayPolicy::new(auth.device, readable).with_relay_secret(state.keys.device_secret());
+    // A volunteer receives only the wall's wishes and their own.
+    let policy = RelayPolicy::new(auth.device, readable)
+        .with_relay_secret(state.keys.device_secret())
+        .with_reader(auth.user.reader());
     let response = state
         .db
         .run(move |store| store.serve_sync(&policy, &request))

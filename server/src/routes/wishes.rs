@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 use sync_core::doc::{EventInput, HistoryEntry};
 use sync_core::model::{WishCard, WishPatch};
 use sync_core::store::{ConflictRow, Page};
-use sync_core::{Author, DeviceId, EventId, EventKind, PhotoRef, Record, RecordId, WishId};
+use sync_core::{
+    Author, DeviceId, EventId, EventKind, PhotoRef, Record, RecordId, RecordKind, UnitId, UserId,
+    WishId,
+};
 
 use crate::accounts;
 use crate::auth::AuthUser;
@@ -33,6 +36,7 @@ pub(super) fn wish_in_scope(
     auth: &AuthUser,
     id: WishId,
 ) -> AppResult<WishCard> {
+    auth.require_records(RecordKind::Wish)?;
     match store.record(id.record())? {
         Some(Record::Wish(card)) if auth.may_see(card.meta.community.as_scope()) => Ok(card),
         _ => Err(AppError::NotFound(format!("no wish {id}"))),
@@ -45,6 +49,7 @@ pub(super) async fn list(
     auth: AuthUser,
     Query(params): Query<ListParams>,
 ) -> AppResult<Json<Page<WishItem>>> {
+    auth.require_records(RecordKind::Wish)?;
     let filter = params.filter(&auth)?;
     let role = auth.user.role;
     let page = state
@@ -246,10 +251,16 @@ pub(super) async fn review(
     Ok(Json(act(&state, auth, parse_id(&id)?, input).await?))
 }
 
-/// Dispatch.
+/// Dispatch: to a registered volunteer, to a partner unit, or to a
+/// claimant named in free text (who has no account, and is shown as such).
 #[derive(Debug, Deserialize)]
 pub(super) struct Assign {
-    claimant: String,
+    #[serde(default)]
+    assignee: Option<String>,
+    #[serde(default)]
+    unit: Option<String>,
+    #[serde(default)]
+    claimant: Option<String>,
 }
 
 /// `POST /v1/wishes/{id}/assign`
@@ -259,11 +270,35 @@ pub(super) async fn assign(
     Path(id): Path<String>,
     Json(form): Json<Assign>,
 ) -> AppResult<Json<WishDetail>> {
+    let id = parse_id(&id)?;
+    let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+    let assignee = nonempty(form.assignee)
+        .map(|a| UserId::new(a.trim()).map_err(|e| AppError::BadRequest(e.to_string())))
+        .transpose()?;
+    let unit = nonempty(form.unit)
+        .map(|u| UnitId::new(u.trim()).map_err(|e| AppError::BadRequest(e.to_string())))
+        .transpose()?;
+    let claimant = nonempty(form.claimant);
+    if assignee.is_none() && unit.is_none() && claimant.is_none() {
+        return Err(AppError::BadRequest(
+            "assign needs a volunteer, a partner unit or a claimant's name".into(),
+        ));
+    }
+    if assignee.is_some() || unit.is_some() {
+        let (who, unit_id) = (assignee.clone(), unit.clone());
+        let check = auth.clone();
+        state
+            .db
+            .run(move |store| super::wall::check_dispatch(store, &check, id, who, unit_id))
+            .await?;
+    }
     let input = EventInput {
-        claimant: Some(form.claimant),
+        claimant: claimant.filter(|_| assignee.is_none() && unit.is_none()),
+        assignee,
+        unit,
         ..EventInput::new(EventKind::Assign)
     };
-    Ok(Json(act(&state, auth, parse_id(&id)?, input).await?))
+    Ok(Json(act(&state, auth, id, input).await?))
 }
 
 /// Fulfilment report.
@@ -398,6 +433,7 @@ pub(super) async fn conflicts(
     auth: AuthUser,
     Query(params): Query<ConflictParams>,
 ) -> AppResult<Json<Vec<ConflictItem>>> {
+    auth.require_records(RecordKind::Wish)?;
     let scopes = auth.user.scopes.clone();
     Ok(Json(
         state
@@ -428,11 +464,14 @@ pub(super) async fn conflicts(
     ))
 }
 
-/// A resolution note.
+/// A resolution note, and whether the race goes the other way (the losing
+/// claim or assignment wins instead).
 #[derive(Debug, Deserialize, Default)]
 pub(super) struct Resolve {
     #[serde(default)]
     note: Option<String>,
+    #[serde(default)]
+    reverse: bool,
 }
 
 /// `POST /v1/conflicts/{id}/resolve` — `id` is the losing event's id.
@@ -459,9 +498,11 @@ pub(super) async fn resolve(
                 .map_err(|e| AppError::Internal(e.to_string()))
         })
         .await?;
+    let form = form.map(|f| f.0).unwrap_or_default();
     let input = EventInput {
         target: Some(event),
-        note: form.and_then(|f| f.0.note),
+        note: form.note,
+        reverse: form.reverse,
         ..EventInput::new(EventKind::ResolveConflict)
     };
     Ok(Json(act(&state, auth, record, input).await?))

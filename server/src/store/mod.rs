@@ -15,9 +15,11 @@
 
 #[cfg(test)]
 mod contract;
+mod people;
 mod photos;
 mod sqlite;
 
+pub use people::People;
 pub use photos::PhotoIndex;
 
 use std::sync::Arc;
@@ -81,7 +83,7 @@ pub struct Usage {
 ///
 /// Methods take `&self` to read and `&mut self` to write. Times are
 /// milliseconds since the epoch, given by the caller.
-pub trait RelayStore: PhotoIndex + Send + 'static {
+pub trait RelayStore: PhotoIndex + People + Send + 'static {
     // ---- records and sync -------------------------------------------------
 
     /// Answers one sync request from a phone: stores each pushed change

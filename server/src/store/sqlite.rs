@@ -16,7 +16,8 @@ use sync_core::store::{Registration, RevokeKind};
 
 use sync_core::sync::{Decision, Held, Policy, Refusal, SyncRequest, SyncResponse};
 use sync_core::{
-    Author, DeviceId, HouseholdId, Record, RecordId, Role, ScopePath, Status, Store, UserId, WishId,
+    Author, DeviceId, HouseholdId, Record, RecordId, Role, ScopePath, Status, Store, UnitId,
+    UserId, WishId,
 };
 
 use super::{Changes, Headroom, RelayStore, Usage};
@@ -395,14 +396,22 @@ fn web_device(store: &mut Store, user: &UserId, secret: &[u8], now: i64) -> AppR
 
 /// Looks a user up.
 fn user(conn: &Connection, username: &str) -> AppResult<Option<User>> {
-    let row: Option<(String, String, bool)> = conn
+    type Row = (
+        String,
+        String,
+        bool,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let row: Option<Row> = conn
         .query_row(
-            "SELECT username, role, disabled FROM users WHERE username = ?1",
+            "SELECT username, role, disabled, display_name, phone, unit FROM users WHERE username = ?1",
             [username],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
         )
         .optional()?;
-    let Some((name, role, disabled)) = row else {
+    let Some((name, role, disabled, display_name, phone, unit)) = row else {
         return Ok(None);
     };
     let mut stmt =
@@ -411,13 +420,17 @@ fn user(conn: &Connection, username: &str) -> AppResult<Option<User>> {
         .query_map([&name], |r| r.get::<_, String>(0))?
         .filter_map(|s| s.ok().and_then(|s| ScopePath::new(s).ok()))
         .collect();
+    let internal = |e: sync_core::InvalidInput| AppError::Internal(e.to_string());
     Ok(Some(User {
-        username: UserId::new(name).map_err(|e| AppError::Internal(e.to_string()))?,
+        username: UserId::new(name).map_err(internal)?,
         role: role
             .parse()
             .map_err(|_| AppError::Internal(format!("bad role {role}")))?,
         scopes,
         disabled,
+        display_name,
+        phone,
+        unit: unit.map(UnitId::new).transpose().map_err(internal)?,
     }))
 }
 

@@ -138,6 +138,19 @@ fn wish(
     if !is_new {
         tx.prepare_cached("DELETE FROM conflicts WHERE record_id = ?1")?
             .execute([&id])?;
+        tx.prepare_cached("DELETE FROM wish_takers WHERE record_id = ?1")?
+            .execute([&id])?;
+    }
+    let mut takers: Vec<_> = crate::workflow::takers(&w.events).collect();
+    takers.sort();
+    takers.dedup();
+    for (user, unit) in takers {
+        tx.prepare_cached("INSERT INTO wish_takers (record_id, user, unit) VALUES (?1, ?2, ?3)")?
+            .execute(params![
+                id,
+                user.map(|u| u.as_str()),
+                unit.map(|u| u.as_str())
+            ])?;
     }
     for c in &s.conflicts {
         tx.prepare_cached("INSERT INTO conflicts (record_id, event_id, community, event_kind, kind, winner, status, resolved)

@@ -79,8 +79,14 @@ pub struct WishRow {
     pub fulfilled_at: Option<i64>,
     /// Resident's confirmation (ms).
     pub confirmed_at: Option<i64>,
-    /// Current claimant.
+    /// Current claimant, as text (see [`crate::workflow::Holder::label`]).
     pub claimant: Option<String>,
+    /// The registered volunteer (or worker) who holds it.
+    pub holder_user: Option<String>,
+    /// The partner unit that holds it.
+    pub holder_unit: Option<String>,
+    /// When its holder checked in at the community (ms).
+    pub checked_in_at: Option<i64>,
     /// Resident's rating.
     pub rating: Option<i64>,
     /// Unresolved conflicts.
@@ -106,6 +112,9 @@ impl WishRow {
             fulfilled_at: r.get("fulfilled_at")?,
             confirmed_at: r.get("confirmed_at")?,
             claimant: r.get("claimant")?,
+            holder_user: r.get("holder_user")?,
+            holder_unit: r.get("holder_unit")?,
+            checked_in_at: r.get("checked_in_at")?,
             rating: r.get("rating")?,
             open_conflicts: r.get("open_conflicts")?,
             updated_at: r.get("updated_at")?,

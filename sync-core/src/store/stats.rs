@@ -22,6 +22,9 @@ pub type StatusCounts = BTreeMap<String, u64>;
 pub struct ScopeStats {
     /// The scope these figures cover.
     pub scope: String,
+    /// The place's display name (西坑社区), where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Every card in the scope, drafts included, by current status.
     pub by_status: StatusCounts,
     /// Cards collected: submitted for review at least once.
@@ -189,10 +192,15 @@ impl Store {
                 .merge(stats);
             total.merge(stats);
         }
+        let names = self.place_names()?;
+        let named = |mut stats: ScopeStats| {
+            stats.name = names.get(&stats.scope).cloned();
+            stats.finish()
+        };
         Ok(StatsReport {
-            total: total.finish(),
-            streets: streets.into_values().map(ScopeStats::finish).collect(),
-            communities: communities.into_values().map(ScopeStats::finish).collect(),
+            total: named(total),
+            streets: streets.into_values().map(named).collect(),
+            communities: communities.into_values().map(named).collect(),
         })
     }
 }

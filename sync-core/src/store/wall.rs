@@ -13,7 +13,7 @@ use super::query::scope_clause;
 use crate::error::Result;
 use crate::ids::{CommunityPath, EventId, ScopePath, UnitId, UserId, WishId};
 use crate::model::{Category, Urgency};
-use crate::workflow::{Holder, Reader, Status};
+use crate::workflow::{Holder, Reader, Sight, Status, holds};
 
 /// A wish on the wall: nothing that identifies the household.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +56,9 @@ pub struct HeldCard {
     pub status: Status,
     /// Who holds it.
     pub holder: Holder,
+    /// Whether the reader (or their unit) holds it now; false for a claim
+    /// of theirs that lost, or a wish given to someone else since.
+    pub theirs: bool,
     /// When its holder checked in at the community.
     pub checked_in_at: Option<i64>,
     /// When it was lit up.
@@ -95,9 +98,12 @@ impl Store {
     /// The approved wishes of `scopes` that `reader` may see on the wall,
     /// longest waiting first.
     pub fn wall(&self, reader: &Reader, scopes: &[ScopePath], limit: u32) -> Result<Vec<WallCard>> {
-        if scopes.is_empty()
-            || !reader.reads(crate::RecordKind::Wish, Some((Status::Approved, None)))
-        {
+        let on_wall = Sight {
+            status: Status::Approved,
+            holder: None,
+            took_part: false,
+        };
+        if scopes.is_empty() || !reader.reads(crate::RecordKind::Wish, Some(on_wall)) {
             return Ok(Vec::new());
         }
         let mut args = Vec::new();
@@ -115,9 +121,9 @@ impl Store {
         Ok(out)
     }
 
-    /// The wishes `reader` (or their unit) holds or held, in `scopes`,
-    /// latest first: each with the delivery fields while they are to
-    /// deliver it.
+    /// The wishes `reader` (or their unit) holds or took on at some point,
+    /// in `scopes`, latest first: each with the delivery fields while they
+    /// are to deliver it.
     pub fn held_by(&self, reader: &Reader, scopes: &[ScopePath]) -> Result<Vec<HeldCard>> {
         if scopes.is_empty() {
             return Ok(Vec::new());
@@ -135,8 +141,10 @@ impl Store {
                     w.checked_in_at, w.fulfilled_at, w.confirmed_at, w.rating,
                     h.address, h.head_name, h.phone
                FROM wishes w LEFT JOIN households h ON h.id = w.household_id
-              WHERE (w.holder_user = ?1 OR (?2 IS NOT NULL AND w.holder_unit = ?2))
-                AND w.status IN ('claimed', 'fulfilled', 'confirmed') AND {clause}
+              WHERE (w.holder_user = ?1 OR (?2 IS NOT NULL AND w.holder_unit = ?2)
+                     OR EXISTS (SELECT 1 FROM wish_takers t WHERE t.record_id = w.id
+                                AND (t.user = ?1 OR (?2 IS NOT NULL AND t.unit = ?2))))
+                AND {clause}
               ORDER BY w.updated_at DESC, w.id"
         ))?;
         let mut rows = stmt.query(params_from_iter(args.iter()))?;
@@ -151,7 +159,17 @@ impl Store {
                 unit: unit.map(UnitId::new).transpose()?,
                 name: None,
             };
-            if !reader.reads(crate::RecordKind::Wish, Some((status, Some(&holder)))) {
+            let holds_it = matches!(
+                status,
+                Status::Claimed | Status::Fulfilled | Status::Confirmed
+            ) && holds(Some(&holder), &reader.user, reader.unit.as_ref());
+            let sight = Sight {
+                status,
+                holder: Some(&holder),
+                // The query found only wishes they hold or took on.
+                took_part: true,
+            };
+            if !reader.reads(crate::RecordKind::Wish, Some(sight)) {
                 continue;
             }
             let delivery = match (
@@ -169,6 +187,7 @@ impl Store {
                 card,
                 status,
                 holder,
+                theirs: holds_it,
                 checked_in_at: row.get(11)?,
                 fulfilled_at: row.get(12)?,
                 confirmed_at: row.get(13)?,

@@ -26,7 +26,7 @@ use crate::store::query::scope_clause;
 use crate::store::{
     CachedDirectory, DeviceCache, Feed, Store, load_stored, write_corrections, write_record,
 };
-use crate::workflow::{Holder, Reader, Status, WishEvent};
+use crate::workflow::{Holder, Reader, Sight, Status, WishEvent};
 
 /// Record bytes one pull page carries before it stops and says `more`.
 pub const PULL_PAGE_BYTES: usize = 2 << 20;
@@ -415,18 +415,28 @@ impl Store {
     }
 }
 
-/// Whether `reader` receives record `id` (its kind, and for a wish card who
-/// holds it and its status, from the materialized row).
+/// Whether `reader` receives record `id` (its kind, and for a wish card
+/// its status, who holds it and whether the reader took it on, from the
+/// materialized rows).
 fn reads(conn: &rusqlite::Connection, reader: &Reader, id: &str) -> Result<bool> {
-    type Row = (String, Option<String>, Option<String>, Option<String>);
+    type Row = (String, Option<String>, Option<String>, Option<String>, bool);
     let row: Option<Row> = conn
         .prepare_cached(
-            "SELECT r.kind, w.status, w.holder_user, w.holder_unit
+            "SELECT r.kind, w.status, w.holder_user, w.holder_unit,
+                    EXISTS (SELECT 1 FROM wish_takers t WHERE t.record_id = r.id
+                             AND (t.user = ?2 OR (?3 IS NOT NULL AND t.unit = ?3)))
                FROM records r LEFT JOIN wishes w ON w.id = r.id WHERE r.id = ?1",
         )?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_row(
+            rusqlite::params![
+                id,
+                reader.user.as_str(),
+                reader.unit.as_ref().map(UnitId::as_str)
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
         .optional()?;
-    let Some((kind, status, user, unit)) = row else {
+    let Some((kind, status, user, unit, took_part)) = row else {
         return Ok(false);
     };
     let kind: RecordKind = kind.parse()?;
@@ -436,7 +446,14 @@ fn reads(conn: &rusqlite::Connection, reader: &Reader, id: &str) -> Result<bool>
         name: None,
     };
     let status: Option<Status> = status.map(|s| s.parse()).transpose()?;
-    Ok(reader.reads(kind, status.map(|s| (s, Some(&holder)))))
+    Ok(reader.reads(
+        kind,
+        status.map(|status| Sight {
+            status,
+            holder: Some(&holder),
+            took_part,
+        }),
+    ))
 }
 
 /// The signatures among `sigs` of the given changes.

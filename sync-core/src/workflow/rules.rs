@@ -2,7 +2,7 @@
 //! which event, which status each event leads to, who acts for a wish's
 //! holder, and what a volunteer may read.
 
-use super::event::{EventKind, Role, Status};
+use super::event::{EventKind, Role, Status, WishEvent};
 use super::fold::Holder;
 use crate::ids::{UnitId, UserId};
 use crate::model::RecordKind;
@@ -103,6 +103,31 @@ pub fn holds(holder: Option<&Holder>, user: &UserId, unit: Option<&UnitId>) -> b
     })
 }
 
+/// Who took a wish on at some point, won or lost: each claim's author (and
+/// the unit they claimed for), each assignment's volunteer or unit. They
+/// may follow the wish from then on, to see how their claim came out.
+pub fn takers(events: &[WishEvent]) -> impl Iterator<Item = (Option<&UserId>, Option<&UnitId>)> {
+    events.iter().filter_map(|e| match e.kind {
+        EventKind::Claim => Some((Some(&e.actor), e.unit.as_ref())),
+        EventKind::Assign if e.assignee.is_some() || e.unit.is_some() => {
+            Some((e.assignee.as_ref(), e.unit.as_ref()))
+        }
+        _ => None,
+    })
+}
+
+/// What a reader's rule needs to know of a wish card.
+#[derive(Clone, Copy, Debug)]
+pub struct Sight<'a> {
+    /// Its status.
+    pub status: Status,
+    /// Who holds it.
+    pub holder: Option<&'a Holder>,
+    /// Whether the reader (or their unit) took it on at some point (see
+    /// [`takers`]).
+    pub took_part: bool,
+}
+
 /// Who reads: the user, their role and the partner unit they belong to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reader {
@@ -124,21 +149,27 @@ impl Reader {
     /// May they receive this record whole, within their scopes? Workers,
     /// supervisors and admins read every record of their scopes. A
     /// volunteer reads no household or visit, and a wish card only while it
-    /// is on the wall (approved) or while they hold it, until it closes.
-    pub fn reads(&self, kind: RecordKind, wish: Option<(Status, Option<&Holder>)>) -> bool {
+    /// is on the wall (approved), while they hold it, or once they took it
+    /// on (a claim of theirs that lost, a wish taken back): their history.
+    pub fn reads(&self, kind: RecordKind, wish: Option<Sight<'_>>) -> bool {
         if !self.is_volunteer() {
             return true;
         }
         match (kind, wish) {
-            (RecordKind::Wish, Some((status, holder))) => {
-                status == Status::Approved
-                    || (matches!(
-                        status,
-                        Status::Claimed | Status::Fulfilled | Status::Confirmed
-                    ) && holds(holder, &self.user, self.unit.as_ref()))
+            (RecordKind::Wish, Some(sight)) => {
+                sight.status == Status::Approved
+                    || sight.took_part
+                    || holds(sight.holder, &self.user, self.unit.as_ref())
             }
             _ => false,
         }
+    }
+
+    /// Whether they (or their unit) took this wish on at some point.
+    pub fn took_part(&self, events: &[WishEvent]) -> bool {
+        takers(events).any(|(user, unit)| {
+            user == Some(&self.user) || (unit.is_some() && unit == self.unit.as_ref())
+        })
     }
 
     /// May they see the delivery fields (address, contact name and phone)
@@ -204,13 +235,33 @@ mod tests {
             user: Some(UserId::new("zhao").unwrap()),
             ..Holder::default()
         };
+        let sight = |status, holder, took_part| {
+            Some(Sight {
+                status,
+                holder,
+                took_part,
+            })
+        };
         assert!(!volunteer.reads(RecordKind::Household, None));
         assert!(!volunteer.reads(RecordKind::Visit, None));
-        assert!(volunteer.reads(RecordKind::Wish, Some((Status::Approved, None))));
-        assert!(!volunteer.reads(RecordKind::Wish, Some((Status::Submitted, None))));
-        assert!(!volunteer.reads(RecordKind::Wish, Some((Status::Claimed, Some(&others)))));
-        assert!(volunteer.reads(RecordKind::Wish, Some((Status::Claimed, Some(&theirs)))));
-        assert!(volunteer.reads(RecordKind::Wish, Some((Status::Fulfilled, Some(&units)))));
+        assert!(volunteer.reads(RecordKind::Wish, sight(Status::Approved, None, false)));
+        assert!(!volunteer.reads(RecordKind::Wish, sight(Status::Submitted, None, false)));
+        assert!(!volunteer.reads(
+            RecordKind::Wish,
+            sight(Status::Claimed, Some(&others), false)
+        ));
+        assert!(volunteer.reads(
+            RecordKind::Wish,
+            sight(Status::Claimed, Some(&others), true)
+        ));
+        assert!(volunteer.reads(
+            RecordKind::Wish,
+            sight(Status::Claimed, Some(&theirs), false)
+        ));
+        assert!(volunteer.reads(
+            RecordKind::Wish,
+            sight(Status::Fulfilled, Some(&units), false)
+        ));
         assert!(volunteer.sees_delivery(Status::Claimed, Some(&theirs)));
         assert!(!volunteer.sees_delivery(Status::Claimed, Some(&others)));
         assert!(!volunteer.sees_delivery(Status::Approved, None));

@@ -4,7 +4,7 @@
 
 import { post } from './api.js';
 import { t, known } from './i18n.js';
-import { h, dialog, toast } from './ui.js';
+import { h, dialog, toast, unitName } from './ui.js';
 
 const path = (id, what) => `/v1/wishes/${encodeURIComponent(id)}/${what}`;
 
@@ -59,8 +59,12 @@ export async function perform(action, id, extra = {}) {
       if (!values) return null;
       return run(t(`done.${action}`), () => post(path(id, 'review'), { decision: action, reason: values.reason }));
     }
-    case 'assign':
-      return run(t('done.assign', { who: extra.claimant }), () => post(path(id, 'assign'), { claimant: extra.claimant }));
+    case 'assign': {
+      // `extra`: { assignee } a volunteer, { unit } a partner unit, or
+      // { claimant } a name with no account; `who` as people know them.
+      const { who, ...to } = extra;
+      return run(t('done.assign', { who }), () => post(path(id, 'assign'), to));
+    }
     case 'fulfil': {
       const values = await dialog({ title: t('dialog.fulfil.title'), fields: [{ name: 'note', label: t('dialog.fulfil.label') }] });
       if (!values) return null;
@@ -92,10 +96,19 @@ export async function perform(action, id, extra = {}) {
       if (!values) return null;
       return run(t(`done.${action}`), () => post(path(id, action), { reason: values.reason || null }));
     }
-    case 'resolve_conflict': {
-      const values = await dialog({ title: t('dialog.resolve.title'), fields: [{ name: 'note', label: t('dialog.resolve.label') }] });
+    case 'resolve_conflict':
+    case 'reverse_conflict': {
+      // Reversing gives the wish to the claim that lost; what the first
+      // holder did after it (and their points) no longer counts.
+      const reverse = action === 'reverse_conflict';
+      const values = await dialog({
+        title: t(reverse ? 'dialog.reverse.title' : 'dialog.resolve.title'),
+        text: reverse ? t('dialog.reverse.text') : undefined,
+        fields: [{ name: 'note', label: t('dialog.resolve.label') }],
+        danger: reverse,
+      });
       if (!values) return null;
-      return run(t('done.resolve_conflict'), () => post(`/v1/conflicts/${encodeURIComponent(extra.event)}/resolve`, { note: values.note || null }));
+      return run(t(`done.${action}`), () => post(`/v1/conflicts/${encodeURIComponent(extra.event)}/resolve`, { note: values.note || null, reverse }));
     }
     case 'accept_held':
     case 'discard_held': {
@@ -143,25 +156,50 @@ export function actionButtons(id, actions, only, onDone) {
 
 let listCount = 0;
 
-/** An inline form to assign card `id` to a volunteer or unit. */
+/**
+ * An inline form to assign card `id` to a registered volunteer or partner
+ * unit (`claimants`: the answer of `/v1/claimants` for its community), or to
+ * someone with no account, typed in and marked as unregistered.
+ */
 export function assignForm(id, claimants, onDone) {
   listCount += 1;
-  const inputId = `assign-${listCount}`;
-  const listId = `claimants-${listCount}`;
-  const input = h('input', {
-    id: inputId, name: 'claimant', required: true, list: listId, autocomplete: 'off', maxlength: 100,
+  const selectId = `assign-${listCount}`;
+  const nameId = `assign-name-${listCount}`;
+  const option = (value, text) => h('option', { value }, text);
+  const select = h('select', { id: selectId, name: 'to', required: true },
+    option('', t('dispatch.choose')),
+    claimants.volunteers.length
+      ? h('optgroup', { label: t('dispatch.volunteers') }, claimants.volunteers.map((v) => option(`user:${v.user}`, v.unit ? `${v.name ?? v.user}（${unitName(v.unit)}）` : v.name ?? v.user)))
+      : null,
+    claimants.units.length
+      ? h('optgroup', { label: t('dispatch.units') }, claimants.units.map((u) => option(`unit:${u.id}`, u.name)))
+      : null,
+    option('free', t('dispatch.free')));
+  const name = h('input', {
+    id: nameId, name: 'claimant', autocomplete: 'off', maxlength: 100, hidden: true,
     placeholder: t('dispatch.claimant.placeholder'),
   });
+  select.addEventListener('change', () => {
+    name.hidden = select.value !== 'free';
+    name.required = !name.hidden;
+    if (!name.hidden) name.focus();
+  });
   const form = h('form', { class: 'assign' },
-    h('label', { for: inputId, class: 'sr-only' }, t('dispatch.claimant')),
-    input,
-    h('datalist', { id: listId }, claimants.map((c) => h('option', { value: c }))),
+    h('label', { for: selectId, class: 'sr-only' }, t('dispatch.claimant')),
+    select,
+    h('label', { for: nameId, class: 'sr-only' }, t('dispatch.free')),
+    name,
     h('button', { type: 'submit', class: 'primary small' }, t('action.assign')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const claimant = input.value.trim();
-    if (!claimant) return;
-    const card = await perform('assign', id, { claimant });
+    const choice = select.value;
+    const chosen = select.selectedOptions[0]?.textContent ?? '';
+    let extra = null;
+    if (choice.startsWith('user:')) extra = { assignee: choice.slice(5), who: chosen };
+    else if (choice.startsWith('unit:')) extra = { unit: choice.slice(5), who: chosen };
+    else if (choice === 'free' && name.value.trim()) extra = { claimant: name.value.trim(), who: name.value.trim() };
+    if (!extra) return;
+    const card = await perform('assign', id, extra);
     if (card) onDone(card, 'assign');
   });
   return form;

@@ -4,7 +4,7 @@
 
 import { api, session } from './api.js';
 import { t, label } from './i18n.js';
-import { h, errorBox, toast } from './ui.js';
+import { h, errorBox, toast, setNames, personName } from './ui.js';
 import { startLive } from './live.js';
 import * as queue from './pages/queue.js';
 import * as dispatch from './pages/dispatch.js';
@@ -63,7 +63,7 @@ function header(active) {
     h('nav', { 'aria-label': t('nav.main'), class: 'nav' }, h('ul', {}, NAV.map(item))),
     h('div', { class: 'user' },
       h('span', { class: 'live', id: 'live', title: t('live.title') }, t('live.on')),
-      h('span', { class: 'who' }, h('strong', {}, session.user), ' · ', label('role', session.role)),
+      h('span', { class: 'who' }, h('strong', {}, personName(session.user)), ' · ', label('role', session.role)),
       h('a', { class: 'lang', href: langHref(), lang: document.documentElement.lang.startsWith('zh') ? 'en' : 'zh-CN', 'data-reload': '' }, t('lang.switch')),
       h('form', { method: 'post', action: '/logout', class: 'logout' },
         h('input', { type: 'hidden', name: 'csrf', value: session.csrf }),
@@ -174,6 +174,17 @@ document.addEventListener('doorstep:acted', () => {
   loadCounts();
 });
 
-render();
-loadCounts();
-startLive(changed, liveStatus);
+/** Places and people are shown by their names; without them, by codes. */
+async function loadNames() {
+  try {
+    setNames(await api('/v1/names'));
+  } catch {
+    // Codes are still correct, only less friendly.
+  }
+}
+
+loadNames().then(() => {
+  render();
+  loadCounts();
+  startLive(changed, liveStatus);
+});

@@ -80,11 +80,42 @@ export function time(ms, withTime = false) {
   return h('time', { datetime: new Date(ms).toISOString(), title: fmtTime(ms) }, withTime ? fmtTime(ms) : fmtDate(ms));
 }
 
-/** `longgang/yuanshan/xikeng` → `yuanshan · xikeng` (the district is the same everywhere). */
+/** Display names of places, people and units, from `/v1/names`. */
+const names = { places: {}, people: {}, units: {} };
+
+/** Keeps the names the relay knows (see `/v1/names`). */
+export function setNames(known) {
+  Object.assign(names, known ?? {});
+}
+
+/**
+ * `longgang/yuanshan/xikeng` → `园山街道 · 西坑社区` by the places' display
+ * names, or `yuanshan · xikeng` where a place has none (the district is the
+ * same everywhere, so it is left out below the district itself).
+ */
 export function scopeName(path) {
   if (!path) return '';
   const parts = path.split('/');
-  return parts.length > 1 ? parts.slice(1).join(' · ') : parts[0];
+  const named = (i) => names.places[parts.slice(0, i + 1).join('/')] ?? parts[i];
+  if (parts.length === 1) return named(0);
+  return parts.slice(1).map((_, i) => named(i + 1)).join(' · ');
+}
+
+/** A user's display name, or their login. */
+export const personName = (login) => (login ? names.people[login] ?? login : '');
+
+/** A partner unit's name, or its id. */
+export const unitName = (id) => (id ? names.units[id] ?? id : '');
+
+/**
+ * Who holds a wish, as people know them: the volunteer (with their unit),
+ * the unit, or the free-text name marked as unregistered.
+ */
+export function holderName(holderUser, holderUnit, claimant) {
+  if (holderUser && holderUnit) return `${personName(holderUser)}（${unitName(holderUnit)}）`;
+  if (holderUser) return personName(holderUser);
+  if (holderUnit) return unitName(holderUnit);
+  return claimant ? `${claimant} ${t('claimant.free')}` : '';
 }
 
 /** A status badge. */

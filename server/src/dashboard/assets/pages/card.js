@@ -3,7 +3,7 @@
 
 import { api } from '../api.js';
 import { t, label } from '../i18n.js';
-import { h, heading, link, time, fmtTime, duration, scopeName, statusBadge, urgencyBadge, tagChip, shortId, empty } from '../ui.js';
+import { h, heading, link, time, fmtTime, duration, scopeName, personName, unitName, holderName, statusBadge, urgencyBadge, tagChip, shortId, empty } from '../ui.js';
 import { actionButtons, assignForm, perform } from '../actions.js';
 import { gallery, historyPhoto } from '../photos.js';
 
@@ -38,7 +38,9 @@ function eventDetails(e) {
   if (!e) return null;
   const parts = [];
   if (e.note) parts.push(h('p', { class: 'note' }, h('span', { class: 'muted' }, `${['reject', 'request_info', 'release', 'cancel', 'withdraw'].includes(e.kind) ? t('card.reason') : t('card.note')}${t('colon')}`), e.note));
-  if (e.claimant) parts.push(h('p', { class: 'note' }, h('span', { class: 'muted' }, `${t('card.claimant')}${t('colon')}`), e.claimant));
+  const who = e.kind === 'assign' ? holderName(e.assignee, e.unit, e.claimant) : unitName(e.unit);
+  if (who) parts.push(h('p', { class: 'note' }, h('span', { class: 'muted' }, `${t('card.claimant')}${t('colon')}`), who));
+  if (e.reverse) parts.push(h('p', { class: 'note' }, t('conflict.reversed')));
   if (e.rating) parts.push(h('p', { class: 'note' }, h('span', { class: 'stars' }, '★'.repeat(e.rating)), ' ', t('card.rating.n', { n: e.rating })));
   return parts;
 }
@@ -101,7 +103,7 @@ function conflicts(card, onDone) {
   const describe = (id) => {
     const e = byId[id];
     if (!e) return shortId(id);
-    return [h('strong', {}, label('event', e.kind)), ' · ', e.actor, ' · ', fmtTime(e.at), ' · ', h('code', {}, shortId(e.device))];
+    return [h('strong', {}, label('event', e.kind)), ' · ', personName(e.actor), ' · ', fmtTime(e.at), ' · ', h('code', {}, shortId(e.device))];
   };
   return h('section', { class: 'panel warn', 'aria-labelledby': 'conflicts-h' },
     h('h2', { id: 'conflicts-h' }, '⚠ ', t('card.conflicts')),
@@ -111,11 +113,19 @@ function conflicts(card, onDone) {
         label('conflict', c.kind)),
       dl([[t('col.event'), describe(c.event)], [t('card.conflict.winner'), c.winner ? describe(c.winner) : '']]),
       !c.resolved && card.actions.includes('resolve_conflict')
-        ? h('button', {
-          type: 'button',
-          class: 'secondary small',
-          onclick: async () => { if (await perform('resolve_conflict', card.id, { event: c.event })) onDone(); },
-        }, t('action.resolve_conflict'))
+        ? h('div', { class: 'row' },
+          h('button', {
+            type: 'button',
+            class: 'secondary small',
+            onclick: async () => { if (await perform('resolve_conflict', card.id, { event: c.event })) onDone(); },
+          }, t('action.resolve_conflict')),
+          c.kind === 'superseded' && ['claim', 'assign'].includes(c.event_kind)
+            ? h('button', {
+              type: 'button',
+              class: 'danger small',
+              onclick: async () => { if (await perform('reverse_conflict', card.id, { event: c.event })) onDone(); },
+            }, t('action.reverse_conflict'))
+            : null)
         : null))));
 }
 
@@ -142,10 +152,10 @@ export async function render(ctx) {
           [t('col.community'), scopeName(card.community)],
           [t('card.household'), home ? [link(`/households/${home.id}`, home.address), home.head_name ? ` · ${home.head_name}` : '',
             home.tags?.length ? h('div', { class: 'chips' }, home.tags.map(tagChip)) : null] : h('code', {}, shortId(card.household))],
-          [t('card.created'), [time(card.created_at, true), ' · ', card.created_by]],
+          [t('card.created'), [time(card.created_at, true), ' · ', personName(card.created_by)]],
           [t('card.submitted'), time(s.submitted_at, true)],
           [t('card.reviewed'), time(s.reviewed_at, true)],
-          [t('card.claimant'), s.claimant],
+          [t('card.claimant'), holderName(s.holder?.user, s.holder?.unit, s.holder?.name)],
           [t('card.fulfilled'), time(s.fulfilled_at, true)],
           [t('card.confirmed'), time(s.confirmed_at, true)],
           [t('card.rating'), s.rating ? h('span', { class: 'stars', title: t('card.rating.n', { n: s.rating }) }, '★'.repeat(s.rating)) : ''],

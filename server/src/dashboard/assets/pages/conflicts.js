@@ -34,11 +34,19 @@ export async function render(ctx) {
       class: 'actions',
       cell: (c) => (c.resolved
         ? h('span', { class: 'badge status-confirmed' }, t('card.conflict.resolved'))
-        : h('button', {
-          type: 'button',
-          class: 'secondary small',
-          onclick: async () => { if (await perform('resolve_conflict', c.record_id, { event: c.event_id })) ctx.refresh(); },
-        }, t('action.resolve_conflict'))),
+        : h('div', { class: 'row' },
+          h('button', {
+            type: 'button',
+            class: 'secondary small',
+            onclick: async () => { if (await perform('resolve_conflict', c.record_id, { event: c.event_id })) ctx.refresh(); },
+          }, t('action.resolve_conflict')),
+          c.kind === 'superseded' && ['claim', 'assign'].includes(c.event_kind)
+            ? h('button', {
+              type: 'button',
+              class: 'danger small',
+              onclick: async () => { if (await perform('reverse_conflict', c.record_id, { event: c.event_id })) ctx.refresh(); },
+            }, t('action.reverse_conflict'))
+            : null)),
     },
   ];
   return [

@@ -3,17 +3,18 @@
 
 import { api, query } from '../api.js';
 import { t, label } from '../i18n.js';
-import { h, heading, filterForm, exportLink, table, pager, empty, link, time, ago, scopeName, urgencyBadge, fmtNum } from '../ui.js';
+import { h, heading, filterForm, exportLink, table, pager, empty, link, time, ago, scopeName, holderName, urgencyBadge, fmtNum } from '../ui.js';
 import { actionButtons, assignForm } from '../actions.js';
 
 const LIMIT = 50;
 const TABS = ['approved', 'claimed', 'fulfilled', 'confirmed'];
 const FILTERS = ['scope', 'category', 'urgency', 'q'];
 
-/** Claimants seen before, offered when assigning. */
-async function knownClaimants() {
-  const pages = await Promise.all(['claimed', 'confirmed'].map((status) => api(`/v1/wishes?status=${status}&limit=200`)));
-  return [...new Set(pages.flatMap((p) => p.items.map((w) => w.claimant)).filter(Boolean))].sort();
+/** Whom each community's wishes can go to: its volunteers, and the units. */
+async function claimantsOf(items) {
+  const communities = [...new Set(items.map((w) => w.community))];
+  const answers = await Promise.all(communities.map((c) => api(`/v1/claimants${query({ community: c })}`)));
+  return Object.fromEntries(communities.map((c, i) => [c, answers[i]]));
 }
 
 export async function render(ctx) {
@@ -22,12 +23,12 @@ export async function render(ctx) {
   const offset = Number(p.get('offset') ?? 0) || 0;
   const base = { scope: p.get('scope'), category: p.get('category'), urgency: p.get('urgency'), q: p.get('q') };
   const filter = { ...base, status, order: 'oldest' };
-  const [page, totals, claimants, form] = await Promise.all([
+  const [page, totals, form] = await Promise.all([
     api(`/v1/wishes${query({ ...filter, limit: LIMIT, offset })}`),
     Promise.all(TABS.map((s) => api(`/v1/wishes${query({ ...base, status: s, limit: 1 })}`).then((r) => r.total))),
-    status === 'approved' ? knownClaimants() : Promise.resolve([]),
     filterForm(FILTERS, p, ctx.go),
   ]);
+  const claimants = status === 'approved' ? await claimantsOf(page.items) : {};
   const tab = (s, i) => {
     const q = new URLSearchParams(p);
     q.set('status', s);
@@ -37,12 +38,12 @@ export async function render(ctx) {
   };
   const wish = { label: t('col.wish'), class: 'wish', cell: (w) => [link(`/wishes/${w.id}`, w.text), h('div', { class: 'muted small' }, `${label('category', w.category)} · ${scopeName(w.community)}`)] };
   const urgency = { label: t('col.urgency'), cell: (w) => urgencyBadge(w.urgency) };
-  const claimant = { label: t('col.claimant'), cell: (w) => w.claimant ?? '' };
+  const claimant = { label: t('col.claimant'), cell: (w) => holderName(w.holder_user, w.holder_unit, w.claimant) };
   const columns = {
     approved: [
       { label: t('col.reviewed'), class: 'nowrap', cell: (w) => [time(w.reviewed_at), h('div', { class: 'muted small' }, ago(w.reviewed_at))] },
       wish, urgency,
-      { label: t('dispatch.claimant'), class: 'actions', cell: (w) => (w.actions.includes('assign') ? assignForm(w.id, claimants, ctx.refresh) : '') },
+      { label: t('dispatch.claimant'), class: 'actions', cell: (w) => (w.actions.includes('assign') && claimants[w.community] ? assignForm(w.id, claimants[w.community], ctx.refresh) : '') },
     ],
     claimed: [
       { label: t('col.reviewed'), class: 'nowrap', cell: (w) => time(w.reviewed_at) },

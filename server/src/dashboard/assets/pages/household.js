@@ -2,7 +2,7 @@
 
 import { api } from '../api.js';
 import { t, label } from '../i18n.js';
-import { h, heading, table, empty, link, time, scopeName, statusBadge, urgencyBadge, tagChip, fmtNum } from '../ui.js';
+import { h, heading, table, empty, link, time, scopeName, personName, holderName, statusBadge, urgencyBadge, tagChip, fmtNum } from '../ui.js';
 
 export async function render(ctx) {
   const x = await api(`/v1/households/${encodeURIComponent(ctx.params[0])}`);
@@ -11,7 +11,7 @@ export async function render(ctx) {
     [t('household.phone'), x.phone],
     [t('household.members'), fmtNum(x.members)],
     [t('col.community'), scopeName(x.community)],
-    [t('card.created'), [time(x.created_at), ' · ', x.created_by]],
+    [t('card.created'), [time(x.created_at), ' · ', personName(x.created_by)]],
     [t('household.notes'), x.notes],
   ].filter(([, v]) => v !== '' && v !== null && v !== undefined);
   const visits = [...x.visits].sort((a, b) => b.visited_at - a.visited_at);
@@ -42,7 +42,7 @@ export async function render(ctx) {
           { label: t('col.wish'), class: 'wish', cell: (w) => [link(`/wishes/${w.id}`, w.text), h('div', { class: 'muted small' }, label('category', w.category))] },
           { label: t('col.status'), cell: (w) => statusBadge(w.status) },
           { label: t('col.urgency'), cell: (w) => urgencyBadge(w.urgency) },
-          { label: t('col.claimant'), class: 'hide-narrow', cell: (w) => w.claimant ?? '' },
+          { label: t('col.claimant'), class: 'hide-narrow', cell: (w) => holderName(w.holder_user, w.holder_unit, w.claimant) },
         ], x.wishes, { caption: t('household.wishes') })
         : empty()),
   ];

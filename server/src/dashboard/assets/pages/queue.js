@@ -2,7 +2,7 @@
 
 import { api, query } from '../api.js';
 import { t, label } from '../i18n.js';
-import { h, heading, filterForm, exportLink, table, pager, empty, link, time, ago, scopeName, urgencyBadge, fmtNum } from '../ui.js';
+import { h, heading, filterForm, exportLink, table, pager, empty, link, time, ago, scopeName, personName, urgencyBadge, fmtNum } from '../ui.js';
 import { actionButtons } from '../actions.js';
 
 const LIMIT = 50;
@@ -29,7 +29,7 @@ export async function render(ctx) {
     { label: t('col.wish'), class: 'wish', cell: (w) => [link(`/wishes/${w.id}`, w.text), h('div', { class: 'muted small' }, label('category', w.category))] },
     { label: t('col.community'), class: 'hide-narrow', cell: (w) => scopeName(w.community) },
     { label: t('col.urgency'), cell: (w) => urgencyBadge(w.urgency) },
-    { label: t('col.worker'), class: 'hide-narrow', cell: (w) => w.created_by },
+    { label: t('col.worker'), class: 'hide-narrow', cell: (w) => personName(w.created_by) },
     {
       label: t('col.actions'),
       class: 'actions',

@@ -4,7 +4,7 @@
 
 import { api, query } from '../api.js';
 import { t, label, STATUSES } from '../i18n.js';
-import { h, heading, exportLink, scopeName, scopeOptions, fmtNum, fmt1 } from '../ui.js';
+import { h, heading, exportLink, scopeName, scopeOptions, personName, unitName, table, fmtNum, fmt1 } from '../ui.js';
 import { groupedBars, columns, bars, lines } from '../charts.js';
 
 const KPIS = ['collected', 'reviewed', 'approved', 'claimed', 'fulfilled', 'confirmed'];
@@ -26,6 +26,27 @@ function buckets(days) {
   return { unit: 'week', points };
 }
 
+/** The points leaderboards: volunteers and partner units, best first. */
+function leaderboards(boards, scope) {
+  const board = (title, list, name) => h('div', { class: 'board' },
+    h('h3', {}, title),
+    list.length
+      ? table([
+        { label: '#', cell: (x) => String(x.rank) },
+        { label: t('col.who'), cell: (x) => name(x.who) },
+        { label: t('col.points'), class: 'num', cell: (x) => fmtNum(x.points) },
+        { label: t('col.done'), class: 'num', cell: (x) => fmtNum(x.wishes) },
+      ], list.slice(0, 10).map((x, i) => ({ ...x, rank: i + 1 })), { caption: title })
+      : h('p', { class: 'empty' }, t('empty')));
+  return h('section', { class: 'panel', id: 'leaderboards', 'aria-labelledby': 'boards-h' },
+    h('h2', { id: 'boards-h' }, t('stats.boards')),
+    h('p', { class: 'muted small' }, t('stats.boards.intro')),
+    h('div', { class: 'grid two' },
+      board(t('stats.boards.volunteers'), boards.volunteers, personName),
+      board(t('stats.boards.units'), boards.units, unitName)),
+    h('p', {}, h('a', { class: 'button secondary', href: `/v1/export/points.csv${query({ scope })}`, download: '' }, t('stats.ledger'))));
+}
+
 function tile(key, value, note) {
   return h('div', { class: `kpi kpi-${key}`, dataset: { kpi: key } },
     h('p', { class: 'kpi-label' }, t(`stats.${key}`)),
@@ -37,10 +58,11 @@ export async function render(ctx) {
   const p = ctx.query;
   const scope = p.get('scope') ?? '';
   const tz = -new Date().getTimezoneOffset();
-  const [report, series, scopes] = await Promise.all([
+  const [report, series, scopes, boards] = await Promise.all([
     api(`/v1/stats${query({ scope })}`),
     api(`/v1/stats/timeline${query({ scope, tz_offset: tz })}`),
     scopeOptions(),
+    api(`/v1/points/leaderboards${query({ scope })}`),
   ]);
   const total = report.total;
   const select = h('select', { id: 'stats-scope', name: 'scope' },
@@ -111,5 +133,6 @@ export async function render(ctx) {
         format: fmt1,
         cls: 's1',
       }))),
+    leaderboards(boards, scope),
   ];
 }

@@ -2,7 +2,7 @@
 
 import { api, query } from '../api.js';
 import { t, label } from '../i18n.js';
-import { h, heading, filterForm, exportLink, table, pager, empty, link, time, scopeName, statusBadge, urgencyBadge, fmtNum } from '../ui.js';
+import { h, heading, filterForm, exportLink, table, pager, empty, link, time, scopeName, holderName, statusBadge, urgencyBadge, fmtNum } from '../ui.js';
 
 const LIMIT = 50;
 const FILTERS = ['status', 'scope', 'category', 'urgency', 'q', 'from', 'to'];
@@ -21,7 +21,7 @@ export async function render(ctx) {
     { label: t('col.status'), cell: (w) => [statusBadge(w.status), w.open_conflicts ? h('span', { class: 'badge conflict', title: t('card.open_conflicts', { n: w.open_conflicts }) }, '⚠') : null] },
     { label: t('col.community'), class: 'hide-narrow', cell: (w) => scopeName(w.community) },
     { label: t('col.urgency'), cell: (w) => urgencyBadge(w.urgency) },
-    { label: t('col.claimant'), class: 'hide-narrow', cell: (w) => w.claimant ?? '' },
+    { label: t('col.claimant'), class: 'hide-narrow', cell: (w) => holderName(w.holder_user, w.holder_unit, w.claimant) },
   ];
   return [
     heading(t('wishes.title'), t('wishes.intro')),

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use sync_core::store::{CLOCK_BOUND_MS, RevokeKind};
-use sync_core::{DeviceId, Role, ScopePath, Store, UserId};
+use sync_core::{DeviceId, Role, ScopePath, Store, UnitId, UserId};
+
+mod people;
 
 use crate::config::{LogFormat, Settings};
 use crate::error::{AppError, AppResult};
@@ -38,6 +40,12 @@ enum Command {
     /// Manages devices.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Names places (districts, streets, communities).
+    #[command(subcommand)]
+    Place(people::PlaceCommand),
+    /// Manages partner units (结对单位).
+    #[command(subcommand)]
+    Unit(people::UnitCommand),
     /// Writes a consistent copy of a live database (safe while the relay
     /// serves), the signing key included, and its photos beside it
     /// (`<out>.photos`); only its owner can read them.
@@ -134,6 +142,17 @@ enum UserCommand {
         /// The password (at least 8 characters).
         #[arg(long)]
         password: Option<String>,
+        #[command(flatten)]
+        profile: people::ProfileArgs,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Changes a user's display name, phone or partner unit.
+    Set {
+        /// Login name.
+        username: String,
+        #[command(flatten)]
+        profile: people::ProfileArgs,
         #[command(flatten)]
         db: DbArg,
     },
@@ -251,6 +270,8 @@ fn execute(cli: Cli) -> AppResult<()> {
         }
         Command::User(command) => user(command),
         Command::Device(command) => device(command),
+        Command::Place(command) => people::place(command),
+        Command::Unit(command) => people::unit(command),
         Command::Backup {
             db,
             key_file,
@@ -352,6 +373,7 @@ fn user(command: UserCommand) -> AppResult<()> {
             role,
             scopes,
             password,
+            profile,
             db,
         } => {
             let username =
@@ -373,28 +395,39 @@ fn user(command: UserCommand) -> AppResult<()> {
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
-            accounts::add_user(
-                &mut open(&db)?,
-                &username,
-                role,
-                &scopes,
-                &password,
-                now_ms(),
-            )?;
+            let mut store = open(&db)?;
+            accounts::add_user(&mut store, &username, role, &scopes, &password, now_ms())?;
+            profile.apply(&mut store, &username)?;
             println!("added {role} {username}");
+            Ok(())
+        }
+        UserCommand::Set {
+            username,
+            profile,
+            db,
+        } => {
+            let username =
+                UserId::new(username).map_err(|e| AppError::BadRequest(e.to_string()))?;
+            profile.apply(&mut open(&db)?, &username)?;
+            println!("updated {username}");
             Ok(())
         }
         UserCommand::List { db } => {
             let users = open(&db)?.list_users()?;
-            println!("{:<20} {:<11} {:<9} scopes", "user", "role", "status");
+            println!(
+                "{:<20} {:<11} {:<9} {:<12} {:<10} scopes",
+                "user", "role", "status", "name", "unit"
+            );
             for u in users {
                 let scopes: Vec<&str> = u.scopes.iter().map(ScopePath::as_str).collect();
                 let status = if u.disabled { "disabled" } else { "active" };
                 println!(
-                    "{:<20} {:<11} {:<9} {}",
+                    "{:<20} {:<11} {:<9} {:<12} {:<10} {}",
                     u.username,
                     u.role,
                     status,
+                    u.display_name.as_deref().unwrap_or("-"),
+                    u.unit.as_ref().map_or("-", UnitId::as_str),
                     scopes.join(",")
                 );
             }
