@@ -8,6 +8,7 @@ mod ops;
 pub(crate) mod params;
 mod photo_uploads;
 mod photos;
+mod public;
 mod stats;
 mod sync;
 mod wish_views;
@@ -93,6 +94,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api", get(ops::index))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
+        .merge(public::routes(&state.settings))
         .merge(dashboard::routes())
         .layer(DefaultBodyLimit::max(JSON_LIMIT))
         .layer(RequestBodyLimitLayer::new(JSON_LIMIT));
