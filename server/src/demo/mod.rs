@@ -546,6 +546,9 @@ pub fn print_welcome(settings: &Settings, seeded: bool) {
     println!("Doorstep demo relay ({what} {})", settings.db.display());
     println!("  URL:       {url}");
     println!("  health:    {url}/healthz");
+    if settings.public_page {
+        println!("  public:    {url}/public/ (the published counts, no login)");
+    }
     println!("  password:  {DEMO_PASSWORD} (every demo user)");
     println!("  admin:     admin (district longgang)");
     println!(
