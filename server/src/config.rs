@@ -71,6 +71,12 @@ pub struct Settings {
     /// How long an upload request may take, in seconds (a photo on a slow
     /// network; an interrupted upload resumes where it stopped).
     pub upload_timeout_secs: u64,
+    /// Whether the district publishes its counts without a login, at
+    /// `/public/` (a page) and `/public/counts.json`: totals per street and
+    /// community, satisfaction and median days, nothing about a person.
+    /// Off by default; while off, those addresses answer 404 like any
+    /// other unknown one. Read at start.
+    pub public_page: bool,
     /// The settings file these came from, to read again on SIGHUP.
     #[serde(skip)]
     pub config_path: Option<PathBuf>,
@@ -96,6 +102,7 @@ impl Default for Settings {
             photos_dir: None,
             photo_grace_days: 7,
             upload_timeout_secs: 300,
+            public_page: false,
             config_path: None,
         }
     }

@@ -261,6 +261,8 @@ fn execute(cli: Cli) -> AppResult<()> {
             let settings = Settings {
                 listen: args.listen,
                 db: args.db,
+                // The demo shows off the published counts too.
+                public_page: true,
                 ..Settings::default()
             };
             let keys = crate::auth::Keys::load_or_create(&settings.key_path())?;

@@ -7,6 +7,9 @@ mod assets;
 mod lang;
 mod pages;
 
+pub(crate) use lang::{Lang, negotiate};
+pub(crate) use pages::escape;
+
 use axum::Router;
 use axum::http::HeaderValue;
 use axum::http::header::{

@@ -23,6 +23,7 @@ use crate::store::RelayStore;
 
 mod devices;
 mod photos;
+mod wall;
 
 /// Every demo user's password.
 pub const DEMO_PASSWORD: &str = "doorstep-demo";
@@ -201,7 +202,12 @@ impl Phone {
     /// for a supervisor (a lost phone's work) are not the demo's mistake;
     /// any other refusal is.
     fn sync(&mut self, relay: &mut Store) -> AppResult<()> {
-        let policy = RelayPolicy::new(self.author.device, self.scopes.clone());
+        let reader = sync_core::workflow::Reader {
+            user: self.author.user.clone(),
+            role: self.author.role,
+            unit: None,
+        };
+        let policy = RelayPolicy::new(self.author.device, self.scopes.clone()).with_reader(reader);
         let peer = PeerId::new("relay").map_err(err)?;
         let report = sync::drive(&mut self.store, &peer, &self.scopes, |request| {
             sync::serve(relay, &policy, &request)
@@ -311,6 +317,7 @@ fn seed(
         .iter()
         .map(|v| Phone::new(relay, v, Role::Volunteer, &["longgang"], clock))
         .collect::<AppResult<Vec<_>>>()?;
+    let mut members = wall::unit_members(relay, clock)?;
 
     let communities: Vec<(usize, &str, &str, &str)> = STREETS
         .iter()
@@ -447,6 +454,32 @@ fn seed(
     for phone in &mut volunteers {
         phone.sync(relay)?;
     }
+    // The rest go to the partner unit, or a supervisor dispatches them.
+    let unclaimed: Vec<WishId> = approved
+        .iter()
+        .filter(|id| !claimed.iter().any(|(_, c)| c == *id))
+        .copied()
+        .collect();
+    let for_unit = wall::dispatch(relay, keys, &mut members, &unclaimed)?;
+    let unit = wall::unit_id()?;
+    for (v, phone) in volunteers.iter_mut().enumerate() {
+        wall::check_in(
+            phone,
+            None,
+            claimed.iter().filter(|c| c.0 == v).map(|c| &c.1),
+        );
+    }
+    wall::check_in(&mut members[0], Some(&unit), for_unit.iter());
+    for (i, id) in for_unit.iter().enumerate() {
+        if i % 4 != 3 {
+            let input = EventInput {
+                unit: Some(unit.clone()),
+                ..EventInput::new(EventKind::Fulfil).with_note("水管已修好")
+            };
+            members[0].event(*id, input);
+        }
+    }
+    members[0].sync(relay)?;
     // Claimants light up most of their wishes over the following weeks.
     // Every few days they sync, and the workers revisit the households and
     // record the residents' confirmations, so both spread over time.
@@ -492,11 +525,13 @@ fn seed(
             )?;
         }
     }
+    wall::resolve(relay, keys, &mut volunteers, &claimed)?;
     for (phone, _) in &mut workers {
         phone.sync(relay)?;
     }
     let home = first_home.ok_or_else(|| err("no household"))?;
-    devices::seed(relay, &mut workers, home, clock, advance)
+    devices::seed(relay, &mut workers, home, clock, advance)?;
+    wall::name_everything(relay)
 }
 
 /// Workers sync, record the residents' confirmation (and rating) of three
@@ -546,6 +581,9 @@ pub fn print_welcome(settings: &Settings, seeded: bool) {
     println!("Doorstep demo relay ({what} {})", settings.db.display());
     println!("  URL:       {url}");
     println!("  health:    {url}/healthz");
+    if settings.public_page {
+        println!("  public:    {url}/public/ (the published counts, no login)");
+    }
     println!("  password:  {DEMO_PASSWORD} (every demo user)");
     println!("  admin:     admin (district longgang)");
     println!(
@@ -556,7 +594,7 @@ pub fn print_welcome(settings: &Settings, seeded: bool) {
         WORKERS.join(", "),
         devices::LOST_PHONE_USER
     );
-    println!("  volunteers: {}", VOLUNTEERS.join(", "));
+    println!("  volunteers: {}", wall::welcome());
     println!(
         "  try:       TOKEN=$(curl -s {url}/v1/auth/login -H 'content-type: application/json' \\"
     );

@@ -10,6 +10,7 @@ pub(crate) mod params;
 mod photo_uploads;
 mod photos;
 mod points;
+mod public;
 mod stats;
 mod sync;
 mod wall;
@@ -105,6 +106,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api", get(ops::index))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
+        .merge(public::routes(&state.settings))
         .merge(dashboard::routes())
         .layer(DefaultBodyLimit::max(JSON_LIMIT))
         .layer(RequestBodyLimitLayer::new(JSON_LIMIT));

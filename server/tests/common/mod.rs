@@ -30,11 +30,17 @@ pub struct TestRelay {
 
 impl TestRelay {
     pub fn start() -> Self {
+        Self::start_with(Settings::default())
+    }
+
+    /// A relay with these settings, over a database of its own (`db` is
+    /// replaced).
+    pub fn start_with(settings: Settings) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("relay.sqlite");
         let settings = Settings {
             db: db.clone(),
-            ..Settings::default()
+            ..settings
         };
         let state = server::open_state(settings).unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread()

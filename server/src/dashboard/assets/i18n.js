@@ -399,6 +399,8 @@ const zh = {
   'stats.none': '暂无数据',
   'stats.stars': '{n} 星',
   'stats.of5': '满分 5 分',
+  'stats.print.scope': '范围',
+  'stats.print.date': '打印日期',
 };
 
 const en = {
@@ -796,6 +798,8 @@ const en = {
   'stats.none': 'No data yet',
   'stats.stars': '{n} stars',
   'stats.of5': 'out of 5',
+  'stats.print.scope': 'Scope',
+  'stats.print.date': 'Printed',
 };
 
 const words = lang === 'zh' ? zh : en;

@@ -2,9 +2,9 @@
 // over time, satisfaction and the median days to light a wish up. Every
 // figure comes from the relay; this page only draws them.
 
-import { api, query } from '../api.js';
+import { api, query, session } from '../api.js';
 import { t, label, STATUSES } from '../i18n.js';
-import { h, heading, exportLink, scopeName, scopeOptions, personName, unitName, table, fmtNum, fmt1 } from '../ui.js';
+import { h, heading, exportLink, scopeName, scopeOptions, personName, unitName, table, fmtNum, fmt1, fmtDate } from '../ui.js';
 import { groupedBars, columns, bars, lines } from '../charts.js';
 
 const KPIS = ['collected', 'reviewed', 'approved', 'claimed', 'fulfilled', 'confirmed'];
@@ -54,6 +54,22 @@ function tile(key, value, note) {
     note ? h('p', { class: 'kpi-note muted small' }, note) : null);
 }
 
+/**
+ * What a printed copy says at its top (shown only in print): whose
+ * dashboard, the scope the figures cover and the day it was printed.
+ */
+function printHeader(scope) {
+  const now = new Date();
+  const day = [now.getFullYear(), now.getMonth() + 1, now.getDate()].map((n) => String(n).padStart(2, '0')).join('-');
+  const shown = scope || session.scopes.join(', ');
+  return h('div', { class: 'print-header', id: 'print-header' },
+    h('p', { class: 'print-title' }, `Doorstep ${t('brand')} · ${t('stats.title')}`),
+    h('p', {},
+      h('span', { dataset: { print: 'scope' } }, t('stats.print.scope'), t('colon'), shown),
+      ' · ',
+      h('span', { dataset: { print: 'date' } }, t('stats.print.date'), t('colon'), h('time', { datetime: day }, fmtDate(now.getTime())))));
+}
+
 export async function render(ctx) {
   const p = ctx.query;
   const scope = p.get('scope') ?? '';
@@ -89,6 +105,7 @@ export async function render(ctx) {
   const time = buckets(series.days);
   const ratings = [5, 4, 3, 2, 1].map((n) => ({ label: '★'.repeat(n), value: series.ratings[n - 1] }));
   return [
+    printHeader(scope),
     heading(t('stats.title'), t('stats.intro')),
     h('div', { class: 'toolbar' }, form, exportLink({ scope })),
     h('div', { class: 'kpis', id: 'kpis' },
