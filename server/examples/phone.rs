@@ -52,6 +52,12 @@ enum Command {
         /// The household's address.
         #[arg(long, default_value = "西坑村三巷5号")]
         address: String,
+        /// The household's contact.
+        #[arg(long, default_value = "李建国")]
+        contact: String,
+        /// The contact's phone.
+        #[arg(long, default_value = "")]
+        contact_phone: String,
         /// A picture (JPEG or PNG) to take as the card's photo; its bytes
         /// wait on the phone until `photos`.
         #[arg(long)]
@@ -59,6 +65,16 @@ enum Command {
     },
     /// Uploads the photos taken on this phone.
     Photos,
+    /// Syncs, records the resident's confirmation of a lit-up card with a
+    /// rating, and syncs again.
+    Confirm {
+        /// The card.
+        #[arg(long)]
+        wish: String,
+        /// The resident's rating, 1 to 5.
+        #[arg(long, default_value_t = 5)]
+        rating: u8,
+    },
     /// Syncs, and tells the status of a card on the phone afterwards.
     Sync {
         /// The card to report on.
@@ -75,6 +91,8 @@ fn run(args: Args) -> Result<serde_json::Value, String> {
         Command::Submit {
             text,
             address,
+            contact,
+            contact_phone,
             photo,
         } => {
             let p = &mut phone.phone;
@@ -86,7 +104,8 @@ fn run(args: Args) -> Result<serde_json::Value, String> {
                     &community,
                     &NewHousehold {
                         address,
-                        head_name: "李建国".into(),
+                        head_name: contact,
+                        phone: contact_phone,
                         members: 1,
                         ..Default::default()
                     },
@@ -140,6 +159,20 @@ fn run(args: Args) -> Result<serde_json::Value, String> {
                 .len();
             let sent = phone.upload_photos().map_err(|e| format!("photos: {e}"))?;
             Ok(json!({ "uploaded": queued, "bytes": sent }))
+        }
+        Command::Confirm { wish, rating } => {
+            let id: WishId = wish.parse().map_err(|e| format!("--wish: {e}"))?;
+            phone.sync().map_err(|e| format!("sync: {e}"))?;
+            let p = &mut phone.phone;
+            let input = EventInput {
+                rating: Some(rating),
+                ..EventInput::new(EventKind::Confirm).with_note("居民确认，很满意")
+            };
+            p.store
+                .append_event(&p.author, id, &input)
+                .map_err(|e| e.to_string())?;
+            let report = phone.sync().map_err(|e| format!("sync: {e}"))?;
+            Ok(json!({ "accepted": report.accepted, "rejected": report.rejected.len() }))
         }
         Command::Sync { wish } => {
             let report = phone.sync().map_err(|e| format!("sync: {e}"))?;

@@ -189,8 +189,7 @@ fn workers_and_wrong_passwords_are_refused_and_get_no_session() {
     let relay = TestRelay::start();
     relay.add_user("hu", Role::Volunteer, &["longgang"]);
     for (user, password, message) in [
-        ("wang", PASSWORD, "仅供督导和管理员使用"),
-        ("hu", PASSWORD, "仅供督导和管理员使用"),
+        ("wang", PASSWORD, "社区工作者请使用手机应用"),
         ("chen", "wrong password", "用户名或密码不正确"),
         ("nobody", PASSWORD, "用户名或密码不正确"),
     ] {
@@ -203,6 +202,17 @@ fn workers_and_wrong_passwords_are_refused_and_get_no_session() {
         assert!(!browser.cookies.contains_key("doorstep_session"), "{user}");
         assert_eq!(browser.get("/queue").status(), StatusCode::SEE_OTHER);
     }
+
+    // A volunteer logs in to the wish wall, not to the supervisors' pages,
+    // and the supervisors' API refuses them.
+    let mut volunteer = Browser::new(&relay.url);
+    let response = volunteer.log_in("hu", PASSWORD);
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(response.headers()), "/wall");
+    assert_eq!(volunteer.get("/wall").status(), StatusCode::OK);
+    assert_eq!(location(volunteer.get("/queue").headers()), "/wall");
+    assert_eq!(volunteer.get("/v1/wishes").status(), StatusCode::FORBIDDEN);
+    assert_eq!(volunteer.get("/v1/wall").status(), StatusCode::OK);
 
     // Without the form's nonce (a forged cross-site form), nobody logs in.
     let mut browser = Browser::new(&relay.url);

@@ -37,6 +37,9 @@ const ASSETS: &[(&str, &[u8])] = assets![
     "pages/household.js",
     "pages/stats.js",
     "pages/devices.js",
+    "wall.css",
+    "wall.js",
+    "wall-text.js",
 ];
 
 fn content_type(name: &str) -> &'static str {

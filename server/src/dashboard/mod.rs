@@ -6,6 +6,7 @@
 mod assets;
 mod lang;
 mod pages;
+mod wall;
 
 pub(crate) use lang::{Lang, negotiate};
 pub(crate) use pages::escape;
@@ -47,6 +48,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/", get(pages::root))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", axum::routing::post(pages::logout))
+        .route(pages::WALL, get(wall::page))
         .route("/assets/{*name}", get(assets::asset))
         .route("/favicon.ico", get(assets::favicon));
     for path in PAGES {

@@ -21,6 +21,28 @@ use crate::state::{AppState, now_ms};
 const LOGIN_COOKIE: &str = "doorstep_login";
 /// Where a supervisor lands after logging in.
 const HOME: &str = "/queue";
+/// Where a volunteer lands: the wish wall.
+pub(super) const WALL: &str = "/wall";
+
+/// Where `role` goes after logging in, given where they were going: a
+/// volunteer to the wall, anyone else to the dashboard.
+fn landing(role: sync_core::Role, next: &str) -> String {
+    let to_wall = next == WALL || next.starts_with("/wall?") || next.starts_with("/wall/");
+    match role {
+        sync_core::Role::Volunteer if to_wall => next.to_owned(),
+        sync_core::Role::Volunteer => WALL.to_owned(),
+        _ if to_wall => HOME.to_owned(),
+        _ => next.to_owned(),
+    }
+}
+
+/// True for a session that may use the dashboard or the wall.
+fn may_log_in(role: sync_core::Role) -> bool {
+    matches!(
+        role,
+        sync_core::Role::Supervisor | sync_core::Role::Admin | sync_core::Role::Volunteer
+    )
+}
 
 const SHELL: &str = include_str!("templates/shell.html");
 const LOGIN: &str = include_str!("templates/login.html");
@@ -43,7 +65,7 @@ pub(crate) fn escape(text: &str) -> String {
 
 /// Fills `{{name}}` slots with already escaped values, in one pass (a value
 /// is never read as a template).
-fn fill(template: &str, values: &[(&str, String)]) -> String {
+pub(super) fn fill(template: &str, values: &[(&str, String)]) -> String {
     let mut out = String::with_capacity(template.len() + 256);
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
@@ -92,7 +114,7 @@ fn random_nonce() -> Result<String, AppError> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-fn no_store(response: &mut Response) {
+pub(super) fn no_store(response: &mut Response) {
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store, private"));
@@ -125,8 +147,8 @@ fn login_text(lang: Lang) -> LoginText {
         Lang::Zh => LoginText {
             title: "登录 · Doorstep 督导工作台",
             brand: "入户走访 · 微心愿督导工作台",
-            heading: "督导登录",
-            intro: "审核心愿卡、派单跟进、查看统计。社区工作者请使用手机应用。",
+            heading: "登录",
+            intro: "督导：审核心愿卡、派单跟进、查看统计。志愿者和结对单位成员：登录后进入心愿墙认领心愿。社区工作者请使用手机应用。",
             username: "用户名",
             password: "密码",
             submit: "登录",
@@ -135,8 +157,8 @@ fn login_text(lang: Lang) -> LoginText {
         Lang::En => LoginText {
             title: "Log in · Doorstep supervisor dashboard",
             brand: "Door-to-door visits · wish cards",
-            heading: "Supervisor login",
-            intro: "Review wish cards, dispatch them and follow them up, see the figures. Field workers use the phone app.",
+            heading: "Log in",
+            intro: "Supervisors review wish cards, dispatch them and follow them up. Volunteers and partner units' members land on the wish wall to claim wishes. Field workers use the phone app.",
             username: "User name",
             password: "Password",
             submit: "Log in",
@@ -149,7 +171,7 @@ fn refusal_text(lang: Lang, refusal: Refusal) -> &'static str {
     match (lang, refusal) {
         (Lang::Zh, Refusal::WrongPassword) => "用户名或密码不正确。",
         (Lang::Zh, Refusal::NotSupervisor) => {
-            "此工作台仅供督导和管理员使用。社区工作者和志愿者请使用手机应用。"
+            "网页仅供督导、管理员和志愿者使用。社区工作者请使用手机应用。"
         }
         (Lang::Zh, Refusal::Disabled) => "此账号已停用。",
         (Lang::Zh, Refusal::Expired) => "登录表单已过期，请重新登录。",
@@ -157,7 +179,7 @@ fn refusal_text(lang: Lang, refusal: Refusal) -> &'static str {
         (Lang::Zh, Refusal::Broken) => "暂时无法登录，请稍后再试。",
         (Lang::En, Refusal::WrongPassword) => "Wrong user name or password.",
         (Lang::En, Refusal::NotSupervisor) => {
-            "This dashboard is for supervisors and administrators. Field workers and volunteers use the phone app."
+            "The web pages are for supervisors, administrators and volunteers. Field workers use the phone app."
         }
         (Lang::En, Refusal::Disabled) => "This account is disabled.",
         (Lang::En, Refusal::Expired) => "The login form expired. Please log in again.",
@@ -236,7 +258,12 @@ fn percent_encode(text: &str) -> String {
 }
 
 /// Sets the language cookie when the language was chosen explicitly.
-fn remember_lang(response: &mut Response, headers: &HeaderMap, lang: Lang, chosen: bool) {
+pub(super) fn remember_lang(
+    response: &mut Response,
+    headers: &HeaderMap,
+    lang: Lang,
+    chosen: bool,
+) {
     if chosen {
         response.headers_mut().append(
             SET_COOKIE,
@@ -267,7 +294,9 @@ pub(super) async fn login_form(
     let next = safe_next(query.next.as_deref());
     let (lang, chosen) = negotiate(&headers, query.lang.as_deref());
     let mut response = match session::from_headers(&state, &headers).await {
-        Ok(Some(s)) if s.auth.require_supervisor().is_ok() => Redirect::to(&next).into_response(),
+        Ok(Some(s)) if may_log_in(s.auth.user.role) => {
+            Redirect::to(&landing(s.auth.user.role, &next)).into_response()
+        }
         _ => login_page(&headers, lang, &next, "", None),
     };
     remember_lang(&mut response, &headers, lang, chosen);
@@ -304,26 +333,28 @@ pub(super) async fn login(
     let name = username.clone();
     let result = async {
         let user = login::authenticate(&state, &name, form.password).await?;
-        if user.role != sync_core::Role::Supervisor && user.role != sync_core::Role::Admin {
+        if !may_log_in(user.role) {
             return Err(AppError::Forbidden(format!(
                 "a {} may not use the dashboard",
                 user.role
             )));
         }
         let secret = state.keys.device_secret();
+        let role = user.role;
         state
             .db
             .run(move |store| {
                 store.start_web_session(&user.username, &secret, ttl_secs * 1000, now_ms())
             })
             .await
+            .map(|secret| (secret, role))
     }
     .await;
     let refusal = match result {
-        Ok(secret) => {
+        Ok((secret, role)) => {
             tracing::info!(user = %username, "dashboard login");
             let secure = session::is_https(&headers);
-            let mut response = Redirect::to(&next).into_response();
+            let mut response = Redirect::to(&landing(role, &next)).into_response();
             let cookies = response.headers_mut();
             cookies.append(
                 SET_COOKIE,
@@ -395,10 +426,10 @@ pub(super) async fn logout(
 /// Query of every page: only the language switch.
 #[derive(Debug, Deserialize, Default)]
 pub(super) struct PageQuery {
-    lang: Option<String>,
+    pub(super) lang: Option<String>,
 }
 
-fn to_login(uri: &Uri) -> Response {
+pub(super) fn to_login(uri: &Uri) -> Response {
     let next = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
     let location = format!("/login?next={}", percent_encode(&safe_next(Some(&next))));
     let mut response = StatusCode::SEE_OTHER.into_response();
@@ -419,6 +450,10 @@ pub(super) async fn page(
 ) -> Response {
     let session = match session::from_headers(&state, &headers).await {
         Ok(Some(s)) if s.auth.require_supervisor().is_ok() => s,
+        // A volunteer's pages are the wall's.
+        Ok(Some(s)) if s.auth.user.role == sync_core::Role::Volunteer => {
+            return Redirect::to(WALL).into_response();
+        }
         Ok(_) => return to_login(&uri),
         Err(e) => return e.into_response(),
     };
@@ -462,7 +497,9 @@ pub(super) async fn page(
 /// `GET /`: the review queue for a supervisor, the login page for anyone else.
 pub(super) async fn root(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match session::from_headers(&state, &headers).await {
-        Ok(Some(s)) if s.auth.require_supervisor().is_ok() => Redirect::to(HOME).into_response(),
+        Ok(Some(s)) if may_log_in(s.auth.user.role) => {
+            Redirect::to(&landing(s.auth.user.role, HOME)).into_response()
+        }
         _ => Redirect::to("/login").into_response(),
     }
 }

@@ -91,7 +91,7 @@ pub(super) async fn view(
                 points: awards.iter().map(|a| a.points).sum(),
                 awards,
                 boards: store.leaderboards(&scopes, &rules)?,
-                names: names_in(store, false)?,
+                names: names_in(store, true)?,
             })
         })
         .await?;
