@@ -181,6 +181,12 @@ impl FieldStore {
         self.event(&id, event(EventKind::Release, reason))
     }
 
+    /// Records that the claimant reported at the community (报到) before
+    /// doing the work.
+    pub fn check_in_wish(&self, id: String) -> Result<Status> {
+        self.event(&id, EventInput::new(EventKind::CheckIn))
+    }
+
     /// Reports a claimed wish done ("lit up").
     pub fn fulfil_wish(&self, id: String, note: String) -> Result<Status> {
         self.event(&id, event(EventKind::Fulfil, Some(note)))

@@ -401,7 +401,12 @@ fn points_come_once_with_the_confirmation_and_go_with_a_claim_resolved_the_other
     let (status, lost) = ma.post(&format!("/v1/wall/{first}/claim"), claim);
     assert_eq!(status, StatusCode::CONFLICT, "{lost}");
     assert_eq!(lost["error"], "claim_lost");
-    assert!(lost["message"].as_str().unwrap().contains("just before you"));
+    assert!(
+        lost["message"]
+            .as_str()
+            .unwrap()
+            .contains("just before you")
+    );
     let (_, conflicts) = chen.get("/v1/conflicts");
     assert_eq!(conflicts.as_array().unwrap().len(), 1, "{conflicts}");
     // The loser follows the wish in their history, without its address.
@@ -471,7 +476,9 @@ fn points_come_once_with_the_confirmation_and_go_with_a_claim_resolved_the_other
     assert_eq!(status, StatusCode::OK, "{held}");
     assert_eq!(held["held"]["holder"]["unit"], "shuiwu");
     assert_eq!(
-        zhang.post(&format!("/v1/wall/{second}/fulfil"), json!({})).0,
+        zhang
+            .post(&format!("/v1/wall/{second}/fulfil"), json!({}))
+            .0,
         StatusCode::OK
     );
     confirm(&mut wang, second, 4);
@@ -534,7 +541,11 @@ fn dispatch_offers_registered_claimants_and_marks_free_text() {
         .iter()
         .map(|v| v["user"].as_str().unwrap())
         .collect();
-    assert_eq!(volunteers, ["hu", "ma", "zhang"], "not far, who serves buji");
+    assert_eq!(
+        volunteers,
+        ["hu", "ma", "zhang"],
+        "not far, who serves buji"
+    );
     assert_eq!(offered["units"][0]["name"], "龙岗区水务局");
 
     let assign = |id: WishId, body: Value| chen.post(&format!("/v1/wishes/{id}/assign"), body);
@@ -547,7 +558,10 @@ fn dispatch_offers_registered_claimants_and_marks_free_text() {
     ] {
         let (status, answer) = assign(cards[0], body);
         assert_eq!(status, StatusCode::BAD_REQUEST, "{why}: {answer}");
-        assert!(answer["message"].as_str().unwrap().contains(why), "{answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains(why),
+            "{answer}"
+        );
     }
     let (_, to_hu) = assign(cards[0], json!({"assignee": "hu"}));
     assert_eq!(to_hu["state"]["holder"]["user"], "hu");
@@ -558,7 +572,9 @@ fn dispatch_offers_registered_claimants_and_marks_free_text() {
 
     // hu holds the dispatched wish, with where to deliver it; the unit's
     // members hold the unit's.
-    let (_, wall) = Api::login(&relay.url, "hu", PASSWORD).unwrap().get("/v1/wall");
+    let (_, wall) = Api::login(&relay.url, "hu", PASSWORD)
+        .unwrap()
+        .get("/v1/wall");
     assert_eq!(wall["mine"][0]["delivery"]["address"], ADDRESS);
     let (_, wall) = Api::login(&relay.url, "zhang", PASSWORD)
         .unwrap()

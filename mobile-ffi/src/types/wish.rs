@@ -265,8 +265,15 @@ pub struct Wish {
     pub photos: Vec<Photo>,
     /// Where it is in its life.
     pub status: Status,
-    /// Who holds it while claimed or fulfilled.
+    /// Who holds it, from its claim on: a login, a partner unit's id, or a
+    /// name typed by a supervisor.
     pub claimant: Option<String>,
+    /// The registered volunteer (or worker) who holds it.
+    pub holder_user: Option<String>,
+    /// The partner unit that holds it.
+    pub holder_unit: Option<String>,
+    /// When its holder checked in at the community.
+    pub checked_in_at: Option<i64>,
     /// The resident's rating, once confirmed.
     pub rating: Option<u8>,
     /// Who wrote it.
@@ -316,6 +323,19 @@ impl From<WishCard> for Wish {
             urgency: card.urgency,
             photos: card.photos.into_iter().map(Photo::from).collect(),
             status: card.state.status,
+            holder_user: card
+                .state
+                .holder
+                .as_ref()
+                .and_then(|h| h.user.as_ref())
+                .map(|u| u.to_string()),
+            holder_unit: card
+                .state
+                .holder
+                .as_ref()
+                .and_then(|h| h.unit.as_ref())
+                .map(|u| u.to_string()),
+            checked_in_at: card.state.checked_in_at,
             claimant: card.state.claimant,
             rating: card.state.rating,
             created_by: card.meta.created_by.to_string(),
