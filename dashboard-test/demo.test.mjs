@@ -27,6 +27,10 @@ describe('the demo district in the dashboard', { timeout: 600_000 }, () => {
     seen = watch(page, base);
     await logIn(page, base, 'chen', PASSWORD, '/queue');
     await page.waitForURL(`${base}/queue`);
+    // The first page loads the names, then draws: let it finish.
+    await page.locator('main h1').waitFor();
+    await page.locator('main[aria-busy]').waitFor({ state: 'detached' });
+    await seen.settle();
   });
 
   after(async () => {
@@ -67,12 +71,15 @@ describe('the demo district in the dashboard', { timeout: 600_000 }, () => {
     await open('/dispatch');
     assert.ok(await page.locator('main form.assign').count() >= 10);
     await shot('dispatch');
-    // Assign the oldest approved wish to a partner unit.
+    // Assign the oldest approved wish to a helper with no account.
     const tab = (i) => page.locator('.tabs .count').nth(i);
     const [toAssign, claimed] = [Number(await tab(0).textContent()), Number(await tab(1).textContent())];
     const first = page.locator('main tbody tr').first();
     const id = await first.getAttribute('data-wish');
-    await first.getByLabel('派给（志愿者或单位）').fill('园山街道社区卫生服务中心');
+    const choices = await first.getByLabel('派给（志愿者或单位）').locator('option').allTextContents();
+    assert.ok(choices.includes('胡志强') && choices.includes('龙岗区水务局'), `volunteers and units offered: ${choices}`);
+    await first.getByLabel('派给（志愿者或单位）').selectOption('free');
+    await first.getByLabel('其他（未注册，手动填写）').fill('园山街道社区卫生服务中心');
     await first.getByRole('button', { name: '派单' }).click();
     await page.locator(`main tbody tr[data-wish="${id}"]`).waitFor({ state: 'detached' });
     await tab(0).filter({ hasText: String(toAssign - 1) }).waitFor();
@@ -132,7 +139,7 @@ describe('the demo district in the dashboard', { timeout: 600_000 }, () => {
     await shot('card');
     // Resolve it there: the card and the header's count follow.
     const openBefore = Number(await page.locator('nav .count').nth(1).textContent());
-    const conflict = page.locator('[data-conflict]').first();
+    const conflict = page.locator('[data-conflict]').filter({ has: page.getByRole('button', { name: '标记已处理…' }) }).first();
     await conflict.getByRole('button', { name: '标记已处理…' }).click();
     const dialog = page.getByRole('dialog', { name: '处理冲突' });
     await dialog.getByLabel('处理说明').fill('已与两位志愿者核实，由先认领者完成');
@@ -172,9 +179,40 @@ describe('the demo district in the dashboard', { timeout: 600_000 }, () => {
     assert.match(await page.locator('[data-kpi="median"] .kpi-value').textContent(), /^\d+\.\d$/);
     assert.equal(await page.locator('figure.chart svg').count(), 8);
     assert.equal(await page.locator('figure.chart .empty').count(), 0);
+    const boards = page.locator('#leaderboards');
+    assert.ok(await boards.locator('tbody tr').count() >= 4, 'volunteers and the unit on the leaderboards');
+    assert.match(await boards.innerText(), /胡志强[\s\S]*龙岗区水务局|龙岗区水务局[\s\S]*胡志强/);
+    assert.match(await page.locator('main').textContent(), /西坑社区/, 'places by their names');
     await shot('stats');
     if (process.env.DOCS_SCREENSHOT) {
       await page.screenshot({ path: process.env.DOCS_SCREENSHOT });
+    }
+  });
+
+  it('the wish wall of a volunteer and of a unit\'s member is populated, at a phone\'s width', async () => {
+    for (const [user, unit] of [['hu', false], ['zhangjg', true]]) {
+      const v = await browser({ locale: 'zh-CN', width: 390, height: 844 });
+      const wallSeen = watch(v.page, base);
+      try {
+        await logIn(v.page, base, user, PASSWORD, '/wall');
+        await v.page.waitForURL(/\/wall/);
+        await v.page.locator('#wall article').first().waitFor();
+        assert.ok(await v.page.locator('#wall article').count() >= 5, `${user}: wishes on the wall`);
+        if (unit) assert.ok(await v.page.getByRole('button', { name: /以龙岗区水务局名义认领/ }).count() >= 1);
+        assert.equal(await overflows(v.page), false);
+        await v.page.getByRole('link', { name: /我的/ }).click();
+        await v.page.locator('#mine-doing article').first().waitFor();
+        assert.ok(await v.page.locator('#mine-doing .delivery').count() >= 1, `${user}: where to deliver a held wish`);
+        assert.ok(await v.page.locator('#mine-done article').count() >= 5, `${user}: wishes confirmed`);
+        await v.page.screenshot({ path: join(ARTIFACTS, `demo-wall-${user}-mine.png`), fullPage: false });
+        await v.page.getByRole('link', { name: /积分榜/ }).click();
+        const points = Number((await v.page.locator('#points-total').textContent()).replace(/\D/g, ''));
+        assert.ok(points > 0, `${user}: points ${points}`);
+        await v.page.screenshot({ path: join(ARTIFACTS, `demo-wall-${user}-points.png`), fullPage: false });
+        assert.deepEqual(wallSeen.take(), []);
+      } finally {
+        await v.close();
+      }
     }
   });
 

@@ -4,6 +4,8 @@
 //! partner unit's claims, dispatch to registered claimants, and display
 //! names in the statistics and the CSV.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 mod common;
 
 use common::{PASSWORD, TestRelay, XIKENG, clock};

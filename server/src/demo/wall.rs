@@ -8,7 +8,7 @@ use sync_core::doc::EventInput;
 use sync_core::store::Clock;
 use sync_core::{EventKind, Role, ScopePath, Store, UnitId, UserId, WishId};
 
-use super::{Phone, STREETS, VOLUNTEERS, err, supervise};
+use super::{Phone, STREET_SUPERVISORS, STREETS, VOLUNTEERS, err, supervise};
 use crate::auth::Keys;
 use crate::error::AppResult;
 use crate::store::People;
@@ -57,6 +57,17 @@ pub(super) fn name_everything(relay: &mut Store) -> AppResult<()> {
         People::set_profile(relay, &user, Some(name), Some(&phone), None)?;
     }
     Ok(())
+}
+
+/// The supervisor of the street a card is in, who acts on it.
+fn supervisor_of(relay: &Store, id: WishId) -> AppResult<&'static str> {
+    let record = relay.record(id.record()).map_err(err)?;
+    let street = record.meta().community.street();
+    STREETS
+        .iter()
+        .position(|(s, _, _)| street.as_str() == format!("longgang/{s}"))
+        .map(|i| STREET_SUPERVISORS[i])
+        .ok_or_else(|| err(format!("no supervisor for {street}")))
 }
 
 /// The partner unit and its members' phones.
@@ -110,21 +121,24 @@ pub(super) fn dispatch(
                     unit: Some(unit.clone()),
                     ..EventInput::new(EventKind::Assign)
                 };
-                supervise(relay, keys, "chen", *id, to_unit)?;
+                let by = supervisor_of(relay, *id)?;
+                supervise(relay, keys, by, *id, to_unit)?;
             }
             3 => {
                 let to_hu = EventInput {
                     assignee: Some(UserId::new(VOLUNTEERS[0]).map_err(err)?),
                     ..EventInput::new(EventKind::Assign)
                 };
-                supervise(relay, keys, "chen", *id, to_hu)?;
+                let by = supervisor_of(relay, *id)?;
+                supervise(relay, keys, by, *id, to_hu)?;
             }
             4 if i < 12 => {
                 let free = EventInput {
                     claimant: Some("李师傅（社区电工）".into()),
                     ..EventInput::new(EventKind::Assign)
                 };
-                supervise(relay, keys, "chen", *id, free)?;
+                let by = supervisor_of(relay, *id)?;
+                supervise(relay, keys, by, *id, free)?;
             }
             _ => {}
         }
@@ -184,7 +198,8 @@ pub(super) fn resolve(
         };
         // The rest stay open for the supervisor to see.
         if i < 2 {
-            supervise(relay, keys, "chen", id, input)?;
+            let by = supervisor_of(relay, id)?;
+            supervise(relay, keys, by, id, input)?;
         }
     }
     // hu gives back one wish they hold but have not lit up.

@@ -138,7 +138,10 @@ export async function render(ctx) {
   const home = await api(`/v1/households/${encodeURIComponent(card.household)}`).catch(() => null);
   const s = card.state;
   const buttons = actionButtons(card.id, card.actions, ['approve', 'reject', 'needs_info', 'fulfil', 'confirm', 'release', 'withdraw', 'cancel'], ctx.refresh);
-  const assign = card.actions.includes('assign') ? assignForm(card.id, [], ctx.refresh) : null;
+  const claimants = card.actions.includes('assign')
+    ? await api(`/v1/claimants?community=${encodeURIComponent(card.community)}`)
+    : null;
+  const assign = claimants ? assignForm(card.id, claimants, ctx.refresh) : null;
   return [
     h('p', { class: 'crumbs' }, h('a', { href: '/queue' }, `‹ ${t('nav.queue')}`), ' · ', h('a', { href: '/wishes' }, t('nav.wishes'))),
     heading(card.text),
