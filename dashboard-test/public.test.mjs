@@ -62,7 +62,11 @@ describe('the public counts page in Chromium', { timeout: 600_000 }, () => {
 
   it("shows the district's counts on a phone, with bars and without scrolling sideways", async () => {
     await page.goto(`${base}/public/`);
-    await page.getByRole('heading', { level: 1, name: 'longgang · 微心愿公开数据' }).waitFor();
+    // The demo names its places: the district, streets and communities by name.
+    assert.equal(counts.total.label, '龙岗区');
+    assert.ok(counts.communities.some((c) => c.label === '西坑社区'), 'communities by their names');
+    await page.getByRole('heading', { level: 1, name: '龙岗区 · 微心愿公开数据' }).waitFor();
+    assert.match(await page.locator('#communities').innerText(), /西坑社区/);
     assert.equal(await page.locator('[data-kpi="collected"] .kpi-value').textContent(), grouped(counts.total.collected));
     assert.equal(await page.locator('[data-kpi="confirmed"] .kpi-value').textContent(), grouped(counts.total.confirmed));
     assert.equal(await page.locator('[data-kpi="satisfaction"] .kpi-value').textContent(), counts.total.satisfaction.toFixed(1));
@@ -110,7 +114,7 @@ describe('the public counts page in Chromium', { timeout: 600_000 }, () => {
   it('speaks English when asked', async () => {
     await seen.settle();
     await page.goto(`${base}/public/?lang=en`);
-    await page.getByRole('heading', { level: 1, name: 'longgang · Wish cards: public figures' }).waitFor();
+    await page.getByRole('heading', { level: 1, name: '龙岗区 · Wish cards: public figures' }).waitFor();
     assert.equal(await page.locator('#share-link').textContent(), `${base}/public/?lang=en`);
     await page.getByRole('button', { name: 'Copy link' }).waitFor();
   });

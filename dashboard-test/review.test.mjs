@@ -72,13 +72,13 @@ describe('the supervisor dashboard in Chromium', { timeout: 300_000 }, () => {
     await page.goto(`${base}/stats`);
     assert.equal(new URL(page.url()).pathname, '/login');
     assert.equal(new URL(page.url()).searchParams.get('next'), '/stats');
-    await page.getByRole('heading', { name: '督导登录' }).waitFor();
+    await page.getByRole('heading', { name: '登录', exact: true }).waitFor();
   });
 
   it("refuses a worker's login", async () => {
     await logIn(page, base, 'wang', WORKER_PASSWORD);
     await page.getByRole('alert').waitFor();
-    assert.match(await page.getByRole('alert').textContent(), /仅供督导和管理员使用/);
+    assert.match(await page.getByRole('alert').textContent(), /社区工作者请使用手机应用/);
     assert.equal(new URL(page.url()).pathname, '/login');
     const cookies = await b.context.cookies(base);
     assert.equal(cookies.find((c) => c.name === 'doorstep_session'), undefined, 'no session');

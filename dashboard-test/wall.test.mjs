@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  ARTIFACTS, DOORSTEP, addUser, browser, logIn, overflows, phone, startRelay, tempDir, unlabelled, watch,
+  ARTIFACTS, DOORSTEP, addUser, browser, logIn, overflows, phone, root, startRelay, tempDir, unlabelled, watch,
 } from './lib.mjs';
 
 const PASSWORD = 'wish wall pass 1';
@@ -51,7 +51,9 @@ async function apiAs(base, user) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const type = r.headers.get('content-type') ?? '';
-    return { status: r.status, body: type.includes('json') ? await r.json() : await r.text() };
+    if (type.includes('json')) return { status: r.status, body: await r.json() };
+    if (type.startsWith('image/')) return { status: r.status, body: Buffer.from(await r.arrayBuffer()) };
+    return { status: r.status, body: await r.text() };
   };
 }
 
@@ -171,9 +173,19 @@ describe('the wish wall on a phone', { timeout: 300_000 }, () => {
     await page.locator(`[data-wish="${card.wish}"] .checked-in`).waitFor();
     await page.locator(`[data-wish="${card.wish}"]`).getByRole('button', { name: '点亮心愿' }).click();
     await page.getByLabel('完成情况说明').fill('轮椅已送到，欧阳奶奶试坐合适');
+    // A camera's picture, with its orientation and a GPS position in EXIF.
+    await page.getByLabel('拍一张点亮后的照片（可选）').setInputFiles(join(root, 'sync-core/tests/fixtures/rotated-gps.jpg'));
     await page.getByRole('button', { name: '提交点亮' }).click();
     await page.locator(`[data-wish="${card.wish}"][data-status="fulfilled"]`).waitFor();
     assert.equal(await overflows(page), false);
+    // The photo joined the card, without its metadata, and the supervisor sees it.
+    const detail = (await sup('GET', `/v1/wishes/${card.wish}`)).body;
+    assert.equal(detail.photos.length, 1, JSON.stringify(detail.photos));
+    const { sha256 } = detail.photos[0];
+    const original = await sup('GET', `/v1/records/${card.wish}/photos/${sha256}`);
+    assert.equal(original.status, 200);
+    assert.equal(original.body.includes(Buffer.from('Exif')), false, 'no EXIF, no GPS position');
+    assert.equal((await sup('GET', `/v1/records/${card.wish}/photos/${sha256}/thumb`)).status, 200);
 
     const lost = loser.page;
     await open(lost, base, 'mine');

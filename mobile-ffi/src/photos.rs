@@ -207,6 +207,31 @@ impl FieldStore {
         Ok(Photo::from(photo))
     }
 
+    /// Reports a claimed wish done ("lit up") with a photo of it from the
+    /// camera's `picture`, made as `add_photo` makes one; it joins the
+    /// card's photos with the fulfilment and waits in the upload queue.
+    /// `NotAllowed` unless the logged-in user holds the wish.
+    pub async fn fulfil_wish_with_photo(
+        &self,
+        wish_id: String,
+        note: String,
+        picture: Vec<u8>,
+    ) -> Result<Photo> {
+        let shared = self.shared.clone();
+        let wish: WishId = wish_id.parse()?;
+        let photo = on_thread("doorstep-photo", move || {
+            let mut inner = shared.inner();
+            let author = inner.author()?;
+            let note = Some(note).filter(|n| !n.trim().is_empty());
+            Ok(inner
+                .store
+                .fulfil_with_photo(&author, wish, note, &picture)?)
+        })
+        .await?;
+        self.shared.notify(vec![wish_id], ChangeOrigin::Local);
+        Ok(Photo::from(photo))
+    }
+
     /// Takes a photo off a wish card (an edit). Its bytes go from the phone
     /// once no card refers to them.
     pub fn remove_photo(&self, wish_id: String, sha256: String) -> Result<()> {

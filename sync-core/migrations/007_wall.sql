@@ -22,13 +22,12 @@ ALTER TABLE users ADD COLUMN unit TEXT REFERENCES units (id);
 ALTER TABLE wishes ADD COLUMN holder_user TEXT;
 ALTER TABLE wishes ADD COLUMN holder_unit TEXT;
 ALTER TABLE wishes ADD COLUMN checked_in_at INTEGER;
--- Cards from before: a claimant who is a user held it themselves.
-UPDATE wishes SET holder_user = claimant
- WHERE claimant IN (SELECT username FROM users);
 CREATE INDEX wishes_by_holder ON wishes (holder_user, status);
 CREATE INDEX wishes_by_holder_unit ON wishes (holder_unit, status);
 -- The last event in fold order: what a page shows the card as of.
 ALTER TABLE wishes ADD COLUMN last_event TEXT;
+-- Cards stored before are materialized again from their documents when
+-- this migration runs (a hook in store/mod.rs).
 
 -- Who took each wish on at some point, won or lost: they may follow it.
 CREATE TABLE wish_takers (

@@ -466,3 +466,81 @@ fn the_store_file_survives_reopening_with_its_identity() {
         .unwrap();
     assert_eq!(mode, "wal");
 }
+
+#[test]
+fn cards_stored_before_the_wall_read_as_new_ones_after_the_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.sqlite");
+    let device = DeviceId::random();
+    let who = |name: &str, role| Author {
+        user: UserId::new(name).unwrap(),
+        role,
+        device,
+    };
+    let (worker, supervisor, volunteer) = (
+        who("wang", Role::Worker),
+        who("chen", Role::Supervisor),
+        who("li", Role::Volunteer),
+    );
+    let wish = {
+        let mut store = Store::open(&path).unwrap();
+        let home = store
+            .create_household(
+                &worker,
+                &CommunityPath::new("a/b/c").unwrap(),
+                &NewHousehold::default(),
+            )
+            .unwrap();
+        let wish = store
+            .create_wish(
+                &worker,
+                &NewWish {
+                    household: home,
+                    text: "轮椅".into(),
+                    category: Category::MobilityAid,
+                    urgency: Urgency::High,
+                    photos: vec![],
+                },
+            )
+            .unwrap();
+        for (author, kind) in [
+            (&worker, EventKind::Submit),
+            (&supervisor, EventKind::Approve),
+            (&volunteer, EventKind::Claim),
+            (&volunteer, EventKind::CheckIn),
+        ] {
+            store
+                .append_event(author, wish, &EventInput::new(kind))
+                .unwrap();
+        }
+        wish
+    };
+    // Back to schema 6, as a relay from before the wall left its file.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "DROP TABLE wish_takers; DROP TABLE places;
+             DROP INDEX wishes_by_holder; DROP INDEX wishes_by_holder_unit;
+             ALTER TABLE wishes DROP COLUMN holder_user; ALTER TABLE wishes DROP COLUMN holder_unit;
+             ALTER TABLE wishes DROP COLUMN checked_in_at; ALTER TABLE wishes DROP COLUMN last_event;
+             ALTER TABLE users DROP COLUMN display_name; ALTER TABLE users DROP COLUMN phone;
+             ALTER TABLE users DROP COLUMN unit; DROP TABLE units;
+             PRAGMA user_version = 6;",
+        )
+        .unwrap();
+    let store = Store::open(&path).unwrap();
+    let row: (Option<String>, Option<i64>, Option<String>, i64) = store
+        .connection()
+        .query_row(
+            "SELECT holder_user, checked_in_at, last_event,
+                    (SELECT count(*) FROM wish_takers WHERE record_id = ?1 AND user = 'li')
+               FROM wishes WHERE id = ?1",
+            [wish.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(row.0.as_deref(), Some("li"), "who holds it");
+    assert!(row.1.is_some(), "when they checked in");
+    assert!(row.2.is_some(), "the last event");
+    assert_eq!(row.3, 1, "li took it on");
+}

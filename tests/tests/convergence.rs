@@ -38,7 +38,7 @@ use sync_core::store::{
 use sync_core::sync::{
     self, Message, PeerPolicy, PeerSession, PendingSync, RelayPolicy, SyncOptions, SyncReport,
 };
-use sync_core::workflow::{ConflictKind, WishEvent, may_append, next_status};
+use sync_core::workflow::{ConflictKind, WishEvent, holder_only, holds, may_append, next_status};
 use sync_core::{
     CommunityPath, Error, EventId, EventKind, HouseholdId, Record, RecordId, Role, ScopePath,
     Status, Store, UserId, WishId,
@@ -612,9 +612,8 @@ impl World {
             .copied()
             .filter(|k| may_append(author.role, *k) && next_status(card.state.status, *k).is_some())
             .filter(|k| {
-                let own_only = matches!(k, EventKind::Release | EventKind::Fulfil)
-                    && matches!(author.role, Role::Worker | Role::Volunteer);
-                !own_only || card.state.claimant.as_deref() == Some(author.user.as_str())
+                !holder_only(author.role, *k)
+                    || holds(card.state.holder.as_ref(), &author.user, None)
             })
             .filter(|k| {
                 *k != EventKind::ResolveConflict || card.state.open_conflicts().next().is_some()
@@ -692,12 +691,17 @@ impl World {
                         &read
                     }
                 };
-                let open: Vec<EventId> = card.state.open_conflicts().map(|c| c.event).collect();
-                input.target = Some(if open.is_empty() {
-                    EventId::random()
-                } else {
-                    open[usize::from(pick) % open.len()]
-                });
+                let open: Vec<_> = card.state.open_conflicts().collect();
+                match open.get(usize::from(pick) % open.len().max(1)) {
+                    Some(conflict) => {
+                        input.target = Some(conflict.event);
+                        // Now and then a lost claim is given the wish instead.
+                        input.reverse = pick.is_multiple_of(3)
+                            && conflict.kind == ConflictKind::Superseded
+                            && matches!(conflict.event_kind, EventKind::Claim | EventKind::Assign);
+                    }
+                    None => input.target = Some(EventId::random()),
+                }
             }
             EventKind::Edit => return self.edit_wish(r, wish, Some("补充说明"), None, None),
             _ => {}

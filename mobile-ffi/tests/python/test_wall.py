@@ -4,12 +4,15 @@ confirmation, the points follow the workflow; a volunteer's own phone
 receives only the wall's wishes and may not write households."""
 
 import json
+import os
 import unittest
 import urllib.error
 
 from phones import XIKENG, Phones, d, run
 from relay import Api
 
+FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "..", "..", "..", "sync-core", "tests", "fixtures", "rotated-gps.jpg")
 ADDRESS = "西坑村七巷88号"
 CONTACT = "欧阳秀兰"
 CONTACT_PHONE = "13912345678"
@@ -104,6 +107,21 @@ class WishWall(Phones, unittest.TestCase):
         with self.assertRaises(d.DoorstepError.NotFound):
             wang.household(made)
         self.assertEqual(wang.wish(card).holder_user, "hu")
+
+        # Lit up with a photo taken on the volunteer's phone: it joins the
+        # card with the fulfilment and goes up in the photo queue.
+        with open(FIXTURE, "rb") as f:
+            picture = f.read()
+        photo = run(hu.fulfil_wish_with_photo(card, "灯修好了", picture))
+        self.assertEqual(hu.wish(card).status, d.Status.FULFILLED)
+        report = run(hu.sync())
+        self.assertEqual(report.rejected, [])
+        self.assertEqual(run(hu.sync_photos()).uploaded, 1)
+        run(wang.sync())
+        self.assertEqual([p.sha256 for p in wang.wish(card).photos], [photo.sha256])
+        chen = Api(self.relay, "chen")
+        status, _ = chen.raw(f"/v1/records/{card}/photos/{photo.sha256}/thumb")
+        self.assertEqual(status, 200)
 
 
 if __name__ == "__main__":

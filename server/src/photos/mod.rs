@@ -152,6 +152,34 @@ impl Photos {
         .await?
     }
 
+    /// Makes a camera's `picture` (a volunteer's, taken on the wish wall)
+    /// a photo as a phone would (upright, at most 1600 px, no metadata; see
+    /// sync-core's `photo::process`) and takes it and its thumbnail into
+    /// storage. Returns the photo and the thumbnail's size.
+    pub async fn take(self: &Arc<Self>, picture: Vec<u8>) -> AppResult<(Photo, u64)> {
+        let photos = self.clone();
+        self.run(move || {
+            let processed = photo::process(&picture).map_err(refusal)?;
+            let sha256 = processed.photo.sha256.clone();
+            let (part, mut file) = photos
+                .staging
+                .scratch(&format!("{sha256}.taken"))
+                .map_err(storage_error)?;
+            let written = file
+                .write_all(&processed.data)
+                .and_then(|()| file.sync_all());
+            drop(file);
+            let verdict = written
+                .map_err(storage_error)
+                .and_then(|()| photos.accept_blocking(&part, &sha256));
+            if verdict.is_err() {
+                let _ = std::fs::remove_file(&part);
+            }
+            verdict
+        })
+        .await?
+    }
+
     fn accept_blocking(&self, part: &Path, sha256: &PhotoRef) -> AppResult<(Photo, u64)> {
         let actual = hash_file(part).map_err(storage_error)?;
         if actual != *sha256 {

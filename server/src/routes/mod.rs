@@ -14,6 +14,7 @@ mod public;
 mod stats;
 mod sync;
 mod wall;
+mod wall_photos;
 mod wish_views;
 mod wishes;
 
@@ -50,6 +51,17 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(
             usize::try_from(sync_core::photo::MAX_PHOTO_BYTES).unwrap_or(usize::MAX) + 1024,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            upload_timeout,
+        ));
+    // A camera's picture from the wish wall, made a photo on the relay.
+    let pictures = Router::new()
+        .route("/v1/wall/{id}/photo", post(wall_photos::take))
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(
+            usize::try_from(sync_core::photo::MAX_CAPTURE_BYTES).unwrap_or(usize::MAX) + 1024,
         ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -120,6 +132,7 @@ pub fn app(state: AppState) -> Router {
     let router = Router::new()
         .merge(timed)
         .merge(uploads)
+        .merge(pictures)
         .fallback(|| async { AppError::NotFound("no such endpoint".into()) });
     dashboard::with_security_headers(router)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))

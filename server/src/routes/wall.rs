@@ -11,10 +11,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use sync_core::doc::EventInput;
-use sync_core::model::WishCard;
+use sync_core::model::{Photo, WishCard};
 use sync_core::store::{HeldCard, Leaderboards, LedgerEntry, WallCard};
 use sync_core::workflow::{Reader, Sight, holds};
-use sync_core::{Author, EventId, EventKind, Record, RecordKind, Role, UnitId, UserId, WishId};
+use sync_core::{
+    Author, DeviceId, EventId, EventKind, PhotoRef, Record, RecordKind, Role, UnitId, UserId,
+    WishId,
+};
 
 use super::names::{Names, names_in};
 use crate::auth::AuthUser;
@@ -51,7 +54,7 @@ pub(super) struct WallView {
     names: Names,
 }
 
-fn volunteer(auth: &AuthUser) -> AppResult<Reader> {
+pub(super) fn volunteer(auth: &AuthUser) -> AppResult<Reader> {
     let reader = auth.user.reader();
     if reader.is_volunteer() {
         Ok(reader)
@@ -109,11 +112,14 @@ pub(super) struct Claim {
     for_unit: bool,
 }
 
-/// A fulfilment report.
+/// A fulfilment report, with the photos the volunteer took of the wish lit
+/// up (uploaded first, see `POST /v1/wall/{id}/photo`).
 #[derive(Debug, Deserialize, Default)]
 pub(super) struct Report {
     #[serde(default)]
     note: Option<String>,
+    #[serde(default)]
+    photos: Vec<PhotoRef>,
 }
 
 /// What a wall action did.
@@ -124,14 +130,14 @@ pub(super) struct Outcome {
     held: Option<HeldCard>,
 }
 
-fn parse_id(id: &str) -> AppResult<WishId> {
+pub(super) fn parse_id(id: &str) -> AppResult<WishId> {
     id.parse()
         .map_err(|_| AppError::NotFound(format!("no wish {id}")))
 }
 
 /// The card, if the volunteer may act on it: in their scopes, and one they
 /// may read now, or (for a claim) one they saw on the wall.
-fn card_for(
+pub(super) fn card_for(
     store: &dyn RelayStore,
     auth: &AuthUser,
     reader: &Reader,
@@ -155,12 +161,33 @@ fn card_for(
     if visible { Ok(card) } else { Err(missing()) }
 }
 
-/// Appends `input` to wish `id` as the volunteer's web device.
+/// The photos a volunteer took for a fulfilment, as stored: each must have
+/// been taken through their own web device.
+fn taken_by(store: &dyn RelayStore, device: DeviceId, shas: &[PhotoRef]) -> AppResult<Vec<Photo>> {
+    shas.iter()
+        .map(|sha| match store.stored_photo(sha)? {
+            Some(stored) if stored.uploaded_by == device.to_string() => Ok(Photo {
+                sha256: stored.sha256,
+                bytes: stored.bytes,
+                mime: sync_core::photo::JPEG.to_owned(),
+                width: stored.width,
+                height: stored.height,
+            }),
+            _ => Err(AppError::BadRequest(format!(
+                "photo {sha} was not taken here; send it with POST /v1/wall/{{id}}/photo first"
+            ))),
+        })
+        .collect()
+}
+
+/// Appends `input` to wish `id` as the volunteer's web device, with the
+/// photos `photos` they took for it.
 async fn wall_act(
     state: &AppState,
     auth: AuthUser,
     id: WishId,
     mut input: EventInput,
+    photos: Vec<PhotoRef>,
 ) -> AppResult<Outcome> {
     let reader = volunteer(&auth)?;
     if input.unit.is_none() && input.kind != Some(EventKind::Claim) {
@@ -177,6 +204,7 @@ async fn wall_act(
             // A refused action leaves no trace, not even a device row.
             store.check_event(&user.username, user.role, id, &input)?;
             let device = store.web_device(&user.username, &keys.device_secret(), now_ms())?;
+            input.photos = taken_by(store, device, &photos)?;
             let author = Author {
                 user: user.username.clone(),
                 role: user.role,
@@ -228,7 +256,9 @@ pub(super) async fn claim(
         unit,
         ..EventInput::new(EventKind::Claim)
     };
-    Ok(Json(wall_act(&state, auth, parse_id(&id)?, input).await?))
+    Ok(Json(
+        wall_act(&state, auth, parse_id(&id)?, input, Vec::new()).await?,
+    ))
 }
 
 /// `POST /v1/wall/{id}/check-in`
@@ -238,7 +268,9 @@ pub(super) async fn check_in(
     Path(id): Path<String>,
 ) -> AppResult<Json<Outcome>> {
     let input = EventInput::new(EventKind::CheckIn);
-    Ok(Json(wall_act(&state, auth, parse_id(&id)?, input).await?))
+    Ok(Json(
+        wall_act(&state, auth, parse_id(&id)?, input, Vec::new()).await?,
+    ))
 }
 
 /// `POST /v1/wall/{id}/fulfil`
@@ -248,12 +280,14 @@ pub(super) async fn fulfil(
     Path(id): Path<String>,
     form: Option<Json<Report>>,
 ) -> AppResult<Json<Outcome>> {
-    let note = form.and_then(|f| f.0.note).filter(|n| !n.trim().is_empty());
+    let form = form.map(|f| f.0).unwrap_or_default();
     let input = EventInput {
-        note,
+        note: form.note.filter(|n| !n.trim().is_empty()),
         ..EventInput::new(EventKind::Fulfil)
     };
-    Ok(Json(wall_act(&state, auth, parse_id(&id)?, input).await?))
+    Ok(Json(
+        wall_act(&state, auth, parse_id(&id)?, input, form.photos).await?,
+    ))
 }
 
 /// `POST /v1/wall/{id}/release`
@@ -263,7 +297,9 @@ pub(super) async fn release(
     Path(id): Path<String>,
 ) -> AppResult<Json<Outcome>> {
     let input = EventInput::new(EventKind::Release);
-    Ok(Json(wall_act(&state, auth, parse_id(&id)?, input).await?))
+    Ok(Json(
+        wall_act(&state, auth, parse_id(&id)?, input, Vec::new()).await?,
+    ))
 }
 
 /// Checks a supervisor's dispatch to a registered volunteer or a unit: the

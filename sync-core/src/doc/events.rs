@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{Author, RecordDoc, codec};
 use crate::error::{Error, InvalidInput, Result};
 use crate::ids::{EventId, UnitId, UserId};
-use crate::model::{check_name, check_text};
+use crate::model::{MAX_PHOTOS, Photo, check_name, check_text};
 use crate::workflow::{
     ConflictKind, EventKind, Folded, Hlc, Status, WishEvent, fold, holder_only, holds, may_append,
     next_status,
@@ -37,6 +37,10 @@ pub struct EventInput {
     /// loser instead.
     #[serde(default)]
     pub reverse: bool,
+    /// For fulfil: photos of the wish lit up, added to the card's photos
+    /// with the event (the card's content is otherwise closed by then).
+    #[serde(default)]
+    pub photos: Vec<Photo>,
     /// The last event the author saw, when they decided on what an older
     /// copy of the card showed (a page loaded a while ago). The event is
     /// judged by the card as they saw it: if it was allowed then, it is
@@ -88,7 +92,10 @@ impl RecordDoc {
         now_ms: i64,
     ) -> Result<Status> {
         let event = self.prepare_event(author, input, now_ms)?;
-        self.change(author, now_ms, |tx| codec::write_event(tx, &event))?;
+        self.change(author, now_ms, |tx| {
+            codec::write_event(tx, &event)?;
+            super::photos::add(tx, &input.photos)
+        })?;
         Ok(self.wish()?.state.status)
     }
 
@@ -131,6 +138,18 @@ impl RecordDoc {
         }
         if let Some(note) = &input.note {
             check_text("note", note)?;
+        }
+        if !input.photos.is_empty() {
+            if kind != EventKind::Fulfil {
+                return Err(InvalidInput::new(
+                    "only a fulfilment comes with photos",
+                    kind.as_str(),
+                )
+                .into());
+            }
+            if card.photos.len() + input.photos.len() > MAX_PHOTOS {
+                return Err(InvalidInput::new(format!("more than {MAX_PHOTOS} photos"), "").into());
+            }
         }
         let needs_reason = matches!(kind, EventKind::Reject | EventKind::RequestInfo);
         if needs_reason && input.note.as_deref().is_none_or(|n| n.trim().is_empty()) {

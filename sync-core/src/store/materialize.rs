@@ -49,6 +49,21 @@ pub(crate) fn materialize(
     Ok(())
 }
 
+/// Materializes every wish card again from its document: a migration that
+/// adds columns derived from the fold runs it, so that cards stored before
+/// read as new ones do. Each keeps its `updated_at`.
+pub(crate) fn rematerialize_wishes(tx: &Transaction<'_>) -> Result<()> {
+    let rows: Vec<(Vec<u8>, i64)> = tx
+        .prepare("SELECT doc, updated_at FROM records WHERE kind = 'wish' ORDER BY seq")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (doc, updated_at) in rows {
+        let record = crate::doc::RecordDoc::load(&doc)?.read()?;
+        materialize(tx, &record, false, updated_at)?;
+    }
+    Ok(())
+}
+
 fn household(
     tx: &Transaction<'_>,
     h: &Household,

@@ -70,7 +70,13 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../../migrations/004_devices.sql")),
         M::up(include_str!("../../migrations/005_clock.sql")),
         M::up(include_str!("../../migrations/006_photos.sql")),
-        M::up(include_str!("../../migrations/007_wall.sql")),
+        M::up_with_hook(
+            include_str!("../../migrations/007_wall.sql"),
+            |tx: &Transaction<'_>| {
+                materialize::rematerialize_wishes(tx)
+                    .map_err(|e| rusqlite_migration::HookError::Hook(e.to_string()))
+            },
+        ),
     ])
 });
 

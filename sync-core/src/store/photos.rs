@@ -113,6 +113,43 @@ impl Store {
         {
             return Err(InvalidInput::new(format!("more than {MAX_PHOTOS} photos"), "").into());
         }
+        let processed = self.take_photo(picture)?;
+        let patch = WishPatch {
+            add_photos: vec![processed.photo.clone()],
+            ..WishPatch::default()
+        };
+        self.update_wish(author, wish, &patch)?;
+        Ok(processed.photo)
+    }
+
+    /// Reports a claimed wish done with a photo of it lit up: makes the
+    /// camera's `picture` a photo as [`Store::add_photo`] does, keeps its
+    /// bytes for the upload queue, and appends the fulfilment with it.
+    pub fn fulfil_with_photo(
+        &mut self,
+        author: &Author,
+        wish: WishId,
+        note: Option<String>,
+        picture: &[u8],
+    ) -> Result<Photo> {
+        let input = EventInput {
+            note,
+            ..EventInput::new(EventKind::Fulfil)
+        };
+        // Refused before any decoding when the fulfilment is not allowed.
+        self.check_event(&author.user, author.role, wish, &input)?;
+        let processed = self.take_photo(picture)?;
+        let input = EventInput {
+            photos: vec![processed.photo.clone()],
+            ..input
+        };
+        self.append_event(author, wish, &input)?;
+        Ok(processed.photo)
+    }
+
+    /// Makes the camera's `picture` a photo and keeps its bytes as this
+    /// phone's own, before anything refers to them.
+    fn take_photo(&mut self, picture: &[u8]) -> Result<photo::Processed> {
         let processed = photo::process(picture)?;
         let now = self.now();
         self.conn
@@ -125,12 +162,7 @@ impl Store {
                 processed.data,
                 now
             ])?;
-        let patch = WishPatch {
-            add_photos: vec![processed.photo.clone()],
-            ..WishPatch::default()
-        };
-        self.update_wish(author, wish, &patch)?;
-        Ok(processed.photo)
+        Ok(processed)
     }
 
     /// Takes a photo off a wish card, as an edit. Its bytes stay until no

@@ -433,12 +433,19 @@ fn check_events(
     if let Record::Wish(after) = incoming.after {
         check_workflow(after, &new_events)?;
         if let Some(Record::Wish(before)) = incoming.before {
+            let has = |kind: EventKind| new_events.iter().any(|(e, _)| e.kind == kind);
+            // A fulfilment may bring photos of the wish lit up, and take
+            // none away.
+            let photos_added_only = after.photos.len() > before.photos.len()
+                && before.photos.iter().all(|p| after.photos.contains(p));
+            let photos_edited =
+                before.photos != after.photos && !(photos_added_only && has(EventKind::Fulfil));
             let edited = before.text != after.text
                 || before.category != after.category
                 || before.urgency != after.urgency
-                || before.photos != after.photos
+                || photos_edited
                 || before.household != after.household;
-            if edited && !new_events.iter().any(|(e, _)| e.kind == EventKind::Edit) {
+            if edited && !has(EventKind::Edit) {
                 return Err(Refusal::new(
                     RejectCode::Workflow,
                     "a wish's content changed without an edit event",

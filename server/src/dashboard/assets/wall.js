@@ -107,18 +107,39 @@ function delivery(d) {
     h('dt', {}, w('phone')), h('dd', {}, d.phone ? h('a', { href: `tel:${d.phone.replace(/[^0-9+]/g, '')}` }, d.phone) : ''));
 }
 
+/** Sends a camera's picture for wish `id`; resolves to its photo reference. */
+async function sendPicture(id, file) {
+  const response = await fetch(path(id, 'photo'), {
+    method: 'POST',
+    headers: { 'Content-Type': file.type || 'application/octet-stream', 'X-CSRF-Token': session.csrf, Accept: 'application/json' },
+    body: file,
+    credentials: 'same-origin',
+  });
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, data?.error ?? 'error', data?.message ?? response.statusText);
+  return data;
+}
+
 function fulfilForm(card) {
   const id = `note-${card.id}`;
+  const photoId = `photo-${card.id}`;
   const note = h('textarea', { id, name: 'note', rows: 3, maxlength: 2000, placeholder: w('fulfil.placeholder') });
+  const picture = h('input', { id: photoId, name: 'photo', type: 'file', accept: 'image/jpeg,image/png', capture: 'environment' });
   const form = h('form', { class: 'fulfil', hidden: true },
     h('label', { for: id }, w('fulfil.note')),
     note,
+    h('label', { for: photoId }, w('fulfil.photo')),
+    picture,
     h('div', { class: 'actions' },
       h('button', { type: 'submit', class: 'primary' }, w('fulfil.submit')),
       h('button', { type: 'button', class: 'secondary', onclick: () => { form.hidden = true; } }, w('cancel'))));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    act(form.querySelector('button[type=submit]'), () => post(path(card.id, 'fulfil'), { note: note.value.trim() || null }), w('fulfilled'));
+    act(form.querySelector('button[type=submit]'), async () => {
+      const file = picture.files?.[0];
+      const photos = file ? [(await sendPicture(card.id, file)).sha256] : [];
+      await post(path(card.id, 'fulfil'), { note: note.value.trim() || null, photos });
+    }, w('fulfilled'));
   });
   return form;
 }
