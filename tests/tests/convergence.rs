@@ -165,6 +165,7 @@ struct Tally {
     settle_passes: usize,
     conflicts: usize,
     resolved: usize,
+    reversed: usize,
 }
 
 impl Tally {
@@ -182,6 +183,7 @@ impl Tally {
         self.settle_passes += other.settle_passes;
         self.conflicts += other.conflicts;
         self.resolved += other.resolved;
+        self.reversed += other.reversed;
     }
 }
 
@@ -574,6 +576,7 @@ impl World {
         };
         let replica = &mut self.replicas[r];
         replica.store.append_event(&replica.author, id, &input)?;
+        self.tally.reversed += usize::from(input.reverse);
         let actor = replica.author.user.as_str().to_owned();
         self.appended
             .push((id, (actor, EventKind::ResolveConflict, None, None, None)));
@@ -692,15 +695,23 @@ impl World {
                     }
                 };
                 let open: Vec<_> = card.state.open_conflicts().collect();
-                match open.get(usize::from(pick) % open.len().max(1)) {
-                    Some(conflict) => {
-                        input.target = Some(conflict.event);
-                        // Now and then a lost claim is given the wish instead.
-                        input.reverse = pick.is_multiple_of(3)
-                            && conflict.kind == ConflictKind::Superseded
-                            && matches!(conflict.event_kind, EventKind::Claim | EventKind::Assign);
-                    }
-                    None => input.target = Some(EventId::random()),
+                let races: Vec<_> = open
+                    .iter()
+                    .filter(|c| {
+                        c.kind == ConflictKind::Superseded
+                            && matches!(c.event_kind, EventKind::Claim | EventKind::Assign)
+                    })
+                    .collect();
+                let at = |n: usize| usize::from(pick) % n.max(1);
+                if !races.is_empty() && !pick.is_multiple_of(3) {
+                    // A lost claim is given the wish instead.
+                    input.target = Some(races[at(races.len())].event);
+                    input.reverse = true;
+                } else {
+                    input.target = Some(match open.get(at(open.len())) {
+                        Some(conflict) => conflict.event,
+                        None => EventId::random(),
+                    });
                 }
             }
             EventKind::Edit => return self.edit_wish(r, wish, Some("补充说明"), None, None),
@@ -1658,6 +1669,52 @@ fn two_concurrent_claims_resolve_the_same_way_in_either_delivery_order() {
                     .count(),
                 2
             );
+        }
+    }
+}
+
+#[test]
+fn a_claim_race_resolved_the_other_way_converges_in_either_delivery_order() {
+    for (first, second) in [(2, 3), (3, 2)] {
+        let mut world = race_world(2);
+        world.event(2, 0, EventKind::Claim, 0).expect("li claims");
+        world.event(3, 0, EventKind::Claim, 0).expect("zhao claims");
+        deliver_in_order(&mut world, first, second, 1);
+        // li won by the clock and lights the wish up.
+        world.event(2, 0, EventKind::Fulfil, 1).expect("li fulfils");
+        world.settle();
+        // The supervisor gives the wish to zhao instead (pick 1 reverses a
+        // claim race; see `event_on`).
+        world.op(
+            1,
+            &Op::Event {
+                wish: 0,
+                kind: EventKind::ResolveConflict,
+                pick: 1,
+            },
+        );
+        world.settle();
+        world.check().expect("converged after the reversal");
+        for r in 0..world.n() {
+            let card = card(&world, r);
+            assert_eq!(card.state.status, Status::Claimed, "replica {r}");
+            assert_eq!(card.state.claimant.as_deref(), Some("zhao"), "replica {r}");
+            let overturned: Vec<_> = card
+                .state
+                .conflicts
+                .iter()
+                .filter(|c| c.kind == ConflictKind::Overturned)
+                .collect();
+            assert_eq!(
+                overturned.len(),
+                1,
+                "li's claim, overturned: {:?}",
+                card.state.conflicts
+            );
+            assert!(overturned[0].resolved);
+            let open: Vec<_> = card.state.open_conflicts().collect();
+            assert_eq!(open.len(), 1, "li's fulfilment no longer counts: {open:?}");
+            assert_eq!(open[0].event_kind, EventKind::Fulfil);
         }
     }
 }
