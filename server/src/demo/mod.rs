@@ -17,13 +17,15 @@ use sync_core::{
 
 use crate::accounts;
 use crate::auth::Keys;
-use crate::config::Settings;
 use crate::error::{AppError, AppResult};
 use crate::store::RelayStore;
 
 mod devices;
 mod photos;
 mod wall;
+mod welcome;
+
+pub use welcome::print_welcome;
 
 /// Every demo user's password.
 pub const DEMO_PASSWORD: &str = "doorstep-demo";
@@ -572,34 +574,4 @@ fn confirm_round(
         phone.sync(relay)?;
     }
     Ok(())
-}
-
-/// Prints where the relay listens and how to log in.
-pub fn print_welcome(settings: &Settings, seeded: bool) {
-    let url = format!("http://{}", settings.listen);
-    let what = if seeded { "seeded" } else { "reusing" };
-    println!("Doorstep demo relay ({what} {})", settings.db.display());
-    println!("  URL:       {url}");
-    println!("  health:    {url}/healthz");
-    if settings.public_page {
-        println!("  public:    {url}/public/ (the published counts, no login)");
-    }
-    println!("  password:  {DEMO_PASSWORD} (every demo user)");
-    println!("  admin:     admin (district longgang)");
-    println!(
-        "  supervisors: chen (longgang), liu (longgang/yuanshan), zhou (longgang/buji), wu (longgang/bantian)"
-    );
-    println!(
-        "  workers:   {} (one per community); {} (xikeng, whose phone was lost)",
-        WORKERS.join(", "),
-        devices::LOST_PHONE_USER
-    );
-    println!("  volunteers: {}", wall::welcome());
-    println!(
-        "  try:       TOKEN=$(curl -s {url}/v1/auth/login -H 'content-type: application/json' \\"
-    );
-    println!(
-        "               -d '{{\"username\":\"chen\",\"password\":\"{DEMO_PASSWORD}\",\"device_id\":\"00000000-0000-4000-8000-000000000001\",\"device_name\":\"curl\"}}' | jq -r .access_token)"
-    );
-    println!("             curl -s {url}/v1/stats -H \"authorization: Bearer $TOKEN\"");
 }

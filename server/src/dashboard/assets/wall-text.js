@@ -62,6 +62,8 @@ const zh = {
   'col.done': '完成',
   error: '操作没有成功：{message}',
   retry: '重试',
+  'error.photo_too_large': '照片太大了（最多 40 MB），请换一张。',
+  'error.photo_refused': '这张照片用不了，请拍一张 JPEG 或 PNG 照片。',
   'load.error': '心愿墙加载失败：{message}',
 };
 
@@ -123,6 +125,8 @@ const en = {
   'col.done': 'Done',
   error: 'That did not work: {message}',
   retry: 'Try again',
+  'error.photo_too_large': 'That photo is too large (40 MB at most); please take another.',
+  'error.photo_refused': 'That photo cannot be used; please take a JPEG or PNG photo.',
   'load.error': 'The wish wall did not load: {message}',
 };
 

@@ -67,7 +67,9 @@ async function act(button, run, done) {
     await run();
     toast(done, 'ok');
   } catch (e) {
-    if (e instanceof ApiError && e.code === 'claim_lost') toast(w('claim.lost'), 'warn');
+    const code = e instanceof ApiError ? e.code : '';
+    if (code === 'claim_lost') toast(w('claim.lost'), 'warn');
+    else if (['photo_too_large', 'photo_refused'].includes(code)) toast(w(`error.${code}`), 'error');
     else toast(w('error', { message: e.message }), 'error');
   }
   await load();
