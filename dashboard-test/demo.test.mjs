@@ -232,8 +232,8 @@ describe('the demo district in the dashboard', { timeout: 600_000 }, () => {
     const held = page.locator('main tr[data-held]');
     assert.equal(await held.count(), 2, 'a visit and a card held');
     for (const row of await held.all()) {
-      assert.match(await row.textContent(), /xu 的已挂失设备/);
-      assert.match(await row.textContent(), /由 wang 的手机带回/);
+      assert.match(await row.textContent(), /徐小明 的已挂失设备/);
+      assert.match(await row.textContent(), /由 王秀英 的手机带回/);
     }
     const heldCount = page.locator('nav a[href="/devices"] .count');
     assert.equal(await heldCount.textContent(), '2', 'the header counts held work');
@@ -266,7 +266,7 @@ describe('the demo district in the dashboard', { timeout: 600_000 }, () => {
     await open(`/wishes/${record}`);
     await page.getByRole('heading', { level: 1, name: text }).waitFor();
     await page.locator('.badges .status-submitted').waitFor();
-    assert.match(await page.locator('#timeline li').first().textContent(), /xu/);
+    assert.match(await page.locator('#timeline li').first().textContent(), /徐小明/);
 
     // Decided meanwhile elsewhere (here by a request of its own): the stale
     // row's button says so in the page's words, and the list is redrawn.

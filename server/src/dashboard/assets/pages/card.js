@@ -91,7 +91,7 @@ function timeline(card, history) {
       h('div', { class: 'tl-body' },
         what,
         h('p', { class: 'who muted small' },
-          h('strong', {}, entry.user ?? '?'), ' · ', label('role', entry.role), ' · ', device(entry))));
+          h('strong', {}, entry.user ? personName(entry.user) : '?'), ' · ', label('role', entry.role), ' · ', device(entry))));
   });
   return h('ol', { class: 'timeline', id: 'timeline' }, items);
 }

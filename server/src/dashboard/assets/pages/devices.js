@@ -5,7 +5,7 @@
 
 import { api } from '../api.js';
 import { t, label } from '../i18n.js';
-import { h, heading, table, empty, link, time, ago, fmtTime, fmtNum, duration, scopeName, shortId } from '../ui.js';
+import { h, heading, table, empty, link, time, ago, fmtTime, fmtNum, duration, scopeName, shortId, personName } from '../ui.js';
 import { perform } from '../actions.js';
 
 /** "3 天前", with the date and time on hover. */
@@ -16,8 +16,8 @@ const count = (key, n) => (n === 1 ? t(`${key}.one`) : t(key, { n: fmtNum(n) }))
 function who(d) {
   const name = d.kind === 'phone' ? d.name : '';
   return [
-    h('strong', {}, d.username),
-    h('div', { class: 'muted small' }, [name, label('card.device', d.kind)].filter(Boolean).join(' · ')),
+    h('strong', {}, personName(d.username)),
+    h('div', { class: 'muted small' }, [personName(d.username) === d.username ? '' : d.username, name, label('card.device', d.kind)].filter(Boolean).join(' · ')),
     d.clock_wrong && d.clock_offset_ms !== null
       ? h('div', { class: 'small clock-note', title: t('devices.clock.title') },
         t(d.clock_offset_ms > 0 ? 'devices.clock.ahead' : 'devices.clock.behind', { span: duration(d.clock_offset_ms) }))
@@ -51,7 +51,7 @@ function devicesTable(devices) {
   });
 }
 
-const person = (a) => a.user ?? shortId(a.device);
+const person = (a) => (a.user ? personName(a.user) : shortId(a.device));
 
 function record(x) {
   const text = x.preview || shortId(x.record);
