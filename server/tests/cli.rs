@@ -267,3 +267,96 @@ fn settings_come_from_a_file_and_the_environment() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown"));
 }
+
+#[test]
+fn places_units_and_people_are_named_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("district.sqlite");
+    let db = db.to_str().unwrap();
+    stdout(&run(&[
+        "place",
+        "name",
+        "longgang/yuanshan/xikeng",
+        "西坑社区",
+        "--db",
+        db,
+    ]));
+    stdout(&run(&[
+        "unit",
+        "add",
+        "shuiwu",
+        "--name",
+        "龙岗区水务局",
+        "--db",
+        db,
+    ]));
+    stdout(&run(&[
+        "user",
+        "add",
+        "--db",
+        db,
+        "--username",
+        "zhangjg",
+        "--role",
+        "volunteer",
+        "--scope",
+        "longgang",
+        "--password",
+        "unit member 1",
+        "--unit",
+        "shuiwu",
+        "--name",
+        "张建国",
+        "--phone",
+        "138 0013 8000",
+    ]));
+    let users = stdout(&run(&["user", "list", "--db", db]));
+    let row = users.lines().find(|l| l.starts_with("zhangjg")).unwrap();
+    assert!(row.contains("张建国") && row.contains("shuiwu"), "{users}");
+    let units = stdout(&run(&["unit", "list", "--db", db]));
+    assert!(
+        units.contains("龙岗区水务局") && units.contains("zhangjg"),
+        "{units}"
+    );
+    let places = stdout(&run(&["place", "list", "--db", db]));
+    assert!(places.contains("longgang/yuanshan/xikeng") && places.contains("西坑社区"));
+
+    // Mistakes are said plainly and change nothing.
+    for (args, why) in [
+        (
+            vec!["user", "set", "zhangjg", "--unit", "nosuchunit"],
+            "partner unit nosuchunit",
+        ),
+        (
+            vec!["user", "set", "zhangjg", "--phone", "call me"],
+            "phone number",
+        ),
+        (
+            vec!["user", "set", "nobody", "--name", "某人"],
+            "user nobody",
+        ),
+        (vec!["place", "name", "not a/path!", "某地"], "scope"),
+        (vec!["place", "name", "longgang"], "--clear"),
+        (
+            vec!["unit", "add", "bad id!", "--name", "某单位"],
+            "unit id",
+        ),
+    ] {
+        let mut args = args;
+        args.extend(["--db", db]);
+        let out = run(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+    assert_eq!(stdout(&run(&["user", "list", "--db", db])), users);
+    stdout(&run(&[
+        "place",
+        "name",
+        "longgang/yuanshan/xikeng",
+        "--clear",
+        "--db",
+        db,
+    ]));
+    assert!(!stdout(&run(&["place", "list", "--db", db])).contains("西坑社区"));
+}

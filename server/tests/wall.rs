@@ -474,3 +474,36 @@ fn dispatch_offers_registered_claimants_and_marks_free_text() {
     assert_eq!(stats["communities"][0]["name"], "西坑社区");
     assert_eq!(stats["streets"][0]["name"], "园山街道");
 }
+
+#[test]
+fn the_settings_file_names_places_and_sets_the_points_rules() {
+    let points: sync_core::points::PointsRules =
+        toml::from_str("base = 7\nby_urgency = { high = 40 }\nbonus = 0").unwrap();
+    let settings = server::config::Settings {
+        places: [(XIKENG.to_owned(), "西坑社区".to_owned())].into(),
+        points,
+        ..server::config::Settings::default()
+    };
+    let relay = TestRelay::start_with(settings);
+    relay.add_user("hu", Role::Volunteer, &["longgang/yuanshan"]);
+    let chen = Api::login(&relay.url, "chen", PASSWORD).unwrap();
+    let (_, names) = chen.get("/v1/names");
+    assert_eq!(names["places"][XIKENG], "西坑社区");
+
+    let mut wang = HttpPhone::login(&relay.url, "wang", PASSWORD, clock()).unwrap();
+    let home = household(&mut wang);
+    let open = card(&mut wang, home, "给欧阳奶奶配一台轮椅");
+    wang.sync().unwrap();
+    approve(&chen, open);
+    let hu = Api::login(&relay.url, "hu", PASSWORD).unwrap();
+    for step in ["claim", "fulfil"] {
+        assert_eq!(
+            hu.post(&format!("/v1/wall/{open}/{step}"), json!({})).0,
+            StatusCode::OK
+        );
+    }
+    confirm(&mut wang, open, 5);
+    // High urgency is worth 40 here, and there is no bonus.
+    let (_, wall) = hu.get("/v1/wall");
+    assert_eq!(wall["points"], 40);
+}
