@@ -84,7 +84,7 @@ fn photos_join_an_approved_card_only_with_its_fulfilment() {
 
     let lit = card(&relay.store, honest);
     assert_eq!(lit.state.status, Status::Fulfilled);
-    assert_eq!(lit.photos, [photo.clone()]);
+    assert_eq!(lit.photos, std::slice::from_ref(&photo));
     assert!(card(&relay.store, sneaky).photos.is_empty());
     // The worker's phone receives the photo's reference with the card.
     wang.sync(&mut relay);
