@@ -182,6 +182,9 @@ describe('the demo district in the dashboard', { timeout: 600_000 }, () => {
     const boards = page.locator('#leaderboards');
     assert.ok(await boards.locator('tbody tr').count() >= 4, 'volunteers and the unit on the leaderboards');
     assert.match(await boards.innerText(), /胡志强[\s\S]*龙岗区水务局|龙岗区水务局[\s\S]*胡志强/);
+    assert.equal(await boards.locator('#boards-streets li').count(), 3, 'a line per street');
+    assert.equal(await boards.locator('#boards-communities li').count(), 6, 'a line per community');
+    assert.match(await boards.locator('#boards-communities').innerText(), /西坑社区/);
     assert.match(await page.locator('main').textContent(), /西坑社区/, 'places by their names');
     await shot('stats');
     if (process.env.DOCS_SCREENSHOT) {

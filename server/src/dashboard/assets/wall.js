@@ -224,6 +224,7 @@ function board(title, list, name, mine) {
 function pointsTab() {
   const me = view.me;
   const streets = Object.entries(view.boards.by_street ?? {});
+  const communities = Object.entries(view.boards.by_community ?? {});
   return [
     h('h1', { tabindex: '-1' }, w('tab.points')),
     h('section', { class: 'board me-total' },
@@ -238,6 +239,7 @@ function pointsTab() {
     board(w('boards.volunteers'), view.boards.volunteers, personName, me.user),
     board(w('boards.units'), view.boards.units, unitName, me.unit),
     streets.map(([street, list]) => board(w('boards.street', { place: scopeName(street) }), list, personName, me.user)),
+    communities.map(([place, list]) => board(w('boards.street', { place: scopeName(place) }), list, personName, me.user)),
   ];
 }
 

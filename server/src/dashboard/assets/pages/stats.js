@@ -38,12 +38,19 @@ function leaderboards(boards, scope) {
         { label: t('col.done'), class: 'num', cell: (x) => fmtNum(x.wishes) },
       ], list.slice(0, 10).map((x, i) => ({ ...x, rank: i + 1 })), { caption: title })
       : h('p', { class: 'empty' }, t('empty')));
+  // The first three of each street and community.
+  const places = (byPlace) => Object.entries(byPlace ?? {}).map(([place, list]) => h('li', {},
+    h('strong', {}, scopeName(place)), t('colon'),
+    list.slice(0, 3).map((x) => `${personName(x.who)} ${fmtNum(x.points)}`).join('、')));
   return h('section', { class: 'panel', id: 'leaderboards', 'aria-labelledby': 'boards-h' },
     h('h2', { id: 'boards-h' }, t('stats.boards')),
     h('p', { class: 'muted small' }, t('stats.boards.intro')),
     h('div', { class: 'grid two' },
       board(t('stats.boards.volunteers'), boards.volunteers, personName),
       board(t('stats.boards.units'), boards.units, unitName)),
+    h('div', { class: 'grid two' },
+      h('div', { class: 'board' }, h('h3', {}, t('stats.boards.by_street')), h('ul', { class: 'plain', id: 'boards-streets' }, places(boards.by_street))),
+      h('div', { class: 'board' }, h('h3', {}, t('stats.boards.by_community')), h('ul', { class: 'plain', id: 'boards-communities' }, places(boards.by_community)))),
     h('p', {}, h('a', { class: 'button secondary', href: `/v1/export/points.csv${query({ scope })}`, download: '' }, t('stats.ledger'))));
 }
 
