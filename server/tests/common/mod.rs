@@ -14,7 +14,7 @@ use server::state::AppState;
 use sync_core::doc::EventInput;
 use sync_core::model::{Category, Urgency};
 use sync_core::store::Clock;
-use sync_core::{EventKind, NewHousehold, NewWish, Role, ScopePath, UserId, WishId};
+use sync_core::{EventKind, HouseholdId, NewHousehold, NewWish, Role, ScopePath, UserId, WishId};
 
 pub const PASSWORD: &str = "correct horse battery";
 pub const XIKENG: &str = "longgang/yuanshan/xikeng";
@@ -158,6 +158,13 @@ pub fn new_card(phone: &mut HttpPhone, text: &str) -> WishId {
             },
         )
         .unwrap();
+    submitted_card(phone, home, text)
+}
+
+/// A submitted wish card with `text` of household `home`, made on `phone`
+/// (not yet synced).
+pub fn submitted_card(phone: &mut HttpPhone, home: HouseholdId, text: &str) -> WishId {
+    let p = &mut phone.phone;
     let id = p
         .store
         .create_wish(

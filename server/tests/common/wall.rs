@@ -5,7 +5,7 @@ use doorstep_tests::http::{Api, HttpPhone};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sync_core::doc::EventInput;
-use sync_core::model::{Category, NewHousehold, NewVisit, NewWish, Urgency};
+use sync_core::model::{NewHousehold, NewVisit};
 use sync_core::{EventKind, HouseholdId, Role, ScopePath, UnitId, UserId, WishId};
 
 use super::{TestRelay, XIKENG};
@@ -75,24 +75,7 @@ pub fn household(wang: &mut HttpPhone) -> HouseholdId {
 
 /// A submitted card of `home`.
 pub fn card(wang: &mut HttpPhone, home: HouseholdId, text: &str) -> WishId {
-    let p = &mut wang.phone;
-    let id = p
-        .store
-        .create_wish(
-            &p.author,
-            &NewWish {
-                household: home,
-                text: text.into(),
-                category: Category::MobilityAid,
-                urgency: Urgency::High,
-                photos: vec![],
-            },
-        )
-        .unwrap();
-    p.store
-        .append_event(&p.author, id, &EventInput::new(EventKind::Submit))
-        .unwrap();
-    id
+    super::submitted_card(wang, home, text)
 }
 
 pub fn approve(chen: &Api, id: WishId) {
