@@ -360,3 +360,52 @@ fn places_units_and_people_are_named_from_the_command_line() {
     ]));
     assert!(!stdout(&run(&["place", "list", "--db", db])).contains("西坑社区"));
 }
+
+#[test]
+fn a_listing_read_only_in_part_ends_quietly_and_lines_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("district.sqlite");
+    let db = db.to_str().unwrap();
+    for n in 0..30 {
+        stdout(&run(&[
+            "user",
+            "add",
+            "--db",
+            db,
+            "--username",
+            &format!("worker{n}"),
+            "--role",
+            "worker",
+            "--scope",
+            "longgang/yuanshan/xikeng",
+            "--password",
+            "a long password",
+        ]));
+    }
+    let listing = stdout(&run(&["user", "list", "--db", db]));
+    // Columns line up: every row's role starts where the header's does.
+    let column = listing.lines().next().unwrap().find("role").unwrap();
+    for line in listing.lines().skip(1) {
+        assert_eq!(line.find("worker "), Some(column), "{listing}");
+    }
+    // `doorstep user list | head -1`: the reader is gone before the rows.
+    for command in [
+        ["user", "list"],
+        ["device", "list"],
+        ["unit", "list"],
+        ["place", "list"],
+    ] {
+        let mut child = Command::new(BIN)
+            .args(command)
+            .args(["--db", db])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{command:?}: {err}");
+        assert!(out.status.success(), "{command:?}: {err}");
+    }
+}

@@ -1,6 +1,6 @@
 //! The `doorstep` command line.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +8,17 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use sync_core::store::{CLOCK_BOUND_MS, RevokeKind};
 use sync_core::{DeviceId, Role, ScopePath, Store, UnitId, UserId};
+
+/// Writes one line of a listing to standard output. A reader that stops
+/// early (`doorstep user list | head`) ends the listing quietly: the
+/// function returns `Ok(())` instead of panicking on a closed pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            return Ok(());
+        }
+    };
+}
 
 mod people;
 
@@ -416,14 +427,18 @@ fn user(command: UserCommand) -> AppResult<()> {
         }
         UserCommand::List { db } => {
             let users = open(&db)?.list_users()?;
-            println!(
+            out!(
                 "{:<20} {:<11} {:<9} {:<12} {:<10} scopes",
-                "user", "role", "status", "name", "unit"
+                "user",
+                "role",
+                "status",
+                "name",
+                "unit"
             );
             for u in users {
                 let scopes: Vec<&str> = u.scopes.iter().map(ScopePath::as_str).collect();
                 let status = if u.disabled { "disabled" } else { "active" };
-                println!(
+                out!(
                     "{:<20} {:<11} {:<9} {:<12} {:<10} {}",
                     u.username,
                     u.role,
@@ -503,9 +518,14 @@ fn find_device(store: &Store, text: &str) -> AppResult<DeviceId> {
 fn list_devices(db: &DbArg) -> AppResult<()> {
     let devices = open(db)?.list_devices()?;
     let now = now_ms();
-    println!(
+    out!(
         "{:<36}  {:<14} {:<5} {:<8} {:<12} {:<22} name",
-        "device", "user", "kind", "status", "last seen", "unsynced"
+        "device",
+        "user",
+        "kind",
+        "status",
+        "last seen",
+        "unsynced"
     );
     let mut stranded = 0;
     for d in devices {
@@ -536,13 +556,19 @@ fn list_devices(db: &DbArg) -> AppResult<()> {
         } else {
             format!("  ({})", notes.join("; "))
         };
-        println!(
+        out!(
             "{:<36}  {:<14} {:<5} {:<8} {:<12} {:<22} {}{notes}",
-            d.id, d.username, d.kind, d.standing, seen, unsynced, d.name
+            d.id,
+            d.username,
+            d.kind,
+            d.standing,
+            seen,
+            unsynced,
+            d.name
         );
     }
     if stranded > 0 {
-        println!(
+        out!(
             "\n{stranded} device(s) hold work that has not reached the relay and have not synced for days: find them, or have a colleague's phone meet them"
         );
     }

@@ -1,6 +1,8 @@
 //! `doorstep place`, `doorstep unit` and `doorstep user set`: display names
 //! of places and people, and partner units.
 
+use std::io::Write;
+
 use clap::Subcommand;
 use sync_core::{ScopePath, UnitId, UserId};
 
@@ -117,7 +119,7 @@ pub(super) fn place(command: PlaceCommand) -> AppResult<()> {
         }
         PlaceCommand::List { db } => {
             for (path, name) in open(&db)?.place_names()? {
-                println!("{path:<32} {name}");
+                out!("{path:<32} {name}");
             }
             Ok(())
         }
@@ -136,10 +138,10 @@ pub(super) fn unit(command: UnitCommand) -> AppResult<()> {
             Ok(())
         }
         UnitCommand::List { db } => {
-            println!("{:<16} {:<24} members", "unit", "name");
+            out!("{:<16} {:<24} members", "unit", "name");
             for unit in open(&db)?.units()? {
                 let members: Vec<&str> = unit.members.iter().map(UserId::as_str).collect();
-                println!("{:<16} {:<24} {}", unit.id, unit.name, members.join(","));
+                out!("{:<16} {:<24} {}", unit.id, unit.name, members.join(","));
             }
             Ok(())
         }
