@@ -241,9 +241,13 @@ impl WishCard {
 
 /// Any record, as read from its document.
 #[derive(Clone, PartialEq, Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "records are read one at a time; boxing the card buys nothing"
+// Large only where pointers are 64 bits (not on wasm32).
+#[cfg_attr(
+    target_pointer_width = "64",
+    expect(
+        clippy::large_enum_variant,
+        reason = "records are read one at a time; boxing the card buys nothing"
+    )
 )]
 pub enum Record {
     /// A household.
@@ -334,6 +338,7 @@ pub struct NewHousehold {
 /// A change to some fields of a household; `None` leaves a field alone, so
 /// two phones editing different fields both keep their edits.
 #[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HouseholdPatch {
     /// New address.
     pub address: Option<String>,
@@ -385,6 +390,7 @@ pub struct NewWish {
 
 /// A change to some fields of a wish card.
 #[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WishPatch {
     /// New text.
     pub text: Option<String>,

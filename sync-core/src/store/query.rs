@@ -12,8 +12,10 @@ use crate::ids::{HouseholdId, ScopePath};
 use crate::model::{Category, Urgency};
 use crate::workflow::Status;
 
-/// Which wish cards to list. Empty fields do not filter.
+/// Which wish cards to list. Empty fields do not filter (and may be left
+/// out of its JSON).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WishFilter {
     /// Only cards in one of these scopes (the caller's scopes); empty means all.
     pub scopes: Vec<ScopePath>,
@@ -365,18 +367,33 @@ impl Store {
             .conn
             .prepare("SELECT * FROM visits WHERE household_id = ?1 ORDER BY visited_at DESC, id")?;
         let rows = stmt
-            .query_map([household.to_string()], |r| {
-                Ok(VisitRow {
-                    id: r.get("id")?,
-                    household: r.get("household_id")?,
-                    community: r.get("community")?,
-                    worker: r.get("worker")?,
-                    visited_at: r.get("visited_at")?,
-                    notes: r.get("notes")?,
-                    needs: r.get("needs")?,
-                    follow_up: r.get("follow_up")?,
-                })
-            })?
+            .query_map([household.to_string()], visit_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Visits made at or after `since` (ms), under the given scopes (all if
+    /// empty), most recent first: a worker's day.
+    pub fn visits_since(
+        &self,
+        scopes: &[ScopePath],
+        since: i64,
+        limit: u32,
+    ) -> Result<Vec<VisitRow>> {
+        let mut args = vec![Sql::Integer(since)];
+        let mut wheres = vec!["visited_at >= ?1".to_owned()];
+        if !scopes.is_empty() {
+            let scopes: Vec<&ScopePath> = scopes.iter().collect();
+            wheres.push(scope_clause("community", &scopes, &mut args));
+        }
+        let sql = format!(
+            "SELECT * FROM visits WHERE {} ORDER BY visited_at DESC, id LIMIT {}",
+            wheres.join(" AND "),
+            limit.clamp(1, 500)
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map(params_from_iter(args.iter()), visit_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -420,4 +437,17 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
+}
+
+fn visit_row(r: &Row<'_>) -> rusqlite::Result<VisitRow> {
+    Ok(VisitRow {
+        id: r.get("id")?,
+        household: r.get("household_id")?,
+        community: r.get("community")?,
+        worker: r.get("worker")?,
+        visited_at: r.get("visited_at")?,
+        notes: r.get("notes")?,
+        needs: r.get("needs")?,
+        follow_up: r.get("follow_up")?,
+    })
 }

@@ -9,6 +9,20 @@ use super::Store;
 use crate::error::{Error, InvalidInput, Result};
 use crate::ids::RecordId;
 
+/// The records (`id`, `updated_at`) holding local changes peer `?1` has not
+/// acknowledged, refused ones excluded; `?2` is the peer's push cursor.
+const PENDING: &str = "SELECT r.id, r.updated_at FROM records r
+     LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
+     WHERE r.seq > ?2 AND (ph.heads IS NULL OR ph.heads != r.heads)
+       AND NOT EXISTS (SELECT 1 FROM rejections x WHERE x.peer = ?1 AND x.record_id = r.id)
+     UNION
+     SELECT r.id, r.updated_at FROM sync_todo t
+     JOIN records r ON r.id = t.record_id
+     LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
+     WHERE t.peer = ?1 AND t.what = 'push'
+       AND (ph.heads IS NULL OR ph.heads != r.heads)
+       AND NOT EXISTS (SELECT 1 FROM rejections x WHERE x.peer = ?1 AND x.record_id = r.id)";
+
 /// Names a sync peer: the relay (by a name the app chooses, such as its URL)
 /// or another phone (by its store id).
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -108,22 +122,27 @@ impl Store {
     pub fn pending_summary(&self, peer: &PeerId) -> Result<(u64, Option<i64>)> {
         let state = self.peer_state(peer)?;
         let (n, oldest): (i64, Option<i64>) = self.connection().query_row(
-            "SELECT count(*), min(updated_at) FROM (
-                 SELECT r.id, r.updated_at FROM records r
-                 LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
-                 WHERE r.seq > ?2 AND (ph.heads IS NULL OR ph.heads != r.heads)
-                   AND NOT EXISTS (SELECT 1 FROM rejections x WHERE x.peer = ?1 AND x.record_id = r.id)
-                 UNION
-                 SELECT r.id, r.updated_at FROM sync_todo t
-                 JOIN records r ON r.id = t.record_id
-                 LEFT JOIN peer_heads ph ON ph.peer = ?1 AND ph.record_id = r.id
-                 WHERE t.peer = ?1 AND t.what = 'push'
-                   AND (ph.heads IS NULL OR ph.heads != r.heads)
-                   AND NOT EXISTS (SELECT 1 FROM rejections x WHERE x.peer = ?1 AND x.record_id = r.id))",
+            &format!("SELECT count(*), min(updated_at) FROM ({PENDING})"),
             params![peer.as_str(), state.push_cursor],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         Ok((u64::try_from(n).unwrap_or(0), oldest))
+    }
+
+    /// The records holding local changes `peer` has not acknowledged
+    /// (refused ones excluded): what an app marks "not synced yet".
+    pub fn pending_records(&self, peer: &PeerId) -> Result<Vec<RecordId>> {
+        let state = self.peer_state(peer)?;
+        let mut stmt = self
+            .connection()
+            .prepare(&format!("SELECT id FROM ({PENDING}) ORDER BY id"))?;
+        let ids = stmt
+            .query_map(params![peer.as_str(), state.push_cursor], |r| {
+                r.get::<_, String>(0)
+            })?
+            .map(|id| Ok(id?.parse()?))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ids)
     }
 
     /// Local edits `peer` refused, newest first.
