@@ -24,6 +24,7 @@ mod dashboard;
 pub mod db;
 pub mod demo;
 pub mod error;
+mod field;
 pub mod listener;
 pub mod login;
 pub mod metrics;

@@ -55,6 +55,16 @@ fn serve(name: &str, headers: &HeaderMap) -> Response {
     let Some((_, body)) = ASSETS.iter().find(|(n, _)| *n == name) else {
         return AppError::NotFound(format!("no asset {name}")).into_response();
     };
+    revalidated(body, content_type(name), headers)
+}
+
+/// A static file with an ETag, revalidated on each use (`no-cache`), so
+/// that an upgraded relay never serves stale code.
+pub(crate) fn revalidated(
+    body: &'static [u8],
+    content_type: &'static str,
+    headers: &HeaderMap,
+) -> Response {
     let digest = Sha256::digest(body);
     let etag = format!(
         "\"{}\"",
@@ -71,13 +81,12 @@ fn serve(name: &str, headers: &HeaderMap) -> Response {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         (
-            [(CONTENT_TYPE, HeaderValue::from_static(content_type(name)))],
-            *body,
+            [(CONTENT_TYPE, HeaderValue::from_static(content_type))],
+            body,
         )
             .into_response()
     };
     let headers = response.headers_mut();
-    // Revalidated on each use, so an upgraded relay never serves stale code.
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Ok(v) = HeaderValue::from_str(&etag) {
         headers.insert(ETAG, v);

@@ -3,7 +3,7 @@
 //! API with the session cookie; the workflow and its rules stay in
 //! sync-core, behind that API.
 
-mod assets;
+pub(crate) mod assets;
 mod lang;
 mod pages;
 mod wall;

@@ -32,6 +32,7 @@ pub use sync::SYNC_MEDIA_TYPE;
 
 use crate::dashboard;
 use crate::error::{AppError, StorageFault};
+use crate::field;
 use crate::metrics::FaultLabel;
 use crate::state::AppState;
 
@@ -120,6 +121,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .merge(public::routes(&state.settings))
         .merge(dashboard::routes())
+        .merge(field::routes())
         .layer(DefaultBodyLimit::max(JSON_LIMIT))
         .layer(RequestBodyLimitLayer::new(JSON_LIMIT));
     let timed = Router::new()
