@@ -20,7 +20,7 @@ use crate::session::{self, Session};
 
 /// The field app over one store.
 pub struct FieldApp {
-    store: Store,
+    pub(crate) store: Store,
     relay: PeerId,
     session: Option<Session>,
     /// The device clock when the login request was made, to learn the
@@ -106,7 +106,7 @@ impl FieldApp {
             .ok_or_else(|| FieldError::new("not_logged_in", "log in first; nothing was stored"))
     }
 
-    fn author(&self) -> Result<Author> {
+    pub(crate) fn author(&self) -> Result<Author> {
         Ok(self.session()?.author(self.store.id()))
     }
 

@@ -8,12 +8,14 @@
 //!
 //! - [`FieldApp`] is the app over a store: households, visits, wish cards,
 //!   the events a worker appends, search, the session, and the sync
-//!   client's rounds as bytes. It compiles natively too, and is tested so.
+//!   client's rounds as bytes, and photos taken for cards with their upload
+//!   queue. It compiles natively too, and is tested so.
 //! - On `wasm32`, `wasm` binds it for JavaScript (`Field`), over SQLite in
 //!   the Origin Private File System.
 
 mod app;
 mod error;
+mod photos;
 mod session;
 #[cfg(target_arch = "wasm32")]
 mod wasm;

@@ -252,4 +252,46 @@ impl Field {
     pub fn wish(&mut self, id: String) -> JsResult<String> {
         self.app()?.wish(&id).map_err(thrown)
     }
+
+    /// Makes a picture a photo of the card; returns it (JSON).
+    #[wasm_bindgen(js_name = addPhoto)]
+    pub fn add_photo(&mut self, wish_id: String, picture: Vec<u8>) -> JsResult<String> {
+        self.app()?.add_photo(&wish_id, &picture).map_err(thrown)
+    }
+
+    /// The photos waiting for upload (JSON hashes).
+    #[wasm_bindgen(js_name = photoUploads)]
+    pub fn photo_uploads(&mut self) -> JsResult<String> {
+        self.app()?.photo_uploads().map_err(thrown)
+    }
+
+    /// A kept photo's bytes, or `undefined`.
+    #[wasm_bindgen(js_name = photoData)]
+    pub fn photo_data(&mut self, sha256: String) -> JsResult<Option<Vec<u8>>> {
+        self.app()?.photo_data(&sha256).map_err(thrown)
+    }
+
+    /// A kept photo's thumbnail, or `undefined`.
+    #[wasm_bindgen(js_name = photoThumbnail)]
+    pub fn photo_thumbnail(&mut self, sha256: String) -> JsResult<Option<Vec<u8>>> {
+        self.app()?.photo_thumbnail(&sha256).map_err(thrown)
+    }
+
+    /// The relay holds the photo.
+    #[wasm_bindgen(js_name = photoUploaded)]
+    pub fn photo_uploaded(&mut self, sha256: String) -> JsResult<()> {
+        self.app()?.photo_uploaded(&sha256).map_err(thrown)
+    }
+
+    /// The relay purged the photo.
+    #[wasm_bindgen(js_name = forgetPhoto)]
+    pub fn forget_photo(&mut self, sha256: String) -> JsResult<()> {
+        self.app()?.forget_photo(&sha256).map_err(thrown)
+    }
+
+    /// Keeps a thumbnail fetched from the relay.
+    #[wasm_bindgen(js_name = keepThumbnail)]
+    pub fn keep_thumbnail(&mut self, sha256: String, bytes: Vec<u8>) -> JsResult<()> {
+        self.app()?.keep_thumbnail(&sha256, &bytes).map_err(thrown)
+    }
 }
