@@ -126,7 +126,8 @@ export function watch(page, base) {
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('request', (r) => {
     const url = r.url();
-    if (!url.startsWith(`${base}/`) && !url.startsWith('data:')) problems.push(`request outside the relay: ${url}`);
+    const local = url.startsWith(`${base}/`) || url.startsWith('data:') || url.startsWith(`blob:${base}/`);
+    if (!local) problems.push(`request outside the relay: ${url}`);
     if (!live(r)) pending.add(r);
   });
   page.on('requestfinished', (r) => pending.delete(r));
@@ -150,7 +151,7 @@ export function watch(page, base) {
     settle: async (timeoutMs = 15_000) => {
       const until = Date.now() + timeoutMs;
       while (pending.size) {
-        if (Date.now() > until) throw new Error(`requests still running: ${[...pending].map((r) => r.url()).join(', ')}`);
+        if (Date.now() > until) throw new Error(`requests still running: ${[...pending].map((r) => `${r.method()} ${r.url()}`).join(', ')}`);
         await new Promise((done) => setTimeout(done, 25));
       }
     },

@@ -7,6 +7,8 @@ import { h } from './screens.js';
 import { t, lang, setLang, errorText } from './text.js';
 
 const $ = (id) => document.getElementById(id);
+// The district's names for places and people, kept from the last sync.
+const NAMES = 'doorstep-field-names';
 const main = $('main');
 let account = null;
 let open = false;
@@ -54,6 +56,11 @@ async function sync() {
   try {
     const r = await call('sync');
     notice(r.rejected.length ? t('app.sync.refused', { n: r.rejected.length }) : t('app.sync.done', r));
+    const names = await call('names').catch(() => null);
+    if (names) {
+      localStorage.setItem(NAMES, JSON.stringify(names));
+      screens.configure({ names });
+    }
   } catch (e) {
     notice(e.code === 'offline' ? t('app.sync.offline') : errorText(e));
   } finally {
@@ -147,7 +154,7 @@ function deviceName() {
 function noStoreScreen(resolve) {
   const screen = h('section', { class: 'warning', role: 'alert', id: 'no-storage' },
     h('h2', { text: t('nostore.title') }),
-    h('p', { text: t('nostore.body') }),
+    h('p', { text: t(window.isSecureContext ? 'nostore.body' : 'nostore.insecure') }),
     h('button', { type: 'button', onclick: () => resolve(), text: t('nostore.continue') }));
   main.replaceChildren(screen);
 }
@@ -194,6 +201,9 @@ async function start() {
 }
 
 screens.onRedraw(redraw);
+try {
+  screens.configure({ names: JSON.parse(localStorage.getItem(NAMES)) || undefined });
+} catch (_) { /* names are a nicety */ }
 window.addEventListener('hashchange', redraw);
 window.addEventListener('online', sync);
 document.addEventListener('visibilitychange', async () => {
@@ -207,6 +217,7 @@ document.addEventListener('visibilitychange', async () => {
 $('sync').addEventListener('click', sync);
 $('lang').addEventListener('click', () => {
   setLang(lang === 'zh' ? 'en' : 'zh');
+  notice('');
   chrome();
   counts();
   redraw();

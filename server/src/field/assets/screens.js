@@ -21,7 +21,20 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-const ctx = { account: null, unsynced: new Set(), changed: () => {}, notice: () => {} };
+const ctx = {
+  account: null, unsynced: new Set(), changed: () => {}, notice: () => {},
+  names: { places: {}, people: {}, units: {} },
+};
+
+/** A community's name (its path until the relay has named it). */
+function place(path) {
+  return ctx.names.places?.[path] ?? path;
+}
+
+/** A person's display name, or their login. */
+function person(login) {
+  return ctx.names.people?.[login] ?? login;
+}
 
 /** Sets what screens need from the app: the account, and callbacks. */
 export function configure(options) {
@@ -123,7 +136,7 @@ export async function search(main, query) {
   const results = h('div', { class: 'results' });
   const form = h('form', { role: 'search', onsubmit: (e) => { e.preventDefault(); go(`#/search/${encodeURIComponent(input.value)}`); } },
     field(t('search.label'), input));
-  main.append(form, results);
+  main.append(h('h2', { text: t('search.title') }), form, results);
   if (!query) return;
   const [homes, cards] = await Promise.all([call('households', query, 50, 0), call('searchWishes', query)]);
   if (!homes.items.length && !cards.length) {
@@ -141,7 +154,8 @@ export async function cards(main, status) {
     h('option', { value: '', text: t('cards.all') }),
     STATUSES.map((s) => h('option', { value: s, selected: s === status, text: t(`status.${s}`) })));
   const page = await call('wishes', JSON.stringify({ status: status || null, limit: 200 }));
-  main.append(field(t('cards.filter'), filter), list(page.items, t('cards.none'), cardItem));
+  main.append(h('h2', { text: t('cards.title') }), field(t('cards.filter'), filter),
+    list(page.items, t('cards.none'), cardItem));
 }
 
 /** Edits the relay refused, with reasons and a retry. */
@@ -188,7 +202,7 @@ export async function record(main, id) {
 export async function householdForm(main, id) {
   const home = id ? await call('household', id) : null;
   const scopes = ctx.account?.scopes || [];
-  const list = h('datalist', { id: 'scopes' }, scopes.map((s) => h('option', { value: s })));
+  const list = h('datalist', { id: 'scopes' }, scopes.map((s) => h('option', { value: s, label: place(s) })));
   const input = (name, value, attrs = {}) => h('input', { name, value: value ?? '', ...attrs });
   const community = input('community', home ? home.community : scopes[0], { list: 'scopes', required: true, readonly: !!home });
   const tags = h('fieldset', { class: 'tags' }, h('legend', { text: t('household.tags') }),
@@ -239,7 +253,7 @@ export async function household(main, id) {
   main.append(
     h('div', { class: 'heading' }, h('h2', { text: home.address }), unsyncedMark(id)),
     h('dl', { class: 'facts' },
-      h('dt', { text: t('household.community') }), h('dd', { text: home.community }),
+      h('dt', { text: t('household.community') }), h('dd', { text: place(home.community) }),
       h('dt', { text: t('household.head_name') }), h('dd', { text: home.head_name }),
       h('dt', { text: t('household.phone') }), h('dd', { text: home.phone }),
       h('dt', { text: t('household.members') }), h('dd', { text: String(home.members) }),
@@ -287,8 +301,7 @@ export async function cardForm(main, { householdId, cardId }) {
     field(t('card.text'), h('textarea', { name: 'text', required: true, text: card?.text ?? '' })),
     field(t('card.category'), select('category', CATEGORIES, 'category', card?.category)),
     field(t('card.urgency'), select('urgency', URGENCIES, 'urgency', card?.urgency ?? 'normal')),
-    field(t('card.photo'), h('input', { type: 'file', name: 'photo', accept: 'image/*', capture: 'environment', disabled: true })),
-    h('p', { class: 'muted', text: t('card.photo.later') }),
+    field(t('card.photo'), h('input', { type: 'file', name: 'photo', accept: 'image/jpeg,image/png', capture: 'environment' })),
     h('div', { class: 'actions' },
       card ? null : h('button', { type: 'submit', name: 'draft', value: '1', text: t('card.save_draft') }),
       h('button', { type: 'submit', class: 'primary', text: card ? t('form.save') : t('card.submit') }),
@@ -297,13 +310,21 @@ export async function cardForm(main, { householdId, cardId }) {
     e.preventDefault();
     const data = new FormData(form);
     const fields = { text: data.get('text'), category: data.get('category'), urgency: data.get('urgency') };
+    const picture = data.get('photo');
+    const photo = async (id) => {
+      if (picture && picture.size) await call('addPhoto', id, await picture.arrayBuffer());
+    };
     if (card) {
-      saved(() => call('updateWish', cardId, JSON.stringify(fields)), form, () => go(`#/card/${cardId}`));
+      saved(async () => {
+        await call('updateWish', cardId, JSON.stringify(fields));
+        await photo(cardId);
+      }, form, () => go(`#/card/${cardId}`));
       return;
     }
     const draft = e.submitter && e.submitter.name === 'draft';
     saved(async () => {
       const id = await call('createWish', JSON.stringify({ household: householdId, ...fields, photos: [] }));
+      await photo(id);
       if (!draft) await call('appendEvent', id, JSON.stringify({ kind: 'submit' }));
       return id;
     }, form, (id) => go(`#/card/${id}`));
@@ -332,20 +353,36 @@ export async function cardView(main, id) {
       if (note) act('withdraw', note);
     }, text: t('card.withdraw') }));
   }
-  main.append(
+  // DOM's append writes `null` as text: leave out what is not there.
+  main.append(...[
     h('div', { class: 'heading' }, h('h2', { text: t('card.title') }), statusBadge(status), unsyncedMark(id)),
     home ? h('p', {}, h('a', { href: `#/household/${card.household}`, text: home.address })) : null,
     h('p', { class: 'wish', text: card.text }),
     h('p', { class: 'muted', text: `${t(`category.${card.category}`)} · ${t(`urgency.${card.urgency}`)}` }),
+    card.photos.length ? photos(id, card.photos) : null,
     reason ? h('div', { class: `reason s-${status}`, role: 'note' },
       h('strong', { text: t('card.reason') }), h('p', { text: reason })) : null,
     box,
     h('h3', { text: t('card.history') }),
     h('ol', { class: 'history' }, card.events.map((e) => h('li', {},
       h('span', { text: t(`event.${e.kind}`) }), ' ',
-      h('span', { class: 'muted', text: `${e.actor} · ${when(e.at)}` }),
+      h('span', { class: 'muted', text: `${person(e.actor)} · ${when(e.at)}` }),
       e.note ? h('p', { text: e.note }) : null))),
-  );
+  ].filter(Boolean));
+}
+
+/** A card's photos, as thumbnails: kept here, or fetched from the relay. */
+function photos(cardId, refs) {
+  const box = h('div', { class: 'photos' });
+  for (const [i, ref] of refs.entries()) {
+    const img = h('img', { alt: t('card.photo.n', { n: i + 1 }), width: 96, height: 96 });
+    box.append(img);
+    call('thumbnail', cardId, ref.sha256).then((bytes) => {
+      if (bytes) img.src = URL.createObjectURL(new Blob([bytes], { type: 'image/jpeg' }));
+      else img.classList.add('pending');
+    }).catch(() => img.classList.add('pending'));
+  }
+  return box;
 }
 
 let route = () => {};

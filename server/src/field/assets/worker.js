@@ -31,10 +31,10 @@ function need() {
 
 const relay = self.location.origin;
 
-async function post(path, body, headers) {
+async function post(path, body, headers, method = 'POST') {
   let answer;
   try {
-    answer = await fetch(path, { method: 'POST', body, headers, cache: 'no-store' });
+    answer = await fetch(path, { method, body, headers, cache: 'no-store' });
   } catch (e) {
     throw { code: 'offline', message: String(e) };
   }
@@ -99,7 +99,83 @@ async function sync() {
     more = r.more;
     self.postMessage({ progress: { received: total.received, sent: total.sent, rounds: total.rounds, more } });
   }
+  total.photos = await syncPhotos();
   return total;
+}
+
+/** A request with the access token, once more with a fresh one if the
+ * relay says it expired. */
+async function authed(method, path, headers = {}, body = undefined) {
+  const send = (bearer) => post(path, body, { ...headers, authorization: `Bearer ${bearer}` }, method);
+  let answer = await send(await token());
+  if (answer.status === 401) answer = await send(await refresh());
+  return answer;
+}
+
+// Uploads one of this browser's photos, resuming where the relay stands;
+// true once the relay holds verified bytes.
+async function upload(sha) {
+  const data = need().photoData(sha);
+  if (!data) return false;
+  for (let tries = 0; tries < 5; tries += 1) {
+    const head = await authed('HEAD', `/v1/photos/${sha}`);
+    await head.arrayBuffer();
+    if (head.status === 410) {
+      need().forgetPhoto(sha);
+      return false;
+    }
+    if (head.status !== 200) throw await relayError(head);
+    if (head.headers.get('photo-stored') === 'true') {
+      need().photoUploaded(sha);
+      return true;
+    }
+    let offset = Number(head.headers.get('upload-offset') || 0);
+    const length = head.headers.get('upload-length');
+    if ((length && Number(length) !== data.length) || offset > data.length) offset = 0;
+    const sent = await authed('PATCH', `/v1/photos/${sha}`, {
+      'content-type': 'application/offset+octet-stream',
+      'upload-offset': String(offset),
+      'upload-length': String(data.length),
+    }, data.subarray(offset));
+    await (sent.status === 409 ? sent.arrayBuffer() : null);
+    if (sent.status === 204 || sent.status === 409) continue;
+    if (sent.status === 410) {
+      need().forgetPhoto(sha);
+      return false;
+    }
+    if (!sent.ok) throw await relayError(sent);
+    await sent.arrayBuffer();
+    need().photoUploaded(sha);
+    return true;
+  }
+  return false;
+}
+
+/** Uploads the photo queue, oldest first. */
+async function syncPhotos() {
+  let uploaded = 0;
+  for (const sha of JSON.parse(need().photoUploads())) {
+    if (await upload(sha)) uploaded += 1;
+  }
+  return uploaded;
+}
+
+/** A card's photo thumbnail: kept here, or fetched from the relay and kept.
+ * `null` while the relay does not have it yet, or offline. */
+async function thumbnail(card, sha) {
+  const kept = need().photoThumbnail(sha);
+  if (kept) return kept;
+  let answer;
+  try {
+    answer = await authed('GET', `/v1/records/${card}/photos/${sha}/thumb`);
+  } catch (e) {
+    if (e.code === 'offline') return null;
+    throw e;
+  }
+  if (!answer.ok) return null;
+  const bytes = new Uint8Array(await answer.arrayBuffer());
+  need().keepThumbnail(sha, bytes);
+  return bytes;
 }
 
 async function open({ inMemory }) {
@@ -140,6 +216,12 @@ async function handle(op, args = []) {
     case 'open': return open(args[0] || {});
     case 'close': return close();
     case 'login': return login(args[0]);
+    case 'thumbnail': return thumbnail(...args);
+    case 'names': {
+      const answer = await authed('GET', '/v1/names');
+      return answer.ok ? answer.json() : null;
+    }
+    case 'addPhoto': return JSON.parse(need().addPhoto(args[0], new Uint8Array(args[1])));
     case 'sync':
       // One sync at a time; a second ask waits for the one running.
       syncing = syncing || sync().finally(() => { syncing = null; });
