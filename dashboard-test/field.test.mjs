@@ -140,6 +140,16 @@ describe('the field web app', () => {
     assert.equal(await badge(app.page), '已全部同步');
     assert.match(await app.page.locator('#storage').textContent(), /本机存储/, 'the persistence answer is shown');
     await app.page.evaluate(() => navigator.serviceWorker.ready);
+    // Installable: a manifest with the app's scope and icons a phone can use.
+    const manifest = await (await fetch(`${base}/field/manifest.webmanifest`)).json();
+    assert.equal(manifest.start_url, '/field/');
+    assert.equal(manifest.display, 'standalone');
+    for (const size of ['192x192', '512x512']) {
+      const icon = manifest.icons.find((i) => i.sizes === size);
+      assert.ok(icon, `an icon of ${size}`);
+      const answer = await fetch(new URL(icon.src, `${base}/field/`));
+      assert.equal(answer.headers.get('content-type'), 'image/png');
+    }
     assert.deepEqual(await unlabelled(app.page), []);
     assert.equal(await overflows(app.page), false, 'no sideways scroll at 390 px');
     await seen.settle();
@@ -340,7 +350,14 @@ describe('the field web app', () => {
     assert.match(await refusal.textContent(), /不在你负责的社区范围内/, 'the reason, in the worker’s language');
     assert.match(await refusal.textContent(), /hehua/, 'and the relay’s detail');
     await shot('refused-zh');
-    await refusal.getByRole('link', { name: '查看' }).click();
+    await refusal.getByRole('button', { name: '重试' }).click();
+    await page.getByText('已安排在下次同步时重试').waitFor();
+    await page.getByRole('button', { name: '同步' }).click();
+    await page.getByText(/1 条修改被拒绝/).waitFor();
+    await page.goto(`${base}/field/#/refused`);
+    await page.locator('.refusal').waitFor();
+    assert.equal(await page.locator('.refusal').count(), 1, 'refused again, and still shown: never dropped');
+    await page.locator('.refusal').getByRole('link', { name: '查看' }).click();
     await page.getByRole('heading', { name: OUTSIDE }).waitFor();
     // Everything else went through: only the refused record is off the relay.
     const list = await api('GET', '/v1/households?limit=50');
@@ -348,7 +365,7 @@ describe('the field web app', () => {
     assert.ok(!JSON.stringify(list.body).includes(OUTSIDE));
     await seen.settle();
     const problems = seen.take().filter((p) => !/HTTP 403: POST .*\/v1\/sync/.test(p));
-    assert.deepEqual(problems, [], 'only the refused sync answered 403');
+    assert.deepEqual(problems, [], 'only the refused syncs answered 403');
   });
 
   it('searches households and cards in Chinese', async () => {
@@ -393,7 +410,7 @@ describe('the field web app', () => {
     assert.deepEqual(seen.take(), []);
   });
 
-  it('lets one tab at a time open the database, and hands it over when that tab closes', async () => {
+  it('lets one tab at a time open the database, and hands it over when that tab closes or hides', async () => {
     const second = await app.context.newPage();
     const secondSeen = watch(second, base);
     await second.goto(`${base}/field/`);
@@ -404,6 +421,21 @@ describe('the field web app', () => {
     await second.getByText(ADDRESS).first().waitFor();
     app.page = second;
     seen = secondSeen;
+
+    // A tab that goes to the background closes the database and lets go of
+    // the lock (the page is told it is hidden, as a phone's browser tells it).
+    const visibility = (state) => second.evaluate((value) => {
+      Object.defineProperty(document, 'visibilityState', { value, configurable: true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, state);
+    await visibility('hidden');
+    const third = await app.context.newPage();
+    await third.goto(`${base}/field/`);
+    await third.getByRole('heading', { name: '今天的走访' }).waitFor();
+    await third.close();
+    await visibility('visible');
+    await second.goto(`${base}/field/#/cards`);
+    await second.locator('.list li', { hasText: CARD }).waitFor();
     await seen.settle();
     assert.deepEqual(seen.take(), []);
   });

@@ -39,6 +39,8 @@ const FILES: &[(&str, &str, &[u8])] = files![
     ("sw.js", "text/javascript; charset=utf-8"),
     ("field.css", "text/css; charset=utf-8"),
     ("icon.svg", "image/svg+xml"),
+    ("icon-192.png", "image/png"),
+    ("icon-512.png", "image/png"),
     ("manifest.webmanifest", "application/manifest+json"),
     ("pkg/web_ffi.js", "text/javascript; charset=utf-8"),
     ("pkg/web_ffi_bg.wasm", "application/wasm"),
@@ -82,7 +84,7 @@ mod tests {
         for (i, (name, _, body)) in FILES.iter().enumerate() {
             assert!(!body.is_empty(), "{name} is empty");
             assert!(FILES[..i].iter().all(|(n, _, _)| n != name), "{name} twice");
-            if name.ends_with(".wasm") {
+            if name.ends_with(".wasm") || name.ends_with(".png") {
                 continue;
             }
             let text = String::from_utf8_lossy(body).replace("http://www.w3.org/2000/svg", "");

@@ -7,7 +7,7 @@
 const CACHE = 'doorstep-field-v1';
 const SHELL = [
   './', 'index.html', 'app.js', 'screens.js', 'store.js', 'text.js', 'worker.js',
-  'field.css', 'icon.svg', 'manifest.webmanifest', 'pkg/web_ffi.js', 'pkg/web_ffi_bg.wasm',
+  'field.css', 'icon.svg', 'icon-192.png', 'icon-512.png', 'manifest.webmanifest', 'pkg/web_ffi.js', 'pkg/web_ffi_bg.wasm',
 ];
 // A connection that answers this slowly is treated as none.
 const PATIENCE_MS = 4000;
