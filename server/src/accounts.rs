@@ -114,6 +114,27 @@ pub(crate) fn hash_password(password: &str) -> AppResult<String> {
         .to_string())
 }
 
+fn check_password(password: &str) -> AppResult<()> {
+    if password.chars().count() < 8 {
+        return Err(AppError::BadRequest(
+            "a password has at least 8 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Sets a user's password, checked as [`add_user`] checks it; every
+/// session of theirs ends.
+pub fn set_password(
+    store: &mut dyn RelayStore,
+    username: &UserId,
+    password: &str,
+    now: i64,
+) -> AppResult<()> {
+    check_password(password)?;
+    store.set_password(username, &hash_password(password)?, now)
+}
+
 /// Adds a user, checking the password (at least 8 characters) and the
 /// scopes (at least one) and storing only the password's argon2 hash. Fails
 /// with a conflict if the name is taken.
@@ -125,11 +146,7 @@ pub fn add_user(
     password: &str,
     now: i64,
 ) -> AppResult<()> {
-    if password.chars().count() < 8 {
-        return Err(AppError::BadRequest(
-            "a password has at least 8 characters".into(),
-        ));
-    }
+    check_password(password)?;
     if scopes.is_empty() {
         return Err(AppError::BadRequest(
             "a user needs at least one scope".into(),

@@ -21,11 +21,58 @@ pub enum LogFormat {
     Json,
 }
 
+/// Reads a listen address: `127.0.0.1:8080`, `[::1]:8080`, or a host name
+/// with a port (`localhost:8091`), which names its first IPv4 address (its
+/// first address when it has no IPv4 one).
+pub fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let bad = || {
+        format!(
+            "{text:?} is not an address to listen on: write host:port, e.g. 127.0.0.1:8080, 0.0.0.0:8080 or localhost:8080"
+        )
+    };
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(text)
+        .map_err(|_| bad())?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(bad)
+}
+
+fn listen_from_file<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    listen_address(&text).map_err(serde::de::Error::custom)
+}
+
+/// Checks that the folder `path` is to be written in exists, so that a
+/// mistyped path is told as such, with the fix, before anything is created.
+/// `what` names the file ("the database").
+pub fn folder_exists(path: &Path, what: &str) -> AppResult<()> {
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => return Ok(()),
+    };
+    if folder.is_dir() {
+        return Ok(());
+    }
+    let folder = folder.display();
+    Err(AppError::BadRequest(format!(
+        "{what} {}: the folder {folder} does not exist; create it (mkdir -p {folder}) or give another path",
+        path.display()
+    )))
+}
+
 /// Everything the relay needs to run.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    /// Address to listen on.
+    /// Address to listen on (`host:port`; a name such as `localhost` is looked up).
+    #[serde(deserialize_with = "listen_from_file")]
     pub listen: SocketAddr,
     /// The SQLite file.
     pub db: PathBuf,

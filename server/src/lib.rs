@@ -36,6 +36,7 @@ pub mod state;
 pub mod store;
 pub mod when;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -99,10 +100,30 @@ pub fn open_state(settings: Settings) -> AppResult<AppState> {
 pub async fn run(settings: Settings) -> AppResult<()> {
     let listen = settings.listen;
     let state = open_state(settings)?;
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|e| AppError::Internal(format!("cannot listen on {listen}: {e}")))?;
-    serve(listener, state).await
+    serve(bind(listen).await?, state).await
+}
+
+/// Binds the listen address, with an error that says what to do.
+pub async fn bind(listen: SocketAddr) -> AppResult<TcpListener> {
+    TcpListener::bind(listen).await.map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                "the address is already in use: another program (perhaps another doorstep) listens there; stop it, or choose another address with --listen"
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                "ports below 1024 need root: choose a port such as 8080 with --listen, or put a reverse proxy in front"
+            }
+            std::io::ErrorKind::AddrNotAvailable => {
+                "this machine has no such address: use 127.0.0.1 (this machine only) or 0.0.0.0 (every network) with --listen"
+            }
+            _ => "",
+        };
+        AppError::Internal(if why.is_empty() {
+            format!("cannot listen on {listen}: {e}")
+        } else {
+            format!("cannot listen on {listen}: {why} ({e})")
+        })
+    })
 }
 
 /// Serves `state` on an already bound listener until SIGTERM or Ctrl-C.
@@ -262,8 +283,10 @@ async fn shutdown_signal() {
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rusqlite_migration=warn"));
+    // Colour only for a person at a terminal, never into a log file.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     // A second call (in tests) keeps the first subscriber.
     let _ = match format {

@@ -1,13 +1,13 @@
 //! The `doorstep` command line.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use sync_core::store::{CLOCK_BOUND_MS, RevokeKind};
-use sync_core::{DeviceId, Role, ScopePath, Store, UnitId, UserId};
+use sync_core::{DeviceId, Store};
 
 /// Writes one line of a listing to standard output. A reader that stops
 /// early (`doorstep user list | head`) ends the listing quietly: the
@@ -21,12 +21,13 @@ macro_rules! out {
 }
 
 mod people;
+mod users;
 
-use crate::config::{LogFormat, Settings};
+use crate::config::{LogFormat, Settings, folder_exists, listen_address};
 use crate::error::{AppError, AppResult};
 use crate::state::now_ms;
 use crate::store::RelayStore;
-use crate::{accounts, demo, init_logging, restore, run, when};
+use crate::{bind, demo, init_logging, open_state, restore, run, serve, when};
 
 /// Doorstep relay: sync for offline field work, and the supervisors' API.
 #[derive(Debug, Parser)]
@@ -47,7 +48,7 @@ enum Command {
     Demo(DemoArgs),
     /// Manages users.
     #[command(subcommand)]
-    User(UserCommand),
+    User(users::UserCommand),
     /// Manages devices.
     #[command(subcommand)]
     Device(DeviceCommand),
@@ -97,8 +98,8 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, env = "DOORSTEP_LISTEN")]
+    /// Address to listen on, host:port [default: 127.0.0.1:8080].
+    #[arg(long, env = "DOORSTEP_LISTEN", value_parser = listen_address)]
     listen: Option<SocketAddr>,
     /// SQLite database file [default: doorstep.sqlite].
     #[arg(long, env = "DOORSTEP_DB")]
@@ -122,8 +123,8 @@ struct ServeArgs {
 
 #[derive(Debug, Args)]
 struct DemoArgs {
-    /// Address to listen on.
-    #[arg(long, env = "DOORSTEP_LISTEN", default_value = "127.0.0.1:8080")]
+    /// Address to listen on, host:port.
+    #[arg(long, env = "DOORSTEP_LISTEN", default_value = "127.0.0.1:8080", value_parser = listen_address)]
     listen: SocketAddr,
     /// SQLite database file; seeded when it holds no users yet.
     #[arg(long, env = "DOORSTEP_DB", default_value = "doorstep-demo.sqlite")]
@@ -131,62 +132,10 @@ struct DemoArgs {
 }
 
 #[derive(Debug, Args)]
-struct DbArg {
+pub(crate) struct DbArg {
     /// SQLite database file.
     #[arg(long, env = "DOORSTEP_DB", default_value = "doorstep.sqlite")]
-    db: PathBuf,
-}
-
-#[derive(Debug, Subcommand)]
-enum UserCommand {
-    /// Adds a user (the password comes from --password or the first line of stdin).
-    Add {
-        /// Login name.
-        #[arg(long)]
-        username: String,
-        /// worker, volunteer, supervisor or admin.
-        #[arg(long)]
-        role: String,
-        /// A scope the user works in (repeat for several), e.g. longgang/yuanshan.
-        #[arg(long = "scope", required = true)]
-        scopes: Vec<String>,
-        /// The password (at least 8 characters).
-        #[arg(long)]
-        password: Option<String>,
-        #[command(flatten)]
-        profile: people::ProfileArgs,
-        #[command(flatten)]
-        db: DbArg,
-    },
-    /// Changes a user's display name, phone or partner unit.
-    Set {
-        /// Login name.
-        username: String,
-        #[command(flatten)]
-        profile: people::ProfileArgs,
-        #[command(flatten)]
-        db: DbArg,
-    },
-    /// Lists users.
-    List {
-        #[command(flatten)]
-        db: DbArg,
-    },
-    /// Disables a user: no more logins, and their phones count as retired
-    /// (they may still deliver what they made before).
-    Disable {
-        /// Login name.
-        username: String,
-        #[command(flatten)]
-        db: DbArg,
-    },
-    /// Undoes `user disable`.
-    Enable {
-        /// Login name.
-        username: String,
-        #[command(flatten)]
-        db: DbArg,
-    },
+    pub(crate) db: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -224,9 +173,17 @@ enum DeviceCommand {
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format.unwrap_or_default());
+    // `serve` logs as its settings file says, once it has read it.
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_logging(cli.log_format.unwrap_or_default());
+    }
     match execute(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // At the command line the operator is the one to read the detail.
+        Err(AppError::Internal(detail)) => {
+            eprintln!("doorstep: {detail}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("doorstep: {e}");
             ExitCode::FAILURE
@@ -266,6 +223,8 @@ fn execute(cli: Cli) -> AppResult<()> {
             if let Some(format) = cli.log_format {
                 settings.log_format = format;
             }
+            init_logging(settings.log_format);
+            folder_exists(&settings.db, "the database")?;
             runtime()?.block_on(run(settings))
         }
         Command::Demo(args) => {
@@ -276,12 +235,22 @@ fn execute(cli: Cli) -> AppResult<()> {
                 public_page: true,
                 ..Settings::default()
             };
+            folder_exists(&settings.db, "the database")?;
+            let runtime = runtime()?;
+            // The port first: a demo that cannot listen prints no logins.
+            let listener = runtime.block_on(bind(settings.listen))?;
+            let settings = Settings {
+                listen: listener
+                    .local_addr()
+                    .map_err(|e| AppError::Internal(e.to_string()))?,
+                ..settings
+            };
             let keys = crate::auth::Keys::load_or_create(&settings.key_path())?;
             let seeded = demo::seed_if_empty(&settings.db, &keys)?;
             demo::print_welcome(&settings, seeded);
-            runtime()?.block_on(run(settings))
+            runtime.block_on(async move { serve(listener, open_state(settings)?).await })
         }
-        Command::User(command) => user(command),
+        Command::User(command) => users::user(command),
         Command::Device(command) => device(command),
         Command::Place(command) => people::place(command),
         Command::Unit(command) => people::unit(command),
@@ -291,6 +260,7 @@ fn execute(cli: Cli) -> AppResult<()> {
             photos_dir,
             out,
         } => {
+            folder_exists(&out, "the backup")?;
             let key = key_file.unwrap_or_else(|| default_key_path(&db));
             let photos = photos_dir.unwrap_or_else(|| crate::photos::backup::folder_beside(&db));
             let report = restore::backup(&db, &key, &photos, &out, now_ms())?;
@@ -324,6 +294,7 @@ fn execute(cli: Cli) -> AppResult<()> {
             photos_dir,
             force,
         } => {
+            folder_exists(&db, "the database")?;
             let key = key_file.unwrap_or_else(|| default_key_path(&db));
             let photos = photos_dir.unwrap_or_else(|| crate::photos::backup::folder_beside(&db));
             let report = restore::restore(&backup, &db, &key, &photos, force, now_ms())?;
@@ -374,95 +345,10 @@ fn print_restored(backup: &std::path::Path, db: &std::path::Path, report: &resto
     );
 }
 
-fn open(db: &DbArg) -> AppResult<Store> {
+pub(crate) fn open(db: &DbArg) -> AppResult<Store> {
+    folder_exists(&db.db, "the database")?;
     Store::open(&db.db)
         .map_err(|e| AppError::Internal(format!("cannot open {}: {e}", db.db.display())))
-}
-
-fn user(command: UserCommand) -> AppResult<()> {
-    match command {
-        UserCommand::Add {
-            username,
-            role,
-            scopes,
-            password,
-            profile,
-            db,
-        } => {
-            let username =
-                UserId::new(username).map_err(|e| AppError::BadRequest(e.to_string()))?;
-            let role: Role = role
-                .parse()
-                .map_err(|e: sync_core::InvalidInput| AppError::BadRequest(e.to_string()))?;
-            let scopes = scopes
-                .into_iter()
-                .map(|s| ScopePath::new(s).map_err(|e| AppError::BadRequest(e.to_string())))
-                .collect::<AppResult<Vec<_>>>()?;
-            let password = match password {
-                Some(p) => p,
-                None => {
-                    let mut line = String::new();
-                    std::io::stdin().lock().read_line(&mut line).map_err(|e| {
-                        AppError::BadRequest(format!("cannot read the password from stdin: {e}"))
-                    })?;
-                    line.trim_end_matches(['\r', '\n']).to_owned()
-                }
-            };
-            let mut store = open(&db)?;
-            accounts::add_user(&mut store, &username, role, &scopes, &password, now_ms())?;
-            profile.apply(&mut store, &username)?;
-            println!("added {role} {username}");
-            Ok(())
-        }
-        UserCommand::Set {
-            username,
-            profile,
-            db,
-        } => {
-            let username =
-                UserId::new(username).map_err(|e| AppError::BadRequest(e.to_string()))?;
-            profile.apply(&mut open(&db)?, &username)?;
-            println!("updated {username}");
-            Ok(())
-        }
-        UserCommand::List { db } => {
-            let users = open(&db)?.list_users()?;
-            out!(
-                "{:<20} {:<11} {:<9} {:<12} {:<10} scopes",
-                "user",
-                "role",
-                "status",
-                "name",
-                "unit"
-            );
-            for u in users {
-                let scopes: Vec<&str> = u.scopes.iter().map(ScopePath::as_str).collect();
-                let status = if u.disabled { "disabled" } else { "active" };
-                out!(
-                    "{:<20} {:<11} {:<9} {:<12} {:<10} {}",
-                    u.username,
-                    u.role,
-                    status,
-                    u.display_name.as_deref().unwrap_or("-"),
-                    u.unit.as_ref().map_or("-", UnitId::as_str),
-                    scopes.join(",")
-                );
-            }
-            Ok(())
-        }
-        UserCommand::Disable { username, db } => {
-            open(&db)?.disable_user(&username, now_ms())?;
-            println!(
-                "disabled {username}: no more logins; their phones may still deliver what they made before"
-            );
-            Ok(())
-        }
-        UserCommand::Enable { username, db } => {
-            open(&db)?.enable_user(&username)?;
-            println!("enabled {username}");
-            Ok(())
-        }
-    }
 }
 
 fn device(command: DeviceCommand) -> AppResult<()> {

@@ -10,6 +10,7 @@ pub fn print_welcome(settings: &Settings, seeded: bool) {
     println!("Doorstep demo relay ({what} {})", settings.db.display());
     println!("  URL:       {url}");
     println!("  health:    {url}/healthz");
+    println!("  field app: {url}/field/ (workers, on a phone: offline, installable)");
     if settings.public_page {
         println!("  public:    {url}/public/ (the published counts, no login)");
     }

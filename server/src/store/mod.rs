@@ -18,6 +18,7 @@ mod contract;
 mod people;
 mod photos;
 mod sqlite;
+mod users;
 
 pub use people::People;
 pub use photos::PhotoIndex;
@@ -224,6 +225,19 @@ pub trait RelayStore: PhotoIndex + People + Send + 'static {
 
     /// Undoes [`RelayStore::disable_user`].
     fn enable_user(&mut self, username: &str) -> AppResult<()>;
+
+    /// Replaces a user's password with an already hashed one (see
+    /// [`crate::accounts::set_password`]). Every session of theirs ends.
+    fn set_password(&mut self, username: &UserId, password_hash: &str, now: i64) -> AppResult<()>;
+
+    /// Changes a user's role, and replaces their scopes unless `scopes` is
+    /// empty.
+    fn set_role(
+        &mut self,
+        username: &UserId,
+        role: Option<Role>,
+        scopes: &[ScopePath],
+    ) -> AppResult<()>;
 
     /// A user's password hash and record, if the user exists.
     fn credentials(&self, username: &str) -> AppResult<Option<Credentials>>;

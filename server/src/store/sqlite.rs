@@ -16,10 +16,10 @@ use sync_core::store::{Registration, RevokeKind};
 
 use sync_core::sync::{Decision, Held, Policy, Refusal, SyncRequest, SyncResponse};
 use sync_core::{
-    Author, DeviceId, HouseholdId, Record, RecordId, Role, ScopePath, Status, Store, UnitId,
-    UserId, WishId,
+    Author, DeviceId, HouseholdId, Record, RecordId, Role, ScopePath, Status, Store, UserId, WishId,
 };
 
+use super::users::{self, credentials, disable_user, enable_user, insert_user, list_users, user};
 use super::{Changes, Headroom, RelayStore, Usage};
 use crate::accounts::{Credentials, Device, User, WebSession, random_token, token_hash};
 use crate::error::{AppError, AppResult};
@@ -241,6 +241,19 @@ impl RelayStore for Store {
         enable_user(self.connection(), username)
     }
 
+    fn set_password(&mut self, username: &UserId, password_hash: &str, now: i64) -> AppResult<()> {
+        users::set_password(self.connection(), username, password_hash, now)
+    }
+
+    fn set_role(
+        &mut self,
+        username: &UserId,
+        role: Option<Role>,
+        scopes: &[ScopePath],
+    ) -> AppResult<()> {
+        users::set_role(self.connection(), username, role, scopes)
+    }
+
     fn credentials(&self, username: &str) -> AppResult<Option<Credentials>> {
         credentials(self.connection(), username)
     }
@@ -330,34 +343,6 @@ impl RelayStore for Store {
     }
 }
 
-fn insert_user(
-    conn: &Connection,
-    username: &UserId,
-    role: Role,
-    scopes: &[ScopePath],
-    password_hash: &str,
-    now: i64,
-) -> AppResult<()> {
-    let tx = conn.unchecked_transaction()?;
-    let inserted = tx.execute(
-        "INSERT OR IGNORE INTO users (username, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![username.as_str(), role.as_str(), password_hash, now],
-    )?;
-    if inserted == 0 {
-        return Err(AppError::Conflict(format!(
-            "user {username} already exists"
-        )));
-    }
-    for scope in scopes {
-        tx.execute(
-            "INSERT OR IGNORE INTO user_scopes (username, scope) VALUES (?1, ?2)",
-            params![username.as_str(), scope.as_str()],
-        )?;
-    }
-    tx.commit()?;
-    Ok(())
-}
-
 /// The device the relay writes as when a dashboard user acts: one per user,
 /// created on first use with a random id, so nobody can predict it and
 /// register it first as a phone, and with the key the relay derives for it
@@ -392,109 +377,6 @@ fn web_device(store: &mut Store, user: &UserId, secret: &[u8], now: i64) -> AppR
     };
     Store::register(store, &registration, now)?;
     Ok(device)
-}
-
-/// Looks a user up.
-fn user(conn: &Connection, username: &str) -> AppResult<Option<User>> {
-    type Row = (
-        String,
-        String,
-        bool,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
-    let row: Option<Row> = conn
-        .query_row(
-            "SELECT username, role, disabled, display_name, phone, unit FROM users WHERE username = ?1",
-            [username],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-        )
-        .optional()?;
-    let Some((name, role, disabled, display_name, phone, unit)) = row else {
-        return Ok(None);
-    };
-    let mut stmt =
-        conn.prepare_cached("SELECT scope FROM user_scopes WHERE username = ?1 ORDER BY scope")?;
-    let scopes = stmt
-        .query_map([&name], |r| r.get::<_, String>(0))?
-        .filter_map(|s| s.ok().and_then(|s| ScopePath::new(s).ok()))
-        .collect();
-    let internal = |e: sync_core::InvalidInput| AppError::Internal(e.to_string());
-    Ok(Some(User {
-        username: UserId::new(name).map_err(internal)?,
-        role: role
-            .parse()
-            .map_err(|_| AppError::Internal(format!("bad role {role}")))?,
-        scopes,
-        disabled,
-        display_name,
-        phone,
-        unit: unit.map(UnitId::new).transpose().map_err(internal)?,
-    }))
-}
-
-/// Every user, by name.
-fn list_users(conn: &Connection) -> AppResult<Vec<User>> {
-    let names: Vec<String> = conn
-        .prepare("SELECT username FROM users ORDER BY username")?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let mut users = Vec::new();
-    for name in names {
-        users.extend(user(conn, &name)?);
-    }
-    Ok(users)
-}
-
-/// Disables a user: no more logins, their dashboard sessions end, and
-/// their devices count as retired from now on (they may still deliver what
-/// they made before).
-fn disable_user(conn: &Connection, username: &str, now: i64) -> AppResult<()> {
-    let n = conn.execute(
-        "UPDATE users SET disabled = 1, disabled_at = coalesce(disabled_at, ?2) WHERE username = ?1",
-        params![username, now],
-    )?;
-    if n == 0 {
-        return Err(AppError::NotFound(format!("no user {username}")));
-    }
-    conn.execute(
-        "UPDATE refresh_tokens SET revoked_at = ?2 WHERE revoked_at IS NULL AND family LIKE 'web:%'
-           AND device_id IN (SELECT id FROM devices WHERE username = ?1)",
-        params![username, now],
-    )?;
-    Ok(())
-}
-
-/// Undoes [`disable_user`].
-fn enable_user(conn: &Connection, username: &str) -> AppResult<()> {
-    let n = conn.execute(
-        "UPDATE users SET disabled = 0, disabled_at = NULL WHERE username = ?1",
-        [username],
-    )?;
-    if n == 0 {
-        return Err(AppError::NotFound(format!("no user {username}")));
-    }
-    Ok(())
-}
-
-/// A user's password hash and record, if the user exists. The check itself
-/// is [`crate::login::authenticate`]'s, off the store thread.
-fn credentials(conn: &Connection, username: &str) -> AppResult<Option<Credentials>> {
-    let hash: Option<String> = conn
-        .query_row(
-            "SELECT password_hash FROM users WHERE username = ?1",
-            [username],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(password_hash) = hash else {
-        return Ok(None);
-    };
-    Ok(user(conn, username)?.map(|user| Credentials {
-        password_hash,
-        user,
-    }))
 }
 
 /// One device.
