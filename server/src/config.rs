@@ -124,6 +124,11 @@ pub struct Settings {
     /// Off by default; while off, those addresses answer 404 like any
     /// other unknown one. Read at start.
     pub public_page: bool,
+    /// A token `GET /metrics` asks for (`authorization: Bearer …`), for a
+    /// Prometheus on another machine. Without one, `/metrics` answers only
+    /// connections from this machine (loopback). Behind a reverse proxy on
+    /// the same machine, set a token, or do not forward `/metrics`.
+    pub metrics_token: Option<String>,
     /// The settings file these came from, to read again on SIGHUP.
     #[serde(skip)]
     pub config_path: Option<PathBuf>,
@@ -150,6 +155,7 @@ impl Default for Settings {
             photo_grace_days: 7,
             upload_timeout_secs: 300,
             public_page: false,
+            metrics_token: None,
             config_path: None,
         }
     }

@@ -119,6 +119,9 @@ struct ServeArgs {
     /// The photo folder [default: the database path + `.photos`].
     #[arg(long, env = "DOORSTEP_PHOTOS_DIR")]
     photos_dir: Option<PathBuf>,
+    /// A token `/metrics` asks for; without one it answers this machine only.
+    #[arg(long, env = "DOORSTEP_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +222,9 @@ fn execute(cli: Cli) -> AppResult<()> {
             }
             if args.photos_dir.is_some() {
                 settings.photos_dir = args.photos_dir;
+            }
+            if args.metrics_token.is_some() {
+                settings.metrics_token = args.metrics_token;
             }
             if let Some(format) = cli.log_format {
                 settings.log_format = format;

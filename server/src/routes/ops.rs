@@ -1,11 +1,14 @@
 //! `GET /healthz` and `GET /metrics`.
 
-use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use axum::{Extension, Json};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, AppResult, StorageFault};
 use crate::state::AppState;
@@ -59,8 +62,34 @@ pub(super) async fn healthz(State(state): State<AppState>) -> AppResult<Response
     }
 }
 
+/// Whether this request may read `/metrics`: with the configured token,
+/// or, when none is configured, from this machine.
+fn may_read_metrics(token: Option<&str>, headers: &HeaderMap, peer: Option<SocketAddr>) -> bool {
+    match token {
+        Some(token) => headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| {
+                // Compared by digest, so the time taken says nothing of the token.
+                Sha256::digest(given.as_bytes()) == Sha256::digest(token.as_bytes())
+            }),
+        None => peer.is_some_and(|p| p.ip().is_loopback()),
+    }
+}
+
 /// Prometheus text format.
-pub(super) async fn metrics(State(state): State<AppState>) -> AppResult<impl IntoResponse> {
+pub(super) async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+) -> AppResult<impl IntoResponse> {
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
+    if !may_read_metrics(state.settings.metrics_token.as_deref(), &headers, peer) {
+        return Err(AppError::Forbidden(
+            "/metrics answers this machine only; for a Prometheus elsewhere, set metrics_token and send it as a bearer token".into(),
+        ));
+    }
     let (usage, photos) = state
         .db
         .run(|store| Ok((store.usage()?, store.photo_totals()?)))
