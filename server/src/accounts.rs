@@ -31,6 +31,9 @@ pub struct User {
     pub phone: Option<String>,
     /// The partner unit they are a member of.
     pub unit: Option<UnitId>,
+    /// Their password is a one-time code an administrator gave them: it
+    /// serves only to choose a new password.
+    pub must_change_password: bool,
 }
 
 impl User {
@@ -89,6 +92,10 @@ impl Device {
     }
 }
 
+/// Why a refresh token used a second time is refused: someone else may hold
+/// the chain, so the device's session is closed.
+pub(crate) const REFRESH_REPLAYED: &str = "refresh token was already used; the session is closed";
+
 /// A fresh secret: 32 random bytes, base64url.
 pub(crate) fn random_token() -> AppResult<String> {
     let mut bytes = [0u8; 32];
@@ -114,7 +121,7 @@ pub(crate) fn hash_password(password: &str) -> AppResult<String> {
         .to_string())
 }
 
-fn check_password(password: &str) -> AppResult<()> {
+pub(crate) fn check_password(password: &str) -> AppResult<()> {
     if password.chars().count() < 8 {
         return Err(AppError::BadRequest(
             "a password has at least 8 characters".into(),
@@ -132,7 +139,87 @@ pub fn set_password(
     now: i64,
 ) -> AppResult<()> {
     check_password(password)?;
-    store.set_password(username, &hash_password(password)?, now)
+    store.set_password(username, &hash_password(password)?, None, now)
+}
+
+/// How long a one-time code works: a week, time to reach a worker in a
+/// village.
+pub const ONE_TIME_CODE_MS: i64 = 7 * 86_400_000;
+
+/// The letters of a one-time code: no 0/O, 1/I/L, easy to read out on the
+/// phone and to type.
+const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+/// A fresh one-time code, `K7QM-9XPD-3RWA`: 12 letters (about 59 bits).
+fn one_time_code() -> AppResult<String> {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
+    let letters: Vec<char> = bytes
+        .iter()
+        // 256 = 8 × 31 + 8: the first eight letters come up one time in 248
+        // more often; at 12 letters that costs a fraction of a bit.
+        .map(|b| char::from(CODE_ALPHABET[usize::from(*b) % CODE_ALPHABET.len()]))
+        .collect();
+    Ok(letters
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-"))
+}
+
+/// A one-time code an administrator hands to a user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OneTimeCode {
+    /// The user.
+    pub username: UserId,
+    /// The code, shown once.
+    pub code: String,
+    /// When it stops working (ms).
+    pub expires_at: i64,
+}
+
+/// A fresh one-time code for `username`, and the hash to store for it
+/// (with [`RelayStore::set_password`]'s `one_time_until` at its
+/// `expires_at`). Hashing is slow by design: call this off the store's
+/// thread.
+pub fn one_time_code_for(username: &UserId, now: i64) -> AppResult<(OneTimeCode, String)> {
+    let code = one_time_code()?;
+    let hash = hash_password(&code)?;
+    Ok((
+        OneTimeCode {
+            username: username.clone(),
+            code,
+            expires_at: now + ONE_TIME_CODE_MS,
+        },
+        hash,
+    ))
+}
+
+/// Checks what an account is to be given: at least one scope.
+pub(crate) fn check_scopes(scopes: &[ScopePath]) -> AppResult<()> {
+    if scopes.is_empty() {
+        return Err(AppError::BadRequest(
+            "a user needs at least one scope".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `actor` may manage `account` (sync-core's rule: an administrator,
+/// for accounts within their scopes), as an error that says why not.
+pub fn require_manager(actor: &User, account: &[ScopePath]) -> AppResult<()> {
+    if actor.role != Role::Admin {
+        return Err(AppError::Forbidden(
+            "only an administrator manages accounts".into(),
+        ));
+    }
+    if !sync_core::workflow::may_manage_account(actor.role, &actor.scopes, account) {
+        return Err(AppError::Forbidden(
+            "this account reaches beyond your scopes: an administrator of a wider scope manages it"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Adds a user, checking the password (at least 8 characters) and the
@@ -147,11 +234,7 @@ pub fn add_user(
     now: i64,
 ) -> AppResult<()> {
     check_password(password)?;
-    if scopes.is_empty() {
-        return Err(AppError::BadRequest(
-            "a user needs at least one scope".into(),
-        ));
-    }
+    check_scopes(scopes)?;
     let hash = hash_password(password)?;
     store.insert_user(username, role, scopes, &hash, now)
 }
@@ -161,6 +244,8 @@ pub fn add_user(
 pub struct Credentials {
     /// The argon2 hash of the user's password (PHC string).
     pub password_hash: String,
+    /// When a one-time code stops working (ms), if the password is one.
+    pub password_expires_at: Option<i64>,
     /// The user.
     pub user: User,
 }
@@ -174,4 +259,29 @@ pub struct WebSession {
     pub device: DeviceId,
     /// When the session ends (ms).
     pub expires_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_time_codes_are_readable_and_differ() {
+        let name = UserId::new("li").unwrap();
+        let (a, hash) = one_time_code_for(&name, 1_000).unwrap();
+        let (b, _) = one_time_code_for(&name, 1_000).unwrap();
+        assert_ne!(a.code, b.code);
+        assert_eq!(a.expires_at, 1_000 + ONE_TIME_CODE_MS);
+        assert_eq!(a.code.len(), 14, "{}", a.code);
+        for group in a.code.split('-') {
+            assert_eq!(group.len(), 4);
+            assert!(
+                group.bytes().all(|c| CODE_ALPHABET.contains(&c)),
+                "{}",
+                a.code
+            );
+        }
+        assert!(check_password(&a.code).is_ok());
+        assert!(hash.starts_with("$argon2"));
+    }
 }

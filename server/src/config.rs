@@ -162,6 +162,46 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The settings as `name = value` lines, secrets left out (only whether
+    /// they are set): what the audit log compares from one start to the next.
+    pub fn summary(&self) -> String {
+        let set = |v: bool| if v { "set" } else { "not set" };
+        let path = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map_or("default".to_owned(), |p| p.display().to_string())
+        };
+        let points = serde_json::to_string(&self.points).unwrap_or_default();
+        let places: Vec<String> = self
+            .places
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        [
+            format!("listen = {}", self.listen),
+            format!("db = {}", self.db.display()),
+            format!("key_file = {}", path(&self.key_file)),
+            format!("jwt_secret = {}", set(self.jwt_secret.is_some())),
+            format!("access_ttl_secs = {}", self.access_ttl_secs),
+            format!("refresh_ttl_days = {}", self.refresh_ttl_days),
+            format!("request_timeout_secs = {}", self.request_timeout_secs),
+            format!("header_timeout_secs = {}", self.header_timeout_secs),
+            format!("max_connections = {}", self.max_connections),
+            format!("session_ttl_hours = {}", self.session_ttl_hours),
+            format!(
+                "max_db_mb = {}",
+                self.max_db_mb.map_or("none".to_owned(), |m| m.to_string())
+            ),
+            format!("places = {}", places.join(", ")),
+            format!("points = {points}"),
+            format!("photos_dir = {}", path(&self.photos_dir)),
+            format!("photo_grace_days = {}", self.photo_grace_days),
+            format!("upload_timeout_secs = {}", self.upload_timeout_secs),
+            format!("public_page = {}", self.public_page),
+            format!("metrics_token = {}", set(self.metrics_token.is_some())),
+        ]
+        .join("\n")
+    }
+
     /// Reads a settings file (TOML), or the defaults when there is none.
     pub fn from_file(path: Option<&Path>) -> AppResult<Self> {
         let Some(path) = path else {

@@ -46,6 +46,13 @@ pub enum AppError {
         /// Seconds until the next attempt is allowed.
         retry_after_secs: u64,
     },
+    /// The password is a one-time code from an administrator: the user must
+    /// choose a new password first (the login's `new_password`, or the
+    /// relay's `/password` page).
+    #[error(
+        "an administrator reset this password: choose a new one (send new_password with the login, or open /password on the relay)"
+    )]
+    PasswordChangeRequired,
     /// The client speaks an older protocol than the relay accepts.
     #[error("{0}")]
     UpdateRequired(String),
@@ -158,6 +165,7 @@ impl AppError {
             AppError::TooManyAttempts { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
             }
+            AppError::PasswordChangeRequired => (StatusCode::FORBIDDEN, "password_change_required"),
             AppError::UpdateRequired(_) => (StatusCode::UPGRADE_REQUIRED, "update_required"),
             AppError::Storage { fault, .. } => (
                 match fault {

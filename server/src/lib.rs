@@ -17,6 +17,7 @@
 //! ```
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -75,6 +76,7 @@ pub fn open_state(settings: Settings) -> AppResult<AppState> {
         None => Keys::load_or_create(&settings.key_path())?,
     };
     store::RelayStore::set_size_limit(&mut store, settings.max_db_bytes())?;
+    audit::settings_at_start(&mut store, &settings.summary(), state::now_ms())?;
     for (path, name) in &settings.places {
         let place = sync_core::ScopePath::new(path.as_str())
             .map_err(|e| AppError::BadRequest(format!("[places] {path:?}: {e}")))?;

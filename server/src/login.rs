@@ -14,6 +14,7 @@
 //!   hold up syncs or starve the machine's cores.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -22,8 +23,9 @@ use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use tokio::sync::Semaphore;
 
 use crate::accounts::{self, User};
+use crate::audit::{self, Action, Entry};
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
+use crate::state::{AppState, now_ms};
 
 /// How failed logins are throttled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,7 +215,19 @@ fn password_matches(hash: &str, password: &str) -> AppResult<bool> {
 /// Checks `username`'s password: the user if it is right and they are not
 /// disabled. Wrong names and wrong passwords get the same answer; too many
 /// of them get [`AppError::TooManyAttempts`] before any password is checked.
-pub async fn authenticate(state: &AppState, username: &str, password: String) -> AppResult<User> {
+/// A one-time code past its time is refused, saying so (only to whoever
+/// knows it). Refusals after a password check go to the audit log, from
+/// `peer`.
+///
+/// A user whose password is a one-time code is returned like any other,
+/// with [`User::must_change_password`] set: the caller lets them do nothing
+/// but choose a new password.
+pub async fn authenticate(
+    state: &AppState,
+    username: &str,
+    password: String,
+    peer: Option<SocketAddr>,
+) -> AppResult<User> {
     let logins = &state.logins;
     not_throttled(state, username)?;
     let _permit = logins
@@ -232,11 +246,27 @@ pub async fn authenticate(state: &AppState, username: &str, password: String) ->
     let matches = tokio::task::spawn_blocking(move || password_matches(&hash, &password))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))??;
+    let refused = |why: &str| {
+        Entry::new(now_ms(), None, Action::LoginFailed)
+            .on(username)
+            .detail(why)
+            .from_peer(peer)
+    };
     match credentials {
         Some(credentials) if matches => {
             logins.throttle.succeeded(username);
             if credentials.user.disabled {
+                note(state, refused("disabled")).await;
                 return Err(AppError::Forbidden("this user is disabled".into()));
+            }
+            if credentials
+                .password_expires_at
+                .is_some_and(|until| until <= now_ms())
+            {
+                note(state, refused("one-time code expired")).await;
+                return Err(AppError::Unauthorized(
+                    "this one-time code has expired: ask an administrator for a new one".into(),
+                ));
             }
             Ok(credentials.user)
         }
@@ -244,9 +274,60 @@ pub async fn authenticate(state: &AppState, username: &str, password: String) ->
             logins.throttle.failed(username, Instant::now());
             state.metrics.login_failures.inc();
             tracing::info!(user = %username, "wrong user name or password");
+            note(state, refused("wrong user name or password")).await;
             Err(AppError::Unauthorized("wrong user name or password".into()))
         }
     }
+}
+
+/// Records `entry` in the audit log. A failure to record is logged, and
+/// does not change the answer of the request it describes.
+pub async fn note(state: &AppState, entry: Entry) {
+    let action = entry.action;
+    if let Err(e) = state
+        .db
+        .run(move |store| audit::record(store, &entry))
+        .await
+    {
+        tracing::error!(error = %e, %action, "cannot write the audit log");
+    }
+}
+
+/// Sets `user`'s new password after they proved the old one (or their
+/// one-time code) and records it. Their sessions end everywhere.
+pub async fn change_password(
+    state: &AppState,
+    user: &User,
+    new_password: &str,
+    peer: Option<SocketAddr>,
+) -> AppResult<()> {
+    accounts::check_password(new_password)?;
+    let hash = {
+        let password = new_password.to_owned();
+        tokio::task::spawn_blocking(move || accounts::hash_password(&password))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))??
+    };
+    let username = user.username.clone();
+    let detail = if user.must_change_password {
+        "replaced a one-time code"
+    } else {
+        "changed their own password"
+    };
+    state
+        .db
+        .run(move |store| {
+            let now = now_ms();
+            store.set_password(&username, &hash, None, now)?;
+            audit::record(
+                store,
+                &Entry::new(now, Some(username.as_str()), Action::PasswordChanged)
+                    .on(username.as_str())
+                    .detail(detail)
+                    .from_peer(peer),
+            )
+        })
+        .await
 }
 
 #[cfg(test)]

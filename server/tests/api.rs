@@ -176,6 +176,7 @@ fn bad_tokens_are_refused_and_change_nothing() {
         display_name: None,
         phone: None,
         unit: None,
+        must_change_password: false,
     };
     let expired = relay
         .state

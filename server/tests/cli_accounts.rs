@@ -205,3 +205,65 @@ fn role_and_scopes_change_and_a_missing_password_is_told() {
     );
     assert!(!row.contains(XIKENG), "the scopes were replaced: {row}");
 }
+
+#[test]
+fn every_account_command_is_in_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("district.sqlite");
+    let db = db.to_str().unwrap();
+    let add = [
+        "user",
+        "add",
+        "--db",
+        db,
+        "--username",
+        "zhou",
+        "--role",
+        "worker",
+        "--scope",
+        XIKENG,
+    ];
+    ok(&run(&add, Some("zhou password\n")));
+    ok(&run(
+        &["user", "set", "--db", db, "zhou", "--role", "supervisor"],
+        None,
+    ));
+    ok(&run(
+        &["user", "passwd", "--db", db, "zhou"],
+        Some("another password\n"),
+    ));
+    ok(&run(&["user", "disable", "--db", db, "zhou"], None));
+    ok(&run(&["user", "enable", "--db", db, "zhou"], None));
+    // A refused command records nothing.
+    refused(&run(
+        &["user", "set", "--db", db, "zhou", "--role", "boss"],
+        None,
+    ));
+
+    let log = ok(&run(&["audit", "--db", db, "--who", "zhou"], None));
+    let events: Vec<&str> = log
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(2).unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "user_enabled",
+            "user_disabled",
+            "password_reset",
+            "user_changed",
+            "user_added"
+        ],
+        "{log}"
+    );
+    assert!(log.contains("role supervisor"), "{log}");
+    assert!(log.lines().skip(1).all(|l| l.contains(" cli ")), "{log}");
+    let only = ok(&run(
+        &["audit", "--db", db, "--action", "user_disabled"],
+        None,
+    ));
+    assert_eq!(only.lines().count(), 2, "{only}");
+    let bad = refused(&run(&["audit", "--db", db, "--action", "hacked"], None));
+    assert!(bad.contains("the actions are"), "{bad}");
+}

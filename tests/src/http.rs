@@ -354,6 +354,19 @@ impl Api {
         let status = response.status();
         (status, response.json().unwrap_or(Value::Null))
     }
+
+    /// `PATCH path` with a JSON body → (status, JSON body).
+    pub fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .patch(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .expect("relay answers");
+        let status = response.status();
+        (status, response.json().unwrap_or(Value::Null))
+    }
 }
 
 /// A fresh device id.

@@ -23,6 +23,7 @@ macro_rules! out {
 mod people;
 mod users;
 
+use crate::audit::{self, Action};
 use crate::config::{LogFormat, Settings, folder_exists, listen_address};
 use crate::error::{AppError, AppResult};
 use crate::state::now_ms;
@@ -52,6 +53,24 @@ enum Command {
     /// Manages devices.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Reads the audit log (logins, exports, account changes, restores,
+    /// settings), newest first.
+    Audit {
+        /// Only this event: login, login_failed, refresh_failed,
+        /// password_changed, password_reset, user_added, user_changed,
+        /// user_disabled, user_enabled, device_revoked, export, restore,
+        /// settings_changed.
+        #[arg(long)]
+        action: Option<String>,
+        /// Only entries by, or about, this user name (or device id).
+        #[arg(long)]
+        who: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Names places (districts, streets, communities).
     #[command(subcommand)]
     Place(people::PlaceCommand),
@@ -258,6 +277,12 @@ fn execute(cli: Cli) -> AppResult<()> {
         }
         Command::User(command) => users::user(command),
         Command::Device(command) => device(command),
+        Command::Audit {
+            action,
+            who,
+            limit,
+            db,
+        } => audit_log(&db, action.as_deref(), who, limit),
         Command::Place(command) => people::place(command),
         Command::Unit(command) => people::unit(command),
         Command::Backup {
@@ -304,6 +329,12 @@ fn execute(cli: Cli) -> AppResult<()> {
             let key = key_file.unwrap_or_else(|| default_key_path(&db));
             let photos = photos_dir.unwrap_or_else(|| crate::photos::backup::folder_beside(&db));
             let report = restore::restore(&backup, &db, &key, &photos, force, now_ms())?;
+            audited(
+                &mut Store::open(&db).map_err(|e| AppError::Internal(e.to_string()))?,
+                Action::Restore,
+                &db.display().to_string(),
+                format!("from {}", backup.display()),
+            )?;
             print_restored(&backup, &db, &report);
             Ok(())
         }
@@ -357,6 +388,60 @@ pub(crate) fn open(db: &DbArg) -> AppResult<Store> {
         .map_err(|e| AppError::Internal(format!("cannot open {}: {e}", db.db.display())))
 }
 
+fn audit_log(db: &DbArg, action: Option<&str>, who: Option<String>, limit: u32) -> AppResult<()> {
+    let filter = audit::Filter {
+        action: action.map(str::parse).transpose()?,
+        who,
+        limit: Some(limit),
+        ..audit::Filter::default()
+    };
+    let entries = open(db)?.audit_log(&filter)?;
+    out!(
+        "{:<16}  {:<16} {:<16} {:<36} detail",
+        "time",
+        "event",
+        "by",
+        "subject"
+    );
+    for e in entries {
+        let detail = e.detail.lines().next().unwrap_or_default();
+        out!(
+            "{:<16}  {:<16} {:<16} {:<36} {}",
+            when::local(e.at),
+            e.action,
+            e.actor.as_deref().unwrap_or("-"),
+            e.target.as_deref().unwrap_or("-"),
+            detail
+        );
+    }
+    Ok(())
+}
+
+/// Records in the audit log what a command did, as the relay's command line
+/// run by this machine's user.
+pub(crate) fn audited(
+    store: &mut Store,
+    action: Action,
+    target: &str,
+    detail: impl Into<String>,
+) -> AppResult<()> {
+    let by = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    let detail: String = detail.into();
+    let detail = if detail.is_empty() {
+        format!("by {by} on this machine")
+    } else {
+        format!("{detail} (by {by} on this machine)")
+    };
+    audit::record(
+        store,
+        &audit::Entry::new(now_ms(), Some(audit::CLI), action)
+            .on(target)
+            .detail(detail),
+    )
+}
+
 fn device(command: DeviceCommand) -> AppResult<()> {
     let (device_id, db, kind) = match command {
         DeviceCommand::List { db } => return list_devices(&db),
@@ -368,6 +453,11 @@ fn device(command: DeviceCommand) -> AppResult<()> {
     let mut store = open(&db)?;
     let id = find_device(&store, &device_id)?;
     RelayStore::revoke_device(&mut store, id, kind, now_ms())?;
+    let how = match kind {
+        RevokeKind::Retired => "retired",
+        RevokeKind::Lost => "lost",
+    };
+    audited(&mut store, Action::DeviceRevoked, &id.to_string(), how)?;
     match kind {
         RevokeKind::Retired => println!(
             "retired {id}: it may still deliver the work it made before, and nothing newer"

@@ -5,8 +5,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use clap::Subcommand;
 use sync_core::{Role, ScopePath, UnitId, UserId};
 
-use super::{DbArg, open, people};
+use super::{DbArg, audited, open, people};
 use crate::accounts;
+use crate::audit::Action;
 use crate::error::{AppError, AppResult};
 use crate::state::now_ms;
 use crate::store::RelayStore;
@@ -99,6 +100,9 @@ pub(crate) fn user(command: UserCommand) -> AppResult<()> {
             let password = read_password(password, &username)?;
             accounts::add_user(&mut store, &username, role, &scopes, &password, now_ms())?;
             profile.apply(&mut store, &username)?;
+            let names: Vec<&str> = scopes.iter().map(ScopePath::as_str).collect();
+            let detail = format!("{role} in {}", names.join(", "));
+            audited(&mut store, Action::UserAdded, username.as_str(), detail)?;
             println!("added {role} {username}");
             Ok(())
         }
@@ -118,6 +122,20 @@ pub(crate) fn user(command: UserCommand) -> AppResult<()> {
                 store.set_role(&username, role, &scopes)?;
             }
             profile.apply(&mut store, &username)?;
+            let mut what = Vec::new();
+            if let Some(role) = role {
+                what.push(format!("role {role}"));
+            }
+            if !scopes.is_empty() {
+                let names: Vec<&str> = scopes.iter().map(ScopePath::as_str).collect();
+                what.push(format!("scopes {}", names.join(", ")));
+            }
+            audited(
+                &mut store,
+                Action::UserChanged,
+                username.as_str(),
+                what.join("; "),
+            )?;
             println!("updated {username}");
             Ok(())
         }
@@ -134,6 +152,7 @@ pub(crate) fn user(command: UserCommand) -> AppResult<()> {
             }
             let password = read_password(password, &username)?;
             accounts::set_password(&mut store, &username, &password, now_ms())?;
+            audited(&mut store, Action::PasswordReset, username.as_str(), "")?;
             println!(
                 "changed the password of {username}; their sessions have ended on every device"
             );
@@ -165,14 +184,18 @@ pub(crate) fn user(command: UserCommand) -> AppResult<()> {
             Ok(())
         }
         UserCommand::Disable { username, db } => {
-            open(&db)?.disable_user(&username, now_ms())?;
+            let mut store = open(&db)?;
+            store.disable_user(&username, now_ms())?;
+            audited(&mut store, Action::UserDisabled, &username, "")?;
             println!(
                 "disabled {username}: no more logins; their phones may still deliver what they made before"
             );
             Ok(())
         }
         UserCommand::Enable { username, db } => {
-            open(&db)?.enable_user(&username)?;
+            let mut store = open(&db)?;
+            store.enable_user(&username)?;
+            audited(&mut store, Action::UserEnabled, &username, "")?;
             println!("enabled {username}");
             Ok(())
         }

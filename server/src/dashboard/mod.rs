@@ -6,6 +6,7 @@
 pub(crate) mod assets;
 mod lang;
 mod pages;
+mod password;
 mod wall;
 
 pub(crate) use lang::{Lang, negotiate};
@@ -40,6 +41,8 @@ pub(crate) const PAGES: &[&str] = &[
     "/households/{id}",
     "/stats",
     "/devices",
+    "/users",
+    "/audit",
 ];
 
 /// The dashboard's routes.
@@ -48,6 +51,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/", get(pages::root))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", axum::routing::post(pages::logout))
+        .route(
+            password::PASSWORD,
+            get(password::form).post(password::change),
+        )
         .route(pages::WALL, get(wall::page))
         .route("/assets/{*name}", get(assets::asset))
         .route("/favicon.ico", get(assets::favicon));

@@ -2,6 +2,8 @@
 //! script), logging in and out, and the shell every supervisor page shares
 //! (the front end draws the page from the `/v1` API).
 
+use std::net::SocketAddr;
+
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
@@ -12,6 +14,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 use super::lang::{LANG_COOKIE, Lang, negotiate};
+use super::password::PASSWORD;
+use crate::accounts::User;
+use crate::audit::{self, Action, Entry, Peer};
 use crate::error::AppError;
 use crate::login;
 use crate::session::{self, SESSION_COOKIE};
@@ -26,7 +31,7 @@ pub(super) const WALL: &str = "/wall";
 
 /// Where `role` goes after logging in, given where they were going: a
 /// volunteer to the wall, anyone else to the dashboard.
-fn landing(role: sync_core::Role, next: &str) -> String {
+pub(super) fn landing(role: sync_core::Role, next: &str) -> String {
     let to_wall = next == WALL || next.starts_with("/wall?") || next.starts_with("/wall/");
     match role {
         sync_core::Role::Volunteer if to_wall => next.to_owned(),
@@ -37,7 +42,7 @@ fn landing(role: sync_core::Role, next: &str) -> String {
 }
 
 /// True for a session that may use the dashboard or the wall.
-fn may_log_in(role: sync_core::Role) -> bool {
+pub(super) fn may_log_in(role: sync_core::Role) -> bool {
     matches!(
         role,
         sync_core::Role::Supervisor | sync_core::Role::Admin | sync_core::Role::Volunteer
@@ -92,13 +97,14 @@ pub(super) fn fill(template: &str, values: &[(&str, String)]) -> String {
 
 /// A path inside the dashboard to go to after logging in; anything else
 /// (another host, a scheme, the login page itself) goes home.
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
             if n.starts_with('/')
                 && !n.starts_with("//")
                 && !n.starts_with("/login")
                 && !n.starts_with("/logout")
+                && !n.starts_with("/password")
                 && n.len() <= 1024
                 && n.chars().all(|c| c.is_ascii_graphic() && c != '\\') =>
         {
@@ -108,7 +114,7 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn random_nonce() -> Result<String, AppError> {
+pub(super) fn random_nonce() -> Result<String, AppError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
@@ -245,7 +251,7 @@ fn login_page(
     response
 }
 
-fn percent_encode(text: &str) -> String {
+pub(super) fn percent_encode(text: &str) -> String {
     let mut out = String::new();
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
@@ -319,6 +325,7 @@ pub(super) struct LoginForm {
 pub(super) async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Peer(peer): Peer,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let (lang, _) = negotiate(&headers, None);
@@ -329,42 +336,41 @@ pub(super) async fn login(
     if !nonce_ok || !session::same_origin(&headers) {
         return login_page(&headers, lang, &next, &username, Some(Refusal::Expired));
     }
-    let ttl_secs = state.settings.session_ttl_secs();
     let name = username.clone();
     let result = async {
-        let user = login::authenticate(&state, &name, form.password).await?;
+        let user = login::authenticate(&state, &name, form.password, peer).await?;
+        if user.must_change_password {
+            // A one-time code: it serves only to choose a new password.
+            let location = format!(
+                "{PASSWORD}?user={}&reset=1&next={}",
+                percent_encode(&name),
+                percent_encode(&next)
+            );
+            let mut response = Redirect::to(&location).into_response();
+            no_store(&mut response);
+            return Ok(response);
+        }
         if !may_log_in(user.role) {
             return Err(AppError::Forbidden(format!(
                 "a {} may not use the dashboard",
                 user.role
             )));
         }
-        let secret = state.keys.device_secret();
-        let role = user.role;
-        state
-            .db
-            .run(move |store| {
-                store.start_web_session(&user.username, &secret, ttl_secs * 1000, now_ms())
-            })
-            .await
-            .map(|secret| (secret, role))
+        start_session(
+            &state,
+            &headers,
+            user,
+            peer,
+            "dashboard",
+            &next,
+            LOGIN_COOKIE_AT,
+        )
+        .await
     }
     .await;
     let refusal = match result {
-        Ok((secret, role)) => {
+        Ok(response) => {
             tracing::info!(user = %username, "dashboard login");
-            let secure = session::is_https(&headers);
-            let mut response = Redirect::to(&landing(role, &next)).into_response();
-            let cookies = response.headers_mut();
-            cookies.append(
-                SET_COOKIE,
-                session::set_cookie(SESSION_COOKIE, &secret, "/", ttl_secs, secure),
-            );
-            cookies.append(
-                SET_COOKIE,
-                session::set_cookie(LOGIN_COOKIE, "", "/login", 0, secure),
-            );
-            no_store(&mut response);
             return response;
         }
         Err(AppError::Unauthorized(_)) => Refusal::WrongPassword,
@@ -372,6 +378,14 @@ pub(super) async fn login(
         Err(AppError::Forbidden(m)) if m.contains("disabled") => Refusal::Disabled,
         Err(AppError::Forbidden(m)) => {
             tracing::info!(user = %username, reason = %m, "dashboard login refused");
+            login::note(
+                &state,
+                Entry::new(now_ms(), None, Action::LoginFailed)
+                    .on(username.as_str())
+                    .detail(format!("dashboard: {m}"))
+                    .from_peer(peer),
+            )
+            .await;
             Refusal::NotSupervisor
         }
         Err(e) => {
@@ -382,6 +396,54 @@ pub(super) async fn login(
     // The form comes back with the reason, as a page (200) like any form
     // shown again; what tells the refusal is that no session cookie is set.
     login_page(&headers, lang, &next, &username, Some(refusal))
+}
+
+/// The login form's nonce cookie: its name and path.
+const LOGIN_COOKIE_AT: (&str, &str) = (LOGIN_COOKIE, "/login");
+
+/// Starts a dashboard session for `user` (recorded as a login, `how`) and
+/// sends them on to `next`, clearing the form's nonce cookie `nonce` (its
+/// name and path).
+pub(super) async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: User,
+    peer: Option<SocketAddr>,
+    how: &'static str,
+    next: &str,
+    nonce: (&str, &str),
+) -> Result<Response, AppError> {
+    let ttl_secs = state.settings.session_ttl_secs();
+    let secret = state.keys.device_secret();
+    let role = user.role;
+    let secret = state
+        .db
+        .run(move |store| {
+            let now = now_ms();
+            let secret = store.start_web_session(&user.username, &secret, ttl_secs * 1000, now)?;
+            audit::record(
+                store,
+                &Entry::new(now, Some(user.username.as_str()), Action::Login)
+                    .on(user.username.as_str())
+                    .detail(how)
+                    .from_peer(peer),
+            )?;
+            Ok(secret)
+        })
+        .await?;
+    let secure = session::is_https(headers);
+    let mut response = Redirect::to(&landing(role, next)).into_response();
+    let cookies = response.headers_mut();
+    cookies.append(
+        SET_COOKIE,
+        session::set_cookie(SESSION_COOKIE, &secret, "/", ttl_secs, secure),
+    );
+    cookies.append(
+        SET_COOKIE,
+        session::set_cookie(nonce.0, "", nonce.1, 0, secure),
+    );
+    no_store(&mut response);
+    Ok(response)
 }
 
 /// The logout form.

@@ -7,6 +7,7 @@ use sync_core::keys::PublicKey;
 use sync_core::{DeviceId, Role, ScopePath, UserId};
 
 use crate::accounts::User;
+use crate::audit::{self, Action, Entry, Peer};
 use crate::error::{AppError, AppResult};
 use crate::login;
 use crate::state::{AppState, now_ms};
@@ -23,6 +24,11 @@ pub(super) struct Login {
     /// registers it, and every change it makes is checked against it.
     #[serde(default)]
     public_key: Option<String>,
+    /// A new password, for a user whose password is a one-time code: the
+    /// login sets it and goes through. Without it such a login is refused
+    /// with `password_change_required`.
+    #[serde(default)]
+    new_password: Option<String>,
 }
 
 /// Refresh form.
@@ -77,6 +83,7 @@ fn tokens(
 /// Checks the password, registers the device and starts a session.
 pub(super) async fn login(
     State(state): State<AppState>,
+    Peer(peer): Peer,
     Json(form): Json<Login>,
 ) -> AppResult<Json<Tokens>> {
     let device: DeviceId = form
@@ -87,18 +94,47 @@ pub(super) async fn login(
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
     let key = parse_key(form.public_key.as_deref())?;
     let ttl = state.settings.refresh_ttl_ms();
-    let user = login::authenticate(&state, &form.username, form.password).await?;
+    let mut user = login::authenticate(&state, &form.username, form.password, peer).await?;
+    if user.must_change_password {
+        let Some(new_password) = form.new_password.as_deref() else {
+            return Err(AppError::PasswordChangeRequired);
+        };
+        login::change_password(&state, &user, new_password, peer).await?;
+        user.must_change_password = false;
+    }
     let username = user.username.clone();
     let refresh = state
         .db
         .run(move |store| {
             let now = now_ms();
             store.register_device(&username, device, &name, "phone", key, now)?;
-            store.issue_refresh(device, ttl, now)
+            let refresh = store.issue_refresh(device, ttl, now)?;
+            audit::record(
+                store,
+                &Entry::new(now, Some(username.as_str()), Action::Login)
+                    .on(device.to_string())
+                    .detail(if name.is_empty() {
+                        "phone or web app".to_owned()
+                    } else {
+                        format!("phone or web app: {name}")
+                    })
+                    .from_peer(peer),
+            )?;
+            Ok(refresh)
         })
         .await?;
     tracing::info!(user = %user.username, %device, "login");
     Ok(Json(tokens(&state, user, device, refresh)?))
+}
+
+/// A refused refresh that says something about a device: a token used
+/// twice, or a lost phone trying to come back.
+fn is_alarming(error: &AppError) -> bool {
+    match error {
+        AppError::DeviceRevoked => true,
+        AppError::InvalidToken(why) => why == crate::accounts::REFRESH_REPLAYED,
+        _ => false,
+    }
 }
 
 /// A public key from a form, if one was given.
@@ -115,6 +151,7 @@ fn parse_key(text: Option<&str>) -> AppResult<Option<PublicKey>> {
 /// Trades a refresh token for a new pair; the old one stops working.
 pub(super) async fn refresh(
     State(state): State<AppState>,
+    Peer(peer): Peer,
     Json(form): Json<Refresh>,
 ) -> AppResult<Json<Tokens>> {
     let ttl = state.settings.refresh_ttl_ms();
@@ -123,7 +160,22 @@ pub(super) async fn refresh(
         .db
         .run(move |store| {
             let now = now_ms();
-            let (user, device, next) = store.rotate_refresh(&form.refresh_token, ttl, now)?;
+            let (user, device, next) = match store.rotate_refresh(&form.refresh_token, ttl, now) {
+                Ok(rotated) => rotated,
+                // A replayed token, or a lost phone's: worth an administrator's
+                // look. Unknown tokens are only counted, so that a flood of
+                // them cannot fill the log.
+                Err(e) if is_alarming(&e) => {
+                    audit::record(
+                        store,
+                        &Entry::new(now, None, Action::RefreshFailed)
+                            .detail(e.to_string())
+                            .from_peer(peer),
+                    )?;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
             if let (Some(key), Some(known)) = (key, store.device(device)?) {
                 store.register_device(
                     &user.username,

@@ -1,5 +1,6 @@
 //! The HTTP API: `fn app(state) -> Router`.
 
+mod audit;
 mod auth;
 mod devices;
 mod households;
@@ -13,6 +14,7 @@ mod points;
 mod public;
 mod stats;
 mod sync;
+mod users;
 mod wall;
 mod wall_photos;
 mod wish_views;
@@ -105,6 +107,17 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/wall/{id}/fulfil", post(wall::fulfil))
         .route("/v1/wall/{id}/release", post(wall::release))
         .route("/v1/changes", get(live::poll))
+        .route("/v1/users", get(users::list).post(users::create))
+        .route("/v1/users/{name}", axum::routing::patch(users::change))
+        .route("/v1/users/{name}/disable", post(users::disable))
+        .route("/v1/users/{name}/enable", post(users::enable))
+        .route(
+            "/v1/users/{name}/reset-password",
+            post(users::reset_password),
+        )
+        .route("/v1/account/password", post(users::own_password))
+        .route("/v1/audit", get(audit::list))
+        .route("/v1/export/audit.csv", get(audit::export))
         .route("/v1/devices", get(devices::list))
         .route("/v1/quarantine", get(devices::held))
         .route("/v1/quarantine/{id}/accept", post(devices::accept))

@@ -13,6 +13,7 @@
 //! rules and hashing live in [`crate::accounts`]. Each method is one atomic
 //! step: an implementation must not leave half of one stored.
 
+mod audit;
 #[cfg(test)]
 mod contract;
 mod people;
@@ -227,8 +228,24 @@ pub trait RelayStore: PhotoIndex + People + Send + 'static {
     fn enable_user(&mut self, username: &str) -> AppResult<()>;
 
     /// Replaces a user's password with an already hashed one (see
-    /// [`crate::accounts::set_password`]). Every session of theirs ends.
-    fn set_password(&mut self, username: &UserId, password_hash: &str, now: i64) -> AppResult<()>;
+    /// [`crate::accounts::set_password`]). Every session of theirs ends. With
+    /// `one_time_until` (when it expires, ms) the password is a one-time
+    /// code, good only for choosing a new one.
+    fn set_password(
+        &mut self,
+        username: &UserId,
+        password_hash: &str,
+        one_time_until: Option<i64>,
+        now: i64,
+    ) -> AppResult<()>;
+
+    // ---- the audit log ------------------------------------------------------
+
+    /// Adds an entry to the audit log.
+    fn append_audit(&mut self, entry: &crate::audit::Entry) -> AppResult<()>;
+
+    /// Audit entries matching `filter`, newest first.
+    fn audit_log(&self, filter: &crate::audit::Filter) -> AppResult<Vec<crate::audit::Stored>>;
 
     /// Changes a user's role, and replaces their scopes unless `scopes` is
     /// empty.

@@ -19,6 +19,7 @@ use sync_core::{
     Author, DeviceId, HouseholdId, Record, RecordId, Role, ScopePath, Status, Store, UserId, WishId,
 };
 
+use super::audit;
 use super::users::{self, credentials, disable_user, enable_user, insert_user, list_users, user};
 use super::{Changes, Headroom, RelayStore, Usage};
 use crate::accounts::{Credentials, Device, User, WebSession, random_token, token_hash};
@@ -241,8 +242,28 @@ impl RelayStore for Store {
         enable_user(self.connection(), username)
     }
 
-    fn set_password(&mut self, username: &UserId, password_hash: &str, now: i64) -> AppResult<()> {
-        users::set_password(self.connection(), username, password_hash, now)
+    fn set_password(
+        &mut self,
+        username: &UserId,
+        password_hash: &str,
+        one_time_until: Option<i64>,
+        now: i64,
+    ) -> AppResult<()> {
+        users::set_password(
+            self.connection(),
+            username,
+            password_hash,
+            one_time_until,
+            now,
+        )
+    }
+
+    fn append_audit(&mut self, entry: &crate::audit::Entry) -> AppResult<()> {
+        audit::append(self.connection(), entry)
+    }
+
+    fn audit_log(&self, filter: &crate::audit::Filter) -> AppResult<Vec<crate::audit::Stored>> {
+        audit::query(self.connection(), filter)
     }
 
     fn set_role(
@@ -501,7 +522,7 @@ fn rotate_refresh(
         )?;
         tx.commit()?;
         return Err(AppError::InvalidToken(
-            "refresh token was already used; the session is closed".into(),
+            crate::accounts::REFRESH_REPLAYED.into(),
         ));
     }
     if revoked_at.is_some() || expires_at <= now {

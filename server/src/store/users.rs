@@ -45,15 +45,27 @@ pub(super) fn user(conn: &Connection, username: &str) -> AppResult<Option<User>>
         Option<String>,
         Option<String>,
         Option<String>,
+        bool,
     );
     let row: Option<Row> = conn
         .query_row(
-            "SELECT username, role, disabled, display_name, phone, unit FROM users WHERE username = ?1",
+            "SELECT username, role, disabled, display_name, phone, unit, must_change_password
+               FROM users WHERE username = ?1",
             [username],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            },
         )
         .optional()?;
-    let Some((name, role, disabled, display_name, phone, unit)) = row else {
+    let Some((name, role, disabled, display_name, phone, unit, must_change_password)) = row else {
         return Ok(None);
     };
     let mut stmt =
@@ -73,6 +85,7 @@ pub(super) fn user(conn: &Connection, username: &str) -> AppResult<Option<User>>
         display_name,
         phone,
         unit: unit.map(UnitId::new).transpose().map_err(internal)?,
+        must_change_password,
     }))
 }
 
@@ -123,34 +136,44 @@ pub(super) fn enable_user(conn: &Connection, username: &str) -> AppResult<()> {
 /// A user's password hash and record, if the user exists. The check itself
 /// is [`crate::login::authenticate`]'s, off the store thread.
 pub(super) fn credentials(conn: &Connection, username: &str) -> AppResult<Option<Credentials>> {
-    let hash: Option<String> = conn
+    let hash: Option<(String, Option<i64>)> = conn
         .query_row(
-            "SELECT password_hash FROM users WHERE username = ?1",
+            "SELECT password_hash, password_expires_at FROM users WHERE username = ?1",
             [username],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let Some(password_hash) = hash else {
+    let Some((password_hash, password_expires_at)) = hash else {
         return Ok(None);
     };
     Ok(user(conn, username)?.map(|user| Credentials {
         password_hash,
+        password_expires_at,
         user,
     }))
 }
 
 /// Replaces a user's password hash. Every session of theirs ends, on phones
-/// and in the dashboard: whoever knew the old password is logged out.
+/// and in the dashboard: whoever knew the old password is logged out. A
+/// one-time code (`one_time_until`: when it expires) only lets its user
+/// choose a new password.
 pub(super) fn set_password(
     conn: &Connection,
     username: &UserId,
     password_hash: &str,
+    one_time_until: Option<i64>,
     now: i64,
 ) -> AppResult<()> {
     let tx = conn.unchecked_transaction()?;
     let n = tx.execute(
-        "UPDATE users SET password_hash = ?2 WHERE username = ?1",
-        params![username.as_str(), password_hash],
+        "UPDATE users SET password_hash = ?2, must_change_password = ?3, password_expires_at = ?4
+          WHERE username = ?1",
+        params![
+            username.as_str(),
+            password_hash,
+            one_time_until.is_some(),
+            one_time_until
+        ],
     )?;
     if n == 0 {
         return Err(AppError::NotFound(format!("no user {username}")));

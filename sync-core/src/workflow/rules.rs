@@ -4,7 +4,7 @@
 
 use super::event::{EventKind, Role, Status, WishEvent};
 use super::fold::Holder;
-use crate::ids::{UnitId, UserId};
+use crate::ids::{ScopePath, UnitId, UserId};
 use crate::model::RecordKind;
 
 /// Who may create or change records by their content (a wish card's
@@ -116,6 +116,15 @@ pub fn takers(events: &[WishEvent]) -> impl Iterator<Item = (Option<&UserId>, Op
     })
 }
 
+/// Whether a user of `role` with `scopes` may manage the account of someone
+/// whose scopes are `account`: only an administrator, and only for accounts
+/// that lie wholly within their own scopes (a street's administrator manages
+/// that street's people, not the district's). An account with no scopes yet
+/// is anyone's to set up.
+pub fn may_manage_account(role: Role, scopes: &[ScopePath], account: &[ScopePath]) -> bool {
+    role == Role::Admin && account.iter().all(|a| scopes.iter().any(|s| s.contains(a)))
+}
+
 /// What a reader's rule needs to know of a wish card.
 #[derive(Clone, Copy, Debug)]
 pub struct Sight<'a> {
@@ -183,6 +192,24 @@ impl Reader {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_an_admin_manages_accounts_and_only_within_their_scopes() {
+        let scope = |s: &str| ScopePath::new(s).unwrap();
+        let street = [scope("longgang/yuanshan")];
+        let community = [scope("longgang/yuanshan/xikeng")];
+        let other = [scope("longgang/buji")];
+        assert!(may_manage_account(Role::Admin, &street, &community));
+        assert!(may_manage_account(Role::Admin, &street, &street));
+        assert!(!may_manage_account(Role::Admin, &community, &street));
+        assert!(!may_manage_account(Role::Admin, &street, &other));
+        assert!(!may_manage_account(
+            Role::Admin,
+            &street,
+            &[community[0].clone(), other[0].clone()]
+        ));
+        assert!(!may_manage_account(Role::Supervisor, &street, &community));
+    }
     use super::*;
 
     #[test]

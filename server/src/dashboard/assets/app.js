@@ -15,6 +15,9 @@ import * as households from './pages/households.js';
 import * as household from './pages/household.js';
 import * as stats from './pages/stats.js';
 import * as devices from './pages/devices.js';
+import * as users from './pages/users.js';
+import * as audit from './pages/audit.js';
+import { ta } from './admin-text.js';
 
 const ROUTES = [
   { path: /^\/queue$/, page: queue, nav: 'queue' },
@@ -26,8 +29,12 @@ const ROUTES = [
   { path: /^\/households\/([^/]+)$/, page: household, nav: 'households' },
   { path: /^\/stats$/, page: stats, nav: 'stats' },
   { path: /^\/devices$/, page: devices, nav: 'devices' },
+  { path: /^\/users$/, page: users, nav: 'users' },
+  { path: /^\/audit$/, page: audit, nav: 'audit' },
 ];
-const NAV = ['queue', 'dispatch', 'wishes', 'conflicts', 'households', 'stats', 'devices'];
+// Accounts and the audit log are an administrator's.
+const NAV = ['queue', 'dispatch', 'wishes', 'conflicts', 'households', 'stats', 'devices',
+  ...(session.role === 'admin' ? ['users', 'audit'] : [])];
 
 const main = document.getElementById('main');
 const top = document.getElementById('top');
@@ -53,7 +60,7 @@ function langHref() {
 function header(active) {
   const item = (name) => h('li', {},
     h('a', { href: `/${name}`, 'aria-current': name === active ? 'page' : null },
-      t(`nav.${name}`),
+      ta(`nav.${name}`),
       counts[name] ? h('span', { class: 'count', 'aria-label': `(${counts[name]})` }, String(counts[name])) : null));
   return h('div', { class: 'bar' },
     h('a', { class: 'brand', href: '/queue' },
@@ -64,6 +71,7 @@ function header(active) {
     h('div', { class: 'user' },
       h('span', { class: 'live', id: 'live', title: t('live.title') }, t('live.on')),
       h('span', { class: 'who' }, h('strong', {}, personName(session.user)), ' · ', label('role', session.role)),
+      h('a', { class: 'password', href: `/password?user=${encodeURIComponent(session.user)}`, 'data-reload': '' }, ta('account.password')),
       h('a', { class: 'lang', href: langHref(), lang: document.documentElement.lang.startsWith('zh') ? 'en' : 'zh-CN', 'data-reload': '' }, t('lang.switch')),
       h('form', { method: 'post', action: '/logout', class: 'logout' },
         h('input', { type: 'hidden', name: 'csrf', value: session.csrf }),

@@ -138,6 +138,13 @@ function loginScreen(screen) {
       location.hash = '#/today';
       await sync();
     } catch (err) {
+      if (err.code === 'password_change_required') {
+        // A one-time code from an administrator: the relay's page sets the
+        // worker's own password, and then this form logs in with it.
+        error.replaceChildren(t('login.must_change'), ' ',
+          h('a', { href: `/password?user=${encodeURIComponent(user.value)}&reset=1`, text: t('login.must_change.link') }));
+        return;
+      }
       error.textContent = err.code === 'offline' ? t('login.offline') : t('login.failed', { message: err.message });
     }
   });

@@ -1,0 +1,185 @@
+// The words of the administrators' pages (accounts and the audit log), in
+// Chinese and English; everything else comes from i18n.js.
+
+import { lang, t } from './i18n.js';
+
+const zh = {
+  'nav.users': '账号',
+  'nav.audit': '审计日志',
+  'account.password': '修改密码',
+
+  'users.title': '账号管理',
+  'users.intro': '新增、停用和启用账号，修改角色和范围，重置密码。重置后会生成一次性验证码：请交给本人，本人登录时必须先设置自己的密码。',
+  'users.add': '新增账号',
+  'users.username': '用户名（登录用）',
+  'users.display_name': '姓名',
+  'users.phone': '手机号（可选）',
+  'users.role': '角色',
+  'users.scope': '范围',
+  'users.create': '新增',
+  'users.list': '账号列表',
+  'users.empty': '你的范围内还没有账号。',
+  'users.col.user': '账号',
+  'users.col.role': '角色',
+  'users.col.scopes': '范围',
+  'users.col.status': '状态',
+  'users.status.active': '正常',
+  'users.status.disabled': '已停用',
+  'users.status.must_change': '待设置密码',
+  'users.action.reset': '重置密码',
+  'users.action.disable': '停用',
+  'users.action.enable': '启用',
+  'users.action.edit': '修改',
+  'users.code.title': '一次性验证码',
+  'users.code.created': '账号 {user} 已创建。',
+  'users.code.reset': '{user} 的密码已重置，其所有登录已退出。',
+  'users.code.text': '一次性验证码：',
+  'users.code.hint': '只显示这一次，{until} 前有效。请当面或电话交给本人：本人用它登录后，必须先设置自己的新密码。',
+  'users.confirm.disable.title': '停用账号 {user}',
+  'users.confirm.disable.text': '停用后不能再登录；其手机仍可上传停用前做的工作。可以随时重新启用。',
+  'users.confirm.reset.title': '重置 {user} 的密码',
+  'users.confirm.reset.text': '将生成一次性验证码，本人所有手机和电脑上的登录都会退出。',
+  'users.edit.title': '修改账号 {user}',
+  'users.done.create': '已新增账号 {user}',
+  'users.done.disable': '已停用 {user}',
+  'users.done.enable': '已启用 {user}',
+  'users.done.edit': '已修改 {user}',
+  'users.done.reset': '已重置 {user} 的密码',
+
+  'audit.title': '审计日志',
+  'audit.intro': '登录与登录失败、被拒绝的令牌刷新、导出、设备吊销、账号变更、从备份恢复和配置变更，新的在前。',
+  'audit.action': '事件',
+  'audit.action.all': '全部事件',
+  'audit.who': '账号或设备',
+  'audit.empty': '没有记录。',
+  'audit.empty.filtered': '没有符合筛选条件的记录。',
+  'audit.col.time': '时间',
+  'audit.col.actor': '操作人',
+  'audit.col.action': '事件',
+  'audit.col.target': '对象',
+  'audit.col.detail': '详情',
+  'audit.col.peer': '来源地址',
+  'audit.older': '更早的记录',
+  'audit.export': '导出 CSV',
+  'audit.nobody': '（未识别）',
+  'audit.cli': '服务器命令行',
+
+  'action.login': '登录',
+  'action.login_failed': '登录失败',
+  'action.refresh_failed': '令牌刷新被拒',
+  'action.password_changed': '修改密码',
+  'action.password_reset': '重置密码',
+  'action.user_added': '新增账号',
+  'action.user_changed': '修改账号',
+  'action.user_disabled': '停用账号',
+  'action.user_enabled': '启用账号',
+  'action.device_revoked': '吊销设备',
+  'action.export': '导出',
+  'action.restore': '从备份恢复',
+  'action.settings_changed': '配置变更',
+
+  // The relay's fixed words in the log's details.
+  'detail.dashboard': '督导工作台',
+  'detail.dashboard, with the new password': '督导工作台（新密码）',
+  'detail.phone or web app': '手机或网页应用',
+  'detail.wrong user name or password': '用户名或密码不正确',
+  'detail.disabled': '账号已停用',
+  'detail.one-time code expired': '一次性验证码已过期',
+  'detail.changed their own password': '本人修改了密码',
+  'detail.replaced a one-time code': '用一次性验证码设置了新密码',
+  'detail.one-time code issued; every session ended': '已生成一次性验证码，所有登录已退出',
+};
+
+const en = {
+  'nav.users': 'Accounts',
+  'nav.audit': 'Audit log',
+  'account.password': 'Change password',
+
+  'users.title': 'Accounts',
+  'users.intro': 'Add, disable and enable accounts, change roles and scopes, reset passwords. A reset gives a one-time code: hand it to the person, who must choose their own password when they log in with it.',
+  'users.add': 'Add an account',
+  'users.username': 'User name (to log in)',
+  'users.display_name': 'Name',
+  'users.phone': 'Phone (optional)',
+  'users.role': 'Role',
+  'users.scope': 'Scope',
+  'users.create': 'Add',
+  'users.list': 'Accounts',
+  'users.empty': 'No accounts in your scopes yet.',
+  'users.col.user': 'Account',
+  'users.col.role': 'Role',
+  'users.col.scopes': 'Scopes',
+  'users.col.status': 'Status',
+  'users.status.active': 'Active',
+  'users.status.disabled': 'Disabled',
+  'users.status.must_change': 'Must set a password',
+  'users.action.reset': 'Reset password',
+  'users.action.disable': 'Disable',
+  'users.action.enable': 'Enable',
+  'users.action.edit': 'Edit',
+  'users.code.title': 'One-time code',
+  'users.code.created': 'Account {user} added.',
+  'users.code.reset': 'The password of {user} is reset, and every login of theirs ended.',
+  'users.code.text': 'One-time code: ',
+  'users.code.hint': 'Shown only this once, valid until {until}. Hand it to the person in person or by phone: after logging in with it they must choose their own password.',
+  'users.confirm.disable.title': 'Disable {user}',
+  'users.confirm.disable.text': 'They can no longer log in; their phones may still deliver work made before. You can enable the account again at any time.',
+  'users.confirm.reset.title': 'Reset the password of {user}',
+  'users.confirm.reset.text': 'A one-time code is made, and they are logged out on every phone and computer.',
+  'users.edit.title': 'Edit {user}',
+  'users.done.create': 'Added {user}',
+  'users.done.disable': 'Disabled {user}',
+  'users.done.enable': 'Enabled {user}',
+  'users.done.edit': 'Changed {user}',
+  'users.done.reset': 'Reset the password of {user}',
+
+  'audit.title': 'Audit log',
+  'audit.intro': 'Logins and failed logins, refused token refreshes, exports, revoked devices, account changes, restores and settings changes, newest first.',
+  'audit.action': 'Event',
+  'audit.action.all': 'All events',
+  'audit.who': 'Account or device',
+  'audit.empty': 'Nothing recorded.',
+  'audit.empty.filtered': 'No entries match these filters.',
+  'audit.col.time': 'Time',
+  'audit.col.actor': 'By',
+  'audit.col.action': 'Event',
+  'audit.col.target': 'Subject',
+  'audit.col.detail': 'Detail',
+  'audit.col.peer': 'Address',
+  'audit.older': 'Older entries',
+  'audit.export': 'Export CSV',
+  'audit.nobody': '(not identified)',
+  'audit.cli': 'relay command line',
+
+  'action.login': 'Login',
+  'action.login_failed': 'Failed login',
+  'action.refresh_failed': 'Refused token refresh',
+  'action.password_changed': 'Password changed',
+  'action.password_reset': 'Password reset',
+  'action.user_added': 'Account added',
+  'action.user_changed': 'Account changed',
+  'action.user_disabled': 'Account disabled',
+  'action.user_enabled': 'Account enabled',
+  'action.device_revoked': 'Device revoked',
+  'action.export': 'Export',
+  'action.restore': 'Restored from a backup',
+  'action.settings_changed': 'Settings changed',
+};
+
+const words = lang === 'zh' ? zh : en;
+
+/** The text for `key` (the administrators' pages first, then i18n.js). */
+export function ta(key, vars = {}) {
+  const text = words[key] ?? en[key];
+  if (text === undefined) return t(key, vars);
+  return text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
+}
+
+/** A detail of the audit log in the page's language, where the relay's
+ * words are fixed ones; other details (names, scopes) as written. */
+export function detailText(detail) {
+  return zh[`detail.${detail}`] && lang === 'zh' ? zh[`detail.${detail}`] : detail;
+}
+
+/** The audit log's events, in the order the filter lists them. */
+export const AUDIT_ACTIONS = Object.keys(en).filter((k) => k.startsWith('action.')).map((k) => k.slice('action.'.length));
