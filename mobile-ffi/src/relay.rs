@@ -9,8 +9,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::json;
+use std::sync::Arc;
+
 use ureq::Agent;
 use ureq::config::Config;
+use ureq::tls::{RootCerts, TlsConfig};
 
 use crate::error::{DoorstepError, Result};
 use crate::session::Tokens;
@@ -86,7 +89,17 @@ impl std::fmt::Debug for RelayClient {
 impl RelayClient {
     /// A client for the relay at `base` (already normalized).
     pub(crate) fn new(base: &str, options: &SyncOptions) -> Self {
+        // Checked when the options were set; should it fail here, nothing is
+        // trusted rather than everything.
+        let roots = options
+            .trusted_roots()
+            .unwrap_or_else(|_| Some(RootCerts::Specific(Arc::new(Vec::new()))));
+        let mut tls = TlsConfig::builder();
+        if let Some(roots) = roots {
+            tls = tls.root_certs(roots);
+        }
         let config = Config::builder()
+            .tls_config(tls.build())
             .http_status_as_error(false)
             .timeout_global(Some(options.request_timeout()))
             .timeout_connect(Some(options.connect_timeout()))

@@ -198,9 +198,13 @@ impl FieldStore {
         Ok(())
     }
 
-    /// Sets timeouts and retries for `login` and `sync`.
-    pub fn set_sync_options(&self, options: SyncOptions) {
+    /// Sets timeouts, retries and the trusted certificate for `login` and
+    /// `sync`. A certificate that is not PEM is refused, and the options in
+    /// force stay.
+    pub fn set_sync_options(&self, options: SyncOptions) -> Result<()> {
+        options.trusted_roots()?;
         *lock(&self.shared.options) = options;
+        Ok(())
     }
 
     /// Sets (or, with `None`, removes) the listener told when records change.

@@ -193,6 +193,7 @@ fn options(max_retries: u32) -> SyncOptions {
         connect_timeout_ms: 2_000,
         max_retries,
         backoff_ms: 10,
+        trusted_certificate_pem: None,
     }
 }
 
@@ -200,7 +201,7 @@ fn options(max_retries: u32) -> SyncOptions {
 fn phone(relay: &FakeRelay, dir: &tempfile::TempDir, options: SyncOptions) -> Arc<FieldStore> {
     let path = dir.path().join("phone.db").to_string_lossy().into_owned();
     let store = FieldStore::new(path, None).unwrap();
-    store.set_sync_options(options);
+    store.set_sync_options(options).unwrap();
     store
         .shared
         .login_blocking(&relay.url, "wang", "pw", "test phone")

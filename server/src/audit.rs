@@ -212,7 +212,10 @@ impl Filter {
 }
 
 /// The client's address, as the listener saw it (none in tests that call
-/// the router directly). Behind a reverse proxy this is the proxy's.
+/// the router directly). A connection from this machine that names a client
+/// in `X-Forwarded-For` is a reverse proxy's: the address it appended last
+/// (the one that reached the proxy) is the client's. From anywhere else the
+/// header is not believed.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Peer(pub Option<SocketAddr>);
 
@@ -220,12 +223,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Peer(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| *addr),
-        ))
+        let socket = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| *addr);
+        let forwarded = || {
+            let header = parts.headers.get("x-forwarded-for")?.to_str().ok()?;
+            let last = header.rsplit(',').next()?.trim();
+            last.parse::<std::net::IpAddr>()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, 0))
+        };
+        Ok(Peer(match socket {
+            Some(addr) if addr.ip().is_loopback() => forwarded().or(socket),
+            _ => socket,
+        }))
     }
 }
 

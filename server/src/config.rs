@@ -129,6 +129,14 @@ pub struct Settings {
     /// connections from this machine (loopback). Behind a reverse proxy on
     /// the same machine, set a token, or do not forward `/metrics`.
     pub metrics_token: Option<String>,
+    /// Serve HTTPS with this certificate chain (a PEM file, the server's
+    /// certificate first), for a district without a reverse proxy. Read
+    /// again on SIGHUP, so a renewed certificate takes over without a
+    /// restart. Needs `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (a PEM file), readable only by the
+    /// relay's user.
+    pub tls_key: Option<PathBuf>,
     /// The settings file these came from, to read again on SIGHUP.
     #[serde(skip)]
     pub config_path: Option<PathBuf>,
@@ -156,6 +164,8 @@ impl Default for Settings {
             upload_timeout_secs: 300,
             public_page: false,
             metrics_token: None,
+            tls_cert: None,
+            tls_key: None,
             config_path: None,
         }
     }
@@ -169,6 +179,10 @@ impl Settings {
         let path = |p: &Option<PathBuf>| {
             p.as_ref()
                 .map_or("default".to_owned(), |p| p.display().to_string())
+        };
+        let none_or = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map_or("none".to_owned(), |p| p.display().to_string())
         };
         let points = serde_json::to_string(&self.points).unwrap_or_default();
         let places: Vec<String> = self
@@ -198,6 +212,8 @@ impl Settings {
             format!("upload_timeout_secs = {}", self.upload_timeout_secs),
             format!("public_page = {}", self.public_page),
             format!("metrics_token = {}", set(self.metrics_token.is_some())),
+            format!("tls_cert = {}", none_or(&self.tls_cert)),
+            format!("tls_key = {}", none_or(&self.tls_key)),
         ]
         .join("\n")
     }

@@ -35,6 +35,7 @@ mod routes;
 pub mod session;
 pub mod state;
 pub mod store;
+pub mod tls;
 pub mod when;
 
 use std::net::SocketAddr;
@@ -57,6 +58,8 @@ pub fn open_state(settings: Settings) -> AppResult<AppState> {
     let lock = restore::ServingLock::take(&settings.db)?;
     let mut store = sync_core::Store::open(&settings.db)
         .map_err(|e| AppError::Internal(format!("cannot open {}: {e}", settings.db.display())))?;
+    // A certificate that cannot be used stops the start, before anything else.
+    let tls = tls::Tls::from_settings(&settings)?;
     let key_file = settings.jwt_secret.is_none().then(|| settings.key_path());
     let photos_dir = settings.photos_path();
     if let Some(why) = restore::prepare_to_serve(
@@ -91,6 +94,7 @@ pub fn open_state(settings: Settings) -> AppResult<AppState> {
         ))
     })?;
     let mut state = AppState::new(Db::from_store(store), keys, settings, photos);
+    state.tls = tls;
     state.serving = Some(Arc::new(state::Serving {
         _lock: lock,
         high_water,
@@ -164,7 +168,8 @@ pub async fn serve_until(
         "doorstep relay listening"
     );
     // Scripts and tests read this line to find a relay started on port 0.
-    println!("listening on http://{addr}");
+    let scheme = if state.tls.is_some() { "https" } else { "http" };
+    println!("listening on {scheme}://{addr}");
     let live = state.live.clone();
     let marks = state.serving.clone().map(|serving| {
         let db = state.db.clone();
@@ -180,7 +185,8 @@ pub async fn serve_until(
     let cleanup = tokio::spawn(clean_photos(state.clone()));
     let (db, serving) = (state.db.clone(), state.serving.clone());
     let open = state.metrics.connections.clone();
-    listener::serve(listener, app(state), limits, open, async move {
+    let tls = state.tls.as_ref().map(|t| t.acceptor().clone());
+    listener::serve(listener, app(state), limits, open, tls, async move {
         shutdown.await;
         // Dashboards waiting for changes answer now rather than hold up the stop.
         live.close();
@@ -206,6 +212,14 @@ async fn reload_on_sighup(state: AppState) {
             return;
         };
         while hangups.recv().await.is_some() {
+            if let Some(tls) = &state.tls {
+                match tls.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: TLS certificate read again"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "SIGHUP: the TLS certificate cannot be used; the one in use stays")
+                    }
+                }
+            }
             let Some(path) = state.settings.config_path.clone() else {
                 tracing::info!("SIGHUP: no settings file to read again");
                 continue;

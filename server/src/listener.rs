@@ -20,16 +20,21 @@
 //! - **Graceful stop.** On shutdown the relay stops accepting, lets requests
 //!   in flight finish, and closes idle connections.
 //!
+//! - **TLS.** With a certificate (see [`crate::tls`]) each connection's
+//!   handshake must finish within the same header deadline; then the
+//!   request is served as over plain TCP, marked `x-forwarded-proto: https`
+//!   so that cookies are sent `Secure`, as behind a proxy that ends TLS.
+//!
 //! Only HTTP/1.1 is served: every client of the relay (phones, browsers,
-//! scripts) speaks it over plain TCP, and HTTP/2 in the clear has no header
-//! deadline to give.
+//! scripts) speaks it, and HTTP/2 in the clear has no header deadline to
+//! give.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
-use axum::http::Request;
+use axum::http::{HeaderValue, Request};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -38,6 +43,7 @@ use hyper_util::service::TowerToHyperService;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 /// How many connections the relay holds, and for how long it waits for a
@@ -108,6 +114,7 @@ pub async fn serve(
     app: Router,
     limits: Limits,
     open: Gauge,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
     let places = Arc::new(Semaphore::new(limits.max_connections));
@@ -144,29 +151,67 @@ pub async fn serve(
         };
         // Sync answers are written in one go; do not hold back their tail.
         let _ = stream.set_nodelay(true);
-        // Handlers that care (`/metrics`) learn who connected.
+        let secure = tls.is_some();
+        // Handlers that care (`/metrics`, the audit log) learn who connected.
         let service = app
             .clone()
             .map_request(move |mut request: Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
+                if secure {
+                    request
+                        .headers_mut()
+                        .insert("x-forwarded-proto", HeaderValue::from_static("https"));
+                }
                 request
             });
-        let connection =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let connection = graceful.watch(connection);
+        let service = TowerToHyperService::new(service);
         let open = open.clone();
         open.inc();
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                // Header deadlines, resets and early closes: the client's doing.
-                tracing::debug!(error = %e, "connection ended with an error");
+        match &tls {
+            None => {
+                let connection =
+                    graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    finish(connection.await);
+                    open.dec();
+                    drop(place);
+                });
             }
-            open.dec();
-            drop(place);
-        });
+            Some(acceptor) => {
+                // The handshake runs in the connection's own task, within the
+                // header deadline: a client that never finishes it holds
+                // nothing for long, and the accept loop never waits on it.
+                let handshake = acceptor.accept(stream);
+                let deadline = limits.header_timeout;
+                let http = http.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(deadline, handshake).await {
+                        Ok(Ok(stream)) => {
+                            let connection = http.serve_connection(TokioIo::new(stream), service);
+                            finish(watcher.watch(connection).await);
+                        }
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => {
+                            tracing::debug!("TLS handshake not finished within the header deadline")
+                        }
+                    }
+                    open.dec();
+                    drop(place);
+                });
+            }
+        }
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Logs how a connection ended, if badly.
+fn finish(result: Result<(), hyper::Error>) {
+    if let Err(e) = result {
+        // Header deadlines, resets and early closes: the client's doing.
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
 }
 
 /// Waits out a failed `accept`: errors of one connection (it was reset

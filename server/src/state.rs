@@ -32,6 +32,8 @@ pub struct AppState {
     pub photos: Arc<Photos>,
     /// Present when serving a database file: its lock and high-water mark.
     pub serving: Option<Arc<Serving>>,
+    /// The certificate, when the relay serves HTTPS itself.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 /// What a relay serving a database file holds for as long as it runs.
@@ -55,6 +57,7 @@ impl AppState {
             logins: Arc::new(Logins::default()),
             photos: Arc::new(photos),
             serving: None,
+            tls: None,
         }
     }
 }

@@ -278,3 +278,27 @@ fn the_audit_log_filters_by_time_and_refuses_nonsense() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
     }
 }
+
+#[test]
+fn behind_a_proxy_on_this_machine_the_log_names_the_client() {
+    let relay = TestRelay::start();
+    let api = admin(&relay);
+    let login = |forwarded: &str| {
+        let status = doorstep_tests::http::client()
+            .post(format!("{}/v1/auth/login", relay.url))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"username": "wang", "password": "wrong", "device_id": uuid_like()}))
+            .send()
+            .unwrap()
+            .status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    };
+    // The proxy appends the address that reached it; what the client wrote
+    // before it is not believed.
+    login("10.9.9.9, 203.0.113.7");
+    let (_, entries) = api.get("/v1/audit?action=login_failed");
+    assert_eq!(entries[0]["peer"], "203.0.113.7", "{entries}");
+    login("not an address");
+    let (_, entries) = api.get("/v1/audit?action=login_failed");
+    assert_eq!(entries[0]["peer"], "127.0.0.1", "{entries}");
+}

@@ -144,6 +144,12 @@ pub struct SyncOptions {
     /// retry (with some jitter), up to 30 s.
     #[uniffi(default = 500)]
     pub backoff_ms: u64,
+    /// For a relay whose HTTPS certificate no public authority issued (a
+    /// district's own certificate authority, or the relay's self-signed
+    /// certificate): that certificate, PEM. The phone then trusts it alone.
+    /// Without it, the public authorities phones trust are used.
+    #[uniffi(default = None)]
+    pub trusted_certificate_pem: Option<String>,
 }
 
 impl Default for SyncOptions {
@@ -153,6 +159,7 @@ impl Default for SyncOptions {
             connect_timeout_ms: 10_000,
             max_retries: 3,
             backoff_ms: 500,
+            trusted_certificate_pem: None,
         }
     }
 }
@@ -164,5 +171,33 @@ impl SyncOptions {
 
     pub(crate) fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms.max(1))
+    }
+
+    /// The certificates to trust instead of the public authorities, if the
+    /// options name one.
+    pub(crate) fn trusted_roots(&self) -> crate::error::Result<Option<ureq::tls::RootCerts>> {
+        let Some(pem) = self.trusted_certificate_pem.as_deref() else {
+            return Ok(None);
+        };
+        let certificates = ureq::tls::parse_pem(pem.as_bytes())
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                crate::error::DoorstepError::InvalidInput(format!(
+                    "trusted_certificate_pem is not a PEM certificate: {e}"
+                ))
+            })?;
+        if certificates.is_empty() {
+            return Err(crate::error::DoorstepError::InvalidInput(
+                "trusted_certificate_pem holds no certificate (-----BEGIN CERTIFICATE-----)".into(),
+            ));
+        }
+        Ok(Some(ureq::tls::RootCerts::Specific(std::sync::Arc::new(
+            certificates,
+        ))))
     }
 }

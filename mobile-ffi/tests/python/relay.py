@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import urllib.error
 import urllib.request
@@ -14,9 +15,47 @@ import uuid
 PASSWORD = "doorstep-test-pw"
 
 
+class Certificates:
+    """A district's own certificate authority and the relay's certificate
+    it issued (for 127.0.0.1), made with the openssl command as a district's
+    IT person would."""
+
+    def __init__(self, workdir):
+        self.ca = os.path.join(workdir, "district-ca.crt")
+        self.cert = os.path.join(workdir, "relay.crt")
+        self.key = os.path.join(workdir, "relay.key")
+        ca_key = os.path.join(workdir, "district-ca.key")
+        request = os.path.join(workdir, "relay.csr")
+        extensions = os.path.join(workdir, "relay.ext")
+        with open(extensions, "w") as f:
+            f.write("subjectAltName = IP:127.0.0.1, DNS:localhost\n"
+                    "basicConstraints = critical, CA:FALSE\n"
+                    "keyUsage = critical, digitalSignature\n"
+                    "extendedKeyUsage = serverAuth\n"
+                    "subjectKeyIdentifier = hash\n"
+                    "authorityKeyIdentifier = keyid\n")
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        for command in (
+            ["req", "-x509", *ec, "-keyout", ca_key, "-out", self.ca, "-days", "2",
+             "-subj", "/CN=Doorstep test district CA"],
+            ["req", *ec, "-keyout", self.key, "-out", request, "-subj", "/CN=127.0.0.1"],
+            ["x509", "-req", "-in", request, "-CA", self.ca, "-CAkey", ca_key,
+             "-CAcreateserial", "-out", self.cert, "-days", "2", "-extfile", extensions],
+        ):
+            subprocess.run(["openssl", *command], check=True, capture_output=True)
+
+    def ca_pem(self):
+        with open(self.ca) as f:
+            return f.read()
+
+
 class Relay:
-    def __init__(self, binary, workdir):
+    def __init__(self, binary, workdir, tls=None):
+        """`tls`: a Certificates to serve HTTPS with."""
         self.binary = binary
+        self.tls = tls
+        # What this side's HTTP calls trust: the district's authority.
+        self.ssl = ssl.create_default_context(cafile=tls.ca) if tls else None
         self.db = os.path.join(workdir, "relay.sqlite")
         self.config = os.path.join(workdir, "doorstep.toml")
         with open(self.config, "w") as f:
@@ -27,7 +66,8 @@ class Relay:
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def cli(self, *args):
         subprocess.run([self.binary, *args], check=True, capture_output=True, stdin=subprocess.DEVNULL)
@@ -53,12 +93,13 @@ class Relay:
 
     def start(self):
         """Starts the relay (on the port it had before, once it has one)."""
+        tls = ["--tls-cert", self.tls.cert, "--tls-key", self.tls.key] if self.tls else []
         self.proc = subprocess.Popen(
             [self.binary, "serve", "--db", self.db, "--listen", f"127.0.0.1:{self.port}",
-             "--config", self.config],
+             "--config", self.config, *tls],
             stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL, text=True)
         for line in self.proc.stdout:
-            found = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+            found = re.search(r"listening on https?://127\.0\.0\.1:(\d+)", line)
             if found:
                 self.port = int(found.group(1))
                 return
@@ -73,7 +114,7 @@ class Relay:
 
     def health(self):
         try:
-            with urllib.request.urlopen(self.url + "/healthz", timeout=10) as response:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=10, context=self.ssl) as response:
                 return response.status, json.load(response)
         except urllib.error.HTTPError as e:
             return e.code, json.load(e)
@@ -103,7 +144,7 @@ class Api:
             headers={"content-type": "application/json"})
         if getattr(self, "token", None):
             request.add_header("authorization", f"Bearer {self.token}")
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30, context=self.relay.ssl) as response:
             return json.load(response)
 
     def raw(self, path):
@@ -111,7 +152,7 @@ class Api:
         request = urllib.request.Request(self.relay.url + path)
         request.add_header("authorization", f"Bearer {self.token}")
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=30, context=self.relay.ssl) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()

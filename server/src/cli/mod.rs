@@ -141,6 +141,13 @@ struct ServeArgs {
     /// A token `/metrics` asks for; without one it answers this machine only.
     #[arg(long, env = "DOORSTEP_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM), for a relay without
+    /// a reverse proxy; needs --tls-key.
+    #[arg(long, env = "DOORSTEP_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "DOORSTEP_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -244,6 +251,10 @@ fn execute(cli: Cli) -> AppResult<()> {
             }
             if args.metrics_token.is_some() {
                 settings.metrics_token = args.metrics_token;
+            }
+            if args.tls_cert.is_some() {
+                settings.tls_cert = args.tls_cert;
+                settings.tls_key = args.tls_key;
             }
             if let Some(format) = cli.log_format {
                 settings.log_format = format;
