@@ -11,6 +11,7 @@ mod photo_uploads;
 mod photos;
 mod points;
 mod public;
+mod rejections;
 mod stats;
 mod sync;
 mod wall;
@@ -135,7 +136,8 @@ pub fn app(state: AppState) -> Router {
         .merge(timed)
         .merge(uploads)
         .merge(pictures)
-        .fallback(|| async { AppError::NotFound("no such endpoint".into()) });
+        .fallback(|| async { AppError::NotFound("no such endpoint".into()) })
+        .layer(axum::middleware::from_fn(rejections::as_json));
     dashboard::with_security_headers(router)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(TraceLayer::new_for_http())
