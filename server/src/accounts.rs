@@ -45,7 +45,7 @@ impl User {
 }
 
 /// A registered device.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Device {
     /// Device id (the phone's store id; also its Automerge actor).
     pub id: DeviceId,

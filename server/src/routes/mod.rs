@@ -5,6 +5,7 @@ mod devices;
 mod households;
 mod live;
 mod names;
+pub(crate) mod openapi;
 mod ops;
 pub(crate) mod params;
 mod photo_uploads;
@@ -117,6 +118,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/records/{id}/photos/{sha}/purge", post(photos::purge))
         .route("/v1/photos/pending", get(photos::pending))
+        .route("/v1/openapi.json", get(openapi::document))
         .route("/api", get(ops::index))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
