@@ -15,7 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::store::RelayStore;
 
 /// A user as the relay knows them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     /// Login name.
     pub username: UserId,
@@ -48,7 +48,7 @@ impl User {
 }
 
 /// A registered device.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Device {
     /// Device id (the phone's store id; also its Automerge actor).
     pub id: DeviceId,
@@ -168,7 +168,7 @@ fn one_time_code() -> AppResult<String> {
 }
 
 /// A one-time code an administrator hands to a user.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OneTimeCode {
     /// The user.
     pub username: UserId,

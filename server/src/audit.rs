@@ -14,8 +14,9 @@ use crate::error::{AppError, AppResult};
 use crate::store::RelayStore;
 
 /// What happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = AuditAction)]
 pub enum Action {
     /// A user logged in (a phone, the dashboard, the web app).
     Login,
@@ -160,7 +161,8 @@ impl Entry {
 }
 
 /// A stored entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = AuditEntry)]
 pub struct Stored {
     /// Its number, rising.
     pub id: i64,

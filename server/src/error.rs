@@ -265,6 +265,35 @@ impl From<rusqlite::Error> for AppError {
     }
 }
 
+/// The body of every error answer, as the API documents it: a stable code
+/// and a message for people. A few photo errors add a field.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable code: `unauthorized`, `invalid_token`, `device_revoked`,
+    /// `forbidden`, `not_found`, `bad_request`, `bad_message`, `conflict`,
+    /// `claim_lost`, `too_many_attempts`, `password_change_required`,
+    /// `update_required`, a storage fault
+    /// (`storage_full`, `storage_read_only`, `storage_unavailable`), a photo
+    /// problem (`photo_too_large`, `photo_mismatch`, `photo_refused`,
+    /// `upload_offset`, `photo_pending`, `photo_purged`), `internal`, or one
+    /// of a request the relay could not read (`bad_request`,
+    /// `unsupported_media_type`, `invalid_body`, `too_large`,
+    /// `method_not_allowed`, `timeout`).
+    #[schema(example = "not_found")]
+    pub error: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// `photo_too_large`: the largest photo accepted, in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    /// `upload_offset`: the byte the upload stands at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// `photo_pending`: the device whose phone has the photo, by name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
 /// `Result` with [`AppError`].
 pub type AppResult<T> = Result<T, AppError>;
 

@@ -8,6 +8,7 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
+use super::openapi::{Authed, BadQuery, Binary};
 use super::params::{Bound, parse_time};
 use super::stats::inert;
 use crate::accounts;
@@ -18,14 +19,22 @@ use crate::error::{AppError, AppResult};
 use crate::state::{AppState, now_ms};
 
 /// The filters, as the query gives them: dates (`YYYY-MM-DD`) or ms.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct AuditParams {
+    /// Only this event (`login`, `login_failed`, `user_added`, …).
     action: Option<String>,
+    /// Only entries by, or about, this user name or device id.
     who: Option<String>,
+    /// From this day (`YYYY-MM-DD`, UTC) or time (ms).
     from: Option<String>,
+    /// To this day, included, or before this time (ms).
     to: Option<String>,
+    /// Entries older than this id: the next page.
     before: Option<i64>,
+    /// At most this many (up to 1,000).
     limit: Option<u32>,
+    /// The CSV's language: `zh` or `en` (else the browser's).
     lang: Option<String>,
 }
 
@@ -58,6 +67,19 @@ fn require_admin(auth: &AuthUser) -> AppResult<()> {
 }
 
 /// `GET /v1/audit`
+#[utoipa::path(
+    get,
+    path = "/v1/audit",
+    operation_id = "audit_list",
+    tag = "accounts",
+    params(AuditParams),
+    responses(
+        (status = 200, description = "Audit entries, newest first (administrators)", body = Vec<Stored>),
+        BadQuery,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -73,6 +95,19 @@ pub(super) async fn list(
 /// `GET /v1/export/audit.csv`: UTF-8 with a byte-order mark, headers in
 /// the asked language (`?lang=zh|en`, else the browser's), times as local
 /// date-times of the relay's machine.
+#[utoipa::path(
+    get,
+    path = "/v1/export/audit.csv",
+    operation_id = "audit_export",
+    tag = "accounts",
+    params(AuditParams),
+    responses(
+        (status = 200, description = "The entries as CSV (UTF-8 with a byte-order mark, for Excel)", body = Binary, content_type = "text/csv; charset=utf-8"),
+        BadQuery,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn export(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -6,14 +6,15 @@ use serde::{Deserialize, Serialize};
 use sync_core::keys::PublicKey;
 use sync_core::{DeviceId, Role, ScopePath, UserId};
 
+use super::openapi::{JsonBody, Storage};
 use crate::accounts::User;
 use crate::audit::{self, Action, Entry, Peer};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::login;
 use crate::state::{AppState, now_ms};
 
 /// Login form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct Login {
     username: String,
     password: String,
@@ -32,7 +33,7 @@ pub(super) struct Login {
 }
 
 /// Refresh form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct Refresh {
     refresh_token: String,
     /// The device's public key: a phone registered before signatures
@@ -42,7 +43,7 @@ pub(super) struct Refresh {
 }
 
 /// A new pair of tokens.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Tokens {
     access_token: String,
     refresh_token: String,
@@ -52,7 +53,7 @@ pub(super) struct Tokens {
     server_time_ms: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct UserInfo {
     id: UserId,
     role: Role,
@@ -81,6 +82,22 @@ fn tokens(
 }
 
 /// Checks the password, registers the device and starts a session.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/login",
+    operation_id = "auth_login",
+    tag = "auth",
+    request_body = Login,
+    responses(
+        (status = 200, description = "Tokens for this device", body = Tokens),
+        (status = 401, description = "Wrong user name or password (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "The user is disabled, the device revoked, or the password is a one-time code and no `new_password` came with it (`password_change_required`)", body = ErrorBody),
+        (status = 409, description = "The device is registered to another user, or with another key", body = ErrorBody),
+        (status = 429, description = "Too many failed logins for this user name (`too_many_attempts`); see `Retry-After`", body = ErrorBody),
+        JsonBody,
+        Storage,
+    ),
+)]
 pub(super) async fn login(
     State(state): State<AppState>,
     Peer(peer): Peer,
@@ -149,6 +166,21 @@ fn parse_key(text: Option<&str>) -> AppResult<Option<PublicKey>> {
 }
 
 /// Trades a refresh token for a new pair; the old one stops working.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/refresh",
+    operation_id = "auth_refresh",
+    tag = "auth",
+    request_body = Refresh,
+    responses(
+        (status = 200, description = "A new pair of tokens; the old refresh token stops working", body = Tokens),
+        (status = 401, description = "The refresh token is unknown, used or expired (`invalid_token`)", body = ErrorBody),
+        (status = 403, description = "The device was revoked or the user disabled", body = ErrorBody),
+        (status = 409, description = "The device is registered with another key", body = ErrorBody),
+        JsonBody,
+        Storage,
+    ),
+)]
 pub(super) async fn refresh(
     State(state): State<AppState>,
     Peer(peer): Peer,

@@ -9,13 +9,14 @@ use sync_core::ScopePath;
 use sync_core::store::CLOCK_BOUND_MS;
 use sync_core::sync::{Decision, Held};
 
+use super::openapi::{Authed, BadQuery};
 use crate::accounts::Device;
 use crate::auth::AuthUser;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::state::{AppState, now_ms};
 
 /// A device as the devices page shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct DeviceItem {
     #[serde(flatten)]
     device: Device,
@@ -32,6 +33,17 @@ fn overlap(a: &ScopePath, b: &ScopePath) -> bool {
 
 /// `GET /v1/devices`: the devices of the users who work in the caller's
 /// scopes, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/devices",
+    operation_id = "devices_list",
+    tag = "devices",
+    responses(
+        (status = 200, description = "Devices of the users in the caller's scopes; supervisors and admins", body = Vec<DeviceItem>),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -73,14 +85,31 @@ pub(super) async fn list(
 }
 
 /// Held-work listing options.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct HeldParams {
+    /// Also list held work already decided.
     #[serde(default)]
     decided: bool,
 }
 
 /// `GET /v1/quarantine`: records held because they carry a lost device's
 /// changes, in the caller's scopes.
+#[utoipa::path(
+    get,
+    path = "/v1/quarantine",
+    operation_id = "devices_held",
+    tag = "devices",
+    params(
+        HeldParams,
+    ),
+    responses(
+        (status = 200, description = "Records held because they carry a lost device's changes; supervisors and admins", body = Vec<Held>),
+        BadQuery,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn held(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -97,13 +126,30 @@ pub(super) async fn held(
 }
 
 /// What became of held work.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Decided {
     id: i64,
     decision: Decision,
 }
 
 /// `POST /v1/quarantine/{id}/accept`
+#[utoipa::path(
+    post,
+    path = "/v1/quarantine/{id}/accept",
+    operation_id = "devices_accept",
+    tag = "devices",
+    params(
+        ("id" = i64, Path, description = "The held update's id"),
+    ),
+    responses(
+        (status = 200, description = "The decision taken", body = Decided),
+        (status = 400, description = "The id is not a number, or the held changes cannot be applied (`bad_request`)", body = ErrorBody),
+        (status = 404, description = "No such held work in the caller's scopes (`not_found`)", body = ErrorBody),
+        (status = 409, description = "It was decided already (`conflict`)", body = ErrorBody),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn accept(
     state: State<AppState>,
     auth: AuthUser,
@@ -113,6 +159,23 @@ pub(super) async fn accept(
 }
 
 /// `POST /v1/quarantine/{id}/discard`
+#[utoipa::path(
+    post,
+    path = "/v1/quarantine/{id}/discard",
+    operation_id = "devices_discard",
+    tag = "devices",
+    params(
+        ("id" = i64, Path, description = "The held update's id"),
+    ),
+    responses(
+        (status = 200, description = "The decision taken", body = Decided),
+        (status = 400, description = "The id is not a number, or the held changes cannot be applied (`bad_request`)", body = ErrorBody),
+        (status = 404, description = "No such held work in the caller's scopes (`not_found`)", body = ErrorBody),
+        (status = 409, description = "It was decided already (`conflict`)", body = ErrorBody),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn discard(
     state: State<AppState>,
     auth: AuthUser,

@@ -7,20 +7,41 @@ use sync_core::model::Household;
 use sync_core::store::{HouseholdRow, Page, VisitRow, WishFilter, WishRow};
 use sync_core::{HouseholdId, Record, RecordKind};
 
+use super::openapi::{Authed, BadQuery};
 use crate::auth::AuthUser;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::state::AppState;
 
 /// Household listing options.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct HouseholdParams {
+    /// Search of address, name and phone.
     q: Option<String>,
+    /// Only households of this scope, which must be within the caller's.
     scope: Option<String>,
+    /// Page size (default 50).
     limit: Option<u32>,
+    /// Rows to skip.
     offset: Option<u32>,
 }
 
 /// `GET /v1/households`
+#[utoipa::path(
+    get,
+    path = "/v1/households",
+    operation_id = "households_list",
+    tag = "households",
+    params(
+        HouseholdParams,
+    ),
+    responses(
+        (status = 200, description = "A page of households in the caller's scopes", body = Page<HouseholdRow>),
+        BadQuery,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -55,7 +76,7 @@ pub(super) async fn list(
 }
 
 /// A household with its visits and wishes.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct HouseholdDetail {
     #[serde(flatten)]
     household: Household,
@@ -64,6 +85,21 @@ pub(super) struct HouseholdDetail {
 }
 
 /// `GET /v1/households/{id}`
+#[utoipa::path(
+    get,
+    path = "/v1/households/{id}",
+    operation_id = "households_get",
+    tag = "households",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The household's id"),
+    ),
+    responses(
+        (status = 200, description = "The household, its visits and its wishes", body = HouseholdDetail),
+        (status = 404, description = "No such household in the caller's scopes (`not_found`)", body = ErrorBody),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn get(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -98,12 +134,31 @@ pub(super) async fn get(
 }
 
 /// Visit listing options.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct VisitParams {
+    /// The household's id.
+    #[param(format = Uuid)]
     household: String,
 }
 
 /// `GET /v1/visits?household=`
+#[utoipa::path(
+    get,
+    path = "/v1/visits",
+    operation_id = "households_visits",
+    tag = "households",
+    params(
+        VisitParams,
+    ),
+    responses(
+        (status = 200, description = "The household's visits", body = Vec<VisitRow>),
+        (status = 404, description = "No such household in the caller's scopes (`not_found`)", body = ErrorBody),
+        BadQuery,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn visits(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -10,6 +10,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 
+use super::openapi::{Authed, BadQuery};
 use crate::auth::AuthUser;
 use crate::error::AppResult;
 use crate::state::AppState;
@@ -19,14 +20,33 @@ use crate::store::Changes;
 const MAX_WAIT_SECS: u64 = 25;
 
 /// Poll options.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ChangesParams {
+    /// The feed position the caller has seen; without it, the answer is
+    /// the position now.
     since: Option<i64>,
+    /// Seconds to hold the answer while nothing changed (at most 25).
     #[serde(default)]
     wait: u64,
 }
 
 /// `GET /v1/changes`
+#[utoipa::path(
+    get,
+    path = "/v1/changes",
+    operation_id = "live_poll",
+    tag = "live",
+    params(
+        ChangesParams,
+    ),
+    responses(
+        (status = 200, description = "The feed's position, and how many records in the caller's scopes changed after `since`", body = Changes),
+        BadQuery,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn poll(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -6,12 +6,14 @@ mod devices;
 mod households;
 mod live;
 mod names;
+pub(crate) mod openapi;
 mod ops;
 pub(crate) mod params;
 mod photo_uploads;
 mod photos;
 mod points;
 mod public;
+mod rejections;
 mod stats;
 mod sync;
 mod users;
@@ -25,7 +27,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, head, post};
+use axum::routing::{get, head, patch, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -108,7 +110,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/wall/{id}/release", post(wall::release))
         .route("/v1/changes", get(live::poll))
         .route("/v1/users", get(users::list).post(users::create))
-        .route("/v1/users/{name}", axum::routing::patch(users::change))
+        .route("/v1/users/{name}", patch(users::change))
         .route("/v1/users/{name}/disable", post(users::disable))
         .route("/v1/users/{name}/enable", post(users::enable))
         .route(
@@ -129,6 +131,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/records/{id}/photos/{sha}/purge", post(photos::purge))
         .route("/v1/photos/pending", get(photos::pending))
+        .route("/v1/openapi.json", get(openapi::document))
         .route("/api", get(ops::index))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
@@ -148,7 +151,8 @@ pub fn app(state: AppState) -> Router {
         .merge(timed)
         .merge(uploads)
         .merge(pictures)
-        .fallback(|| async { AppError::NotFound("no such endpoint".into()) });
+        .fallback(|| async { AppError::NotFound("no such endpoint".into()) })
+        .layer(axum::middleware::from_fn(rejections::as_json));
     dashboard::with_security_headers(router)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(TraceLayer::new_for_http())

@@ -8,13 +8,14 @@ use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 use sync_core::{CommunityPath, Role};
 
+use super::openapi::{Authed, BadQuery};
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::RelayStore;
 
 /// How places, people and units are shown: by path, login and id.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub(crate) struct Names {
     /// District, street and community names.
     pub(crate) places: BTreeMap<String, String>,
@@ -63,6 +64,17 @@ pub(crate) fn names_in(store: &dyn RelayStore, people: bool) -> AppResult<Names>
 }
 
 /// `GET /v1/names`
+#[utoipa::path(
+    get,
+    path = "/v1/names",
+    operation_id = "names",
+    tag = "names",
+    responses(
+        (status = 200, description = "Names of places, people and partner units", body = Names),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn names(
     State(state): State<AppState>,
     _auth: AuthUser,
@@ -71,13 +83,15 @@ pub(super) async fn names(
 }
 
 /// Where a wish is to go.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ClaimantParams {
+    /// The wish's community (`district/street/community`).
     community: String,
 }
 
 /// A volunteer (or worker) a supervisor may dispatch to.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Candidate {
     user: String,
     name: Option<String>,
@@ -86,7 +100,7 @@ pub(super) struct Candidate {
 }
 
 /// A partner unit a supervisor may dispatch to.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct UnitCandidate {
     id: String,
     name: String,
@@ -94,7 +108,7 @@ pub(super) struct UnitCandidate {
 }
 
 /// Whom a wish of one community can go to.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Claimants {
     volunteers: Vec<Candidate>,
     units: Vec<UnitCandidate>,
@@ -102,6 +116,21 @@ pub(super) struct Claimants {
 
 /// `GET /v1/claimants?community=`: the active volunteers who serve the
 /// community, and the partner units.
+#[utoipa::path(
+    get,
+    path = "/v1/claimants",
+    operation_id = "names_claimants",
+    tag = "names",
+    params(
+        ClaimantParams,
+    ),
+    responses(
+        (status = 200, description = "Active volunteers who serve the community, and the partner units; supervisors and admins", body = Claimants),
+        BadQuery,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn claimants(
     State(state): State<AppState>,
     auth: AuthUser,

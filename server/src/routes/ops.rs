@@ -7,7 +7,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Extension, Json};
-use serde_json::json;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, AppResult, StorageFault};
@@ -16,9 +16,42 @@ use crate::state::AppState;
 /// Less room than this left for the database is a full store.
 const LOW_HEADROOM_BYTES: u64 = 4 << 20;
 
+/// A healthy relay.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct Health {
+    /// `ok`.
+    status: &'static str,
+    /// Records held.
+    records: i64,
+    /// Bytes left for the database (the smaller of the disk's and the size
+    /// limit's), when known.
+    free_bytes: Option<u64>,
+}
+
+/// A relay whose storage cannot take writes.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct Degraded {
+    /// `degraded`.
+    status: &'static str,
+    /// The fault: `storage_full`, `storage_read_only` or `storage_unavailable`.
+    reason: &'static str,
+    /// What it means, for people.
+    message: String,
+}
+
 /// Healthy when the database answers and takes a write; degraded (503,
 /// with the fault and `Retry-After`) when its storage is full, read-only or
 /// failing, so that monitoring sees what phones would meet.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "ops_healthz",
+    tag = "meta",
+    responses(
+        (status = 200, description = "The database answers and takes a write", body = Health),
+        (status = 503, description = "The storage is full, read-only or failing; see `Retry-After`", body = Degraded),
+    ),
+)]
 pub(super) async fn healthz(State(state): State<AppState>) -> AppResult<Response> {
     let probe = state
         .db
@@ -38,11 +71,11 @@ pub(super) async fn healthz(State(state): State<AppState>) -> AppResult<Response
         other => other,
     };
     match probe {
-        Ok((usage, room)) => Ok(Json(json!({
-            "status": "ok",
-            "records": usage.records,
-            "free_bytes": room.least(),
-        }))
+        Ok((usage, room)) => Ok(Json(Health {
+            status: "ok",
+            records: usage.records,
+            free_bytes: room.least(),
+        })
         .into_response()),
         Err(AppError::Storage { fault, detail }) => {
             tracing::warn!(code = fault.code(), %detail, "health check: storage fault");
@@ -54,7 +87,11 @@ pub(super) async fn healthz(State(state): State<AppState>) -> AppResult<Response
             Ok((
                 StatusCode::SERVICE_UNAVAILABLE,
                 [(RETRY_AFTER, "60")],
-                Json(json!({ "status": "degraded", "reason": fault.code(), "message": message })),
+                Json(Degraded {
+                    status: "degraded",
+                    reason: fault.code(),
+                    message,
+                }),
             )
                 .into_response())
         }

@@ -8,18 +8,35 @@ use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 
 /// Filters of `GET /v1/wishes` and `GET /v1/export/wishes.csv`.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
+    /// Only cards in this status.
+    #[param(value_type = Option<sync_core::Status>)]
     status: Option<String>,
+    /// Only cards in this scope (`district[/street[/community]]`), which
+    /// must be within the caller's.
     scope: Option<String>,
+    /// Only cards of this category.
+    #[param(value_type = Option<sync_core::model::Category>)]
     category: Option<String>,
+    /// Only cards of this urgency.
+    #[param(value_type = Option<sync_core::model::Urgency>)]
     urgency: Option<String>,
+    /// Only cards of this household (its id).
+    #[param(format = Uuid)]
     household: Option<String>,
+    /// Full-text search of the card's text (Chinese works).
     q: Option<String>,
+    /// Created on or after: `YYYY-MM-DD` (UTC) or milliseconds since 1970.
     from: Option<String>,
+    /// Created on or before: `YYYY-MM-DD` (UTC, the whole day) or milliseconds.
     to: Option<String>,
+    /// `oldest` for oldest first; newest first otherwise.
     order: Option<String>,
+    /// Page size (default 50, at most 500).
     limit: Option<u32>,
+    /// Rows to skip.
     offset: Option<u32>,
 }
 

@@ -20,8 +20,9 @@ use sync_core::model::Photo;
 use sync_core::photo::MAX_PHOTO_BYTES;
 use sync_core::{DeviceId, PhotoRef, ScopePath};
 
+use super::openapi::{Authed, Binary};
 use crate::auth::{AuthUser, Delivery};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::photos::{PhotoProblem, staging::Refused, storage_error};
 use crate::state::{AppState, now_ms};
 
@@ -43,7 +44,7 @@ pub(super) fn number(value: u64) -> HeaderValue {
 }
 
 /// The photo as the upload's answer names it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Stored {
     sha256: PhotoRef,
     bytes: u64,
@@ -100,6 +101,25 @@ async fn refuse_purged(state: &AppState, sha256: &PhotoRef) -> AppResult<()> {
 }
 
 /// `HEAD /v1/photos/{sha256}`
+#[utoipa::path(
+    head,
+    path = "/v1/photos/{sha}",
+    operation_id = "photo_uploads_progress",
+    tag = "photos",
+    params(
+        ("sha" = String, Path, description = "The photo's SHA-256, in lowercase hex"),
+    ),
+    responses(
+        (status = 200, description = "How far this device's upload has come", headers(("upload-offset" = u64, description = "Bytes received"), ("upload-length" = u64, description = "The length declared, once declared"), ("upload-limit" = u64, description = "The largest photo accepted"), ("photo-stored" = String, description = "`true` when the relay holds the photo and a record the caller reads refers to it"))),
+        (status = 400, description = "The name is not a SHA-256 (`bad_request`)"),
+        (status = 401, description = "No valid access token"),
+        (status = 403, description = "The device was revoked"),
+        (status = 410, description = "A supervisor purged this photo (`photo_purged`)"),
+        (status = 503, description = "Storage failing"),
+        (status = 507, description = "Storage full"),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn progress(
     State(state): State<AppState>,
     Delivery(auth): Delivery,
@@ -132,6 +152,30 @@ pub(super) async fn progress(
 }
 
 /// `PATCH /v1/photos/{sha256}`
+#[utoipa::path(
+    patch,
+    path = "/v1/photos/{sha}",
+    operation_id = "photo_uploads_upload",
+    tag = "photos",
+    params(
+        ("sha" = String, Path, description = "The photo's SHA-256, in lowercase hex"),
+        ("upload-offset" = u64, Header, description = "Where these bytes start"),
+        ("upload-length" = u64, Header, description = "The photo's whole length (at most 2 MiB)"),
+    ),
+    request_body(description = "The photo's bytes from `Upload-Offset` on", content((Binary = "application/offset+octet-stream"))),
+    responses(
+        (status = 200, description = "The relay held the photo already", body = Stored),
+        (status = 201, description = "The photo is whole, verified and stored", body = Stored),
+        (status = 204, description = "Received; the upload is not complete yet", headers(("upload-offset" = u64, description = "Bytes received"))),
+        (status = 400, description = "The headers are missing or do not describe a photo, the name is not a SHA-256, or more bytes came than announced (`bad_request`)", body = ErrorBody),
+        (status = 409, description = "The upload stands at another offset (`upload_offset`, with `offset`), was declared with another length, or was cut off", body = ErrorBody),
+        (status = 410, description = "A supervisor purged this photo (`photo_purged`)", body = ErrorBody),
+        (status = 413, description = "The photo is larger than the relay accepts (`photo_too_large`, with `limit`)", body = ErrorBody),
+        (status = 422, description = "The bytes do not hash to the name (`photo_mismatch`), or are not a photo the relay accepts (`photo_refused`)", body = ErrorBody),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn upload(
     State(state): State<AppState>,
     Delivery(auth): Delivery,

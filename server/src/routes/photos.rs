@@ -19,13 +19,32 @@ use sync_core::photo::JPEG;
 use sync_core::store::{PendingPhoto, PhotoAccess};
 use sync_core::{PhotoRef, RecordId};
 
+use super::openapi::{Authed, BadQuery, Binary, JsonBody};
 use super::photo_uploads::number;
 use crate::auth::AuthUser;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::photos::{PhotoProblem, Variant, storage_error};
 use crate::state::{AppState, now_ms};
 
 /// `GET /v1/records/{id}/photos/{sha256}`
+#[utoipa::path(
+    get,
+    path = "/v1/records/{id}/photos/{sha}",
+    operation_id = "photos_original",
+    tag = "photos",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The id of a record that refers to the photo"),
+        ("sha" = String, Path, description = "The photo's SHA-256, in lowercase hex", pattern = "^[0-9a-f]{64}$"),
+    ),
+    responses(
+        (status = 200, description = "The photo (JPEG); cached for good (content-addressed)", body = Binary, content_type = "image/jpeg"),
+        (status = 404, description = "No such photo on a record the caller may read (`not_found`)", body = ErrorBody),
+        (status = 409, description = "Its bytes have not reached the relay yet (`photo_pending`); see `Retry-After`", body = ErrorBody),
+        (status = 410, description = "A supervisor purged it (`photo_purged`)", body = ErrorBody),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn original(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -35,6 +54,24 @@ pub(super) async fn original(
 }
 
 /// `GET /v1/records/{id}/photos/{sha256}/thumb`
+#[utoipa::path(
+    get,
+    path = "/v1/records/{id}/photos/{sha}/thumb",
+    operation_id = "photos_thumbnail",
+    tag = "photos",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The id of a record that refers to the photo"),
+        ("sha" = String, Path, description = "The photo's SHA-256, in lowercase hex", pattern = "^[0-9a-f]{64}$"),
+    ),
+    responses(
+        (status = 200, description = "Its thumbnail (JPEG); cached for good (content-addressed)", body = Binary, content_type = "image/jpeg"),
+        (status = 404, description = "No such photo on a record the caller may read (`not_found`)", body = ErrorBody),
+        (status = 409, description = "Its bytes have not reached the relay yet (`photo_pending`); see `Retry-After`", body = ErrorBody),
+        (status = 410, description = "A supervisor purged it (`photo_purged`)", body = ErrorBody),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn thumbnail(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -131,14 +168,15 @@ async fn serve_file(state: &AppState, sha: &PhotoRef, variant: Variant) -> AppRe
 }
 
 /// How old a pending photo must be to be listed.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct PendingParams {
     /// Days (default 3).
     days: Option<u32>,
 }
 
 /// A pending photo with its device by name and its card's text.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct PendingItem {
     #[serde(flatten)]
     photo: PendingPhoto,
@@ -148,6 +186,21 @@ pub(super) struct PendingItem {
 
 /// `GET /v1/photos/pending?days=N`: photos of cards in the caller's scopes
 /// whose bytes have not arrived N days after the card referred to them.
+#[utoipa::path(
+    get,
+    path = "/v1/photos/pending",
+    operation_id = "photos_pending",
+    tag = "photos",
+    params(
+        PendingParams,
+    ),
+    responses(
+        (status = 200, description = "Photos whose bytes have not arrived `days` after their card named them; supervisors and admins", body = Vec<PendingItem>),
+        BadQuery,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn pending(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -188,13 +241,13 @@ pub(super) async fn pending(
 }
 
 /// Why a photo is purged.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct Purge {
     reason: String,
 }
 
 /// What a purge did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Purged {
     sha256: PhotoRef,
     /// The card no longer refers to it (an edit); false when the card's
@@ -204,6 +257,24 @@ pub(super) struct Purged {
 
 /// `POST /v1/records/{id}/photos/{sha256}/purge` `{reason}`: a supervisor
 /// takes a photo away for good, for a resident's privacy.
+#[utoipa::path(
+    post,
+    path = "/v1/records/{id}/photos/{sha}/purge",
+    operation_id = "photos_purge",
+    tag = "photos",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The id of a record that refers to the photo"),
+        ("sha" = String, Path, description = "The photo's SHA-256, in lowercase hex", pattern = "^[0-9a-f]{64}$"),
+    ),
+    request_body = Purge,
+    responses(
+        (status = 200, description = "The photo is gone for good; supervisors and admins", body = Purged),
+        (status = 404, description = "No such photo on a record the caller may read (`not_found`)", body = ErrorBody),
+        JsonBody,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn purge(
     State(state): State<AppState>,
     auth: AuthUser,

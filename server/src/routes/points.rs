@@ -10,13 +10,14 @@ use serde::Serialize;
 use sync_core::store::Leaderboards;
 
 use super::names::{Names, names_in};
+use super::openapi::{Authed, BadQuery, Binary};
 use super::stats::{StatsParams, inert, scopes};
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 /// Leaderboards with the names to show them by.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Boards {
     #[serde(flatten)]
     boards: Leaderboards,
@@ -24,6 +25,21 @@ pub(super) struct Boards {
 }
 
 /// `GET /v1/points/leaderboards?scope=`
+#[utoipa::path(
+    get,
+    path = "/v1/points/leaderboards",
+    operation_id = "points_leaderboards",
+    tag = "stats",
+    params(
+        StatsParams,
+    ),
+    responses(
+        (status = 200, description = "Points per volunteer and unit, per community and street, with names", body = Boards),
+        BadQuery,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn leaderboards(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -45,6 +61,21 @@ pub(super) async fn leaderboards(
 
 /// `GET /v1/export/points.csv?scope=`: the ledger, one row per confirmed
 /// wish, with names; UTF-8 with a byte-order mark for Excel.
+#[utoipa::path(
+    get,
+    path = "/v1/export/points.csv",
+    operation_id = "points_ledger_csv",
+    tag = "stats",
+    params(
+        StatsParams,
+    ),
+    responses(
+        (status = 200, description = "The points ledger as CSV (UTF-8 with a byte-order mark); supervisors and admins", body = Binary, content_type = "text/csv; charset=utf-8"),
+        BadQuery,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn ledger_csv(
     State(state): State<AppState>,
     auth: AuthUser,

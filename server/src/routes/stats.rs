@@ -10,14 +10,17 @@ use serde::{Deserialize, Serialize};
 use sync_core::store::{StatsReport, WishFilter, WishRow};
 use sync_core::{ScopePath, Status};
 
+use super::openapi::{Authed, BadQuery, Binary};
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::routes::params::ListParams;
 use crate::state::AppState;
 
 /// Which scope to count.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct StatsParams {
+    /// The scope to report on, within the caller's; all of theirs by default.
     pub(super) scope: Option<String>,
 }
 
@@ -40,6 +43,21 @@ pub(super) fn scopes(auth: &AuthUser, scope: Option<&str>) -> AppResult<Vec<Scop
 }
 
 /// `GET /v1/stats?scope=`
+#[utoipa::path(
+    get,
+    path = "/v1/stats",
+    operation_id = "stats",
+    tag = "stats",
+    params(
+        StatsParams,
+    ),
+    responses(
+        (status = 200, description = "The published counts: in all, per street, per community", body = StatsReport),
+        BadQuery,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn stats(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -54,6 +72,21 @@ const EXPORT_MAX_ROWS: u32 = 100_000;
 
 /// `GET /v1/export/wishes.csv?scope=…` (and the list filters): UTF-8 with a
 /// byte-order mark so that Excel shows Chinese text correctly.
+#[utoipa::path(
+    get,
+    path = "/v1/export/wishes.csv",
+    operation_id = "stats_export",
+    tag = "stats",
+    params(
+        ListParams,
+    ),
+    responses(
+        (status = 200, description = "The cards as CSV (UTF-8 with a byte-order mark, for Excel)", body = Binary, content_type = "text/csv; charset=utf-8"),
+        BadQuery,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn export(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -169,8 +202,10 @@ pub(super) fn inert(text: &str) -> Cow<'_, str> {
 }
 
 /// Options of the fulfilment series.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct TimelineParams {
+    /// The scope to report on, within the caller's; all of theirs by default.
     scope: Option<String>,
     /// Minutes to add to UTC for the caller's calendar days (480 in China).
     #[serde(default)]
@@ -178,7 +213,7 @@ pub(super) struct TimelineParams {
 }
 
 /// One calendar day of the series.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub(super) struct Day {
     day: String,
     fulfilled: u64,
@@ -186,7 +221,7 @@ pub(super) struct Day {
 }
 
 /// Fulfilments and confirmations per day, and how residents rated them.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub(super) struct Timeline {
     /// Every day from the first fulfilment to the last, gaps included.
     days: Vec<Day>,
@@ -235,6 +270,21 @@ fn timeline(rows: &[WishRow], tz_offset_min: i64) -> Timeline {
 /// `GET /v1/stats/timeline?scope=&tz_offset=`: fulfilments over time, and
 /// the distribution of the residents' ratings. Read from the materialized
 /// rows of fulfilled and confirmed cards; no document is loaded.
+#[utoipa::path(
+    get,
+    path = "/v1/stats/timeline",
+    operation_id = "stats_fulfilments",
+    tag = "stats",
+    params(
+        TimelineParams,
+    ),
+    responses(
+        (status = 200, description = "Fulfilments and confirmations per day, and the ratings", body = Timeline),
+        BadQuery,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn fulfilments(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -13,8 +13,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use sync_core::sync::{Message, RelayPolicy, WireError};
 
+use super::openapi::{Binary, Storage};
 use crate::auth::Delivery;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::metrics::CodeLabel;
 use crate::state::AppState;
 
@@ -22,6 +23,30 @@ use crate::state::AppState;
 pub const SYNC_MEDIA_TYPE: &str = "application/vnd.doorstep.sync";
 
 /// Serves one sync round.
+#[utoipa::path(
+    post,
+    path = "/v1/sync",
+    operation_id = "sync",
+    tag = "sync",
+    request_body(
+        description = "A sync request: the engine's versioned binary message (see sync-core's `sync::wire`)",
+        content((Binary = "application/vnd.doorstep.sync")),
+    ),
+    responses(
+        (status = 200, description = "The engine's sync response: something went through, or nothing was pushed", body = Binary, content_type = "application/vnd.doorstep.sync"),
+        (status = 400, description = "The body is not a sync request (`bad_message`)", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody),
+        (status = 403, description = "Every pushed record was refused, one for permissions (the engine's response, naming each refusal); or, as JSON, the request names another device than the token, or the device was lost", content(
+            (Binary = "application/vnd.doorstep.sync"),
+            (ErrorBody = "application/json"),
+        )),
+        (status = 413, description = "The message is larger than the protocol allows (`too_large`)", body = ErrorBody),
+        (status = 422, description = "Every pushed record was refused as invalid (the engine's response, naming each refusal)", body = Binary, content_type = "application/vnd.doorstep.sync"),
+        (status = 426, description = "The app speaks an older protocol than the relay accepts (`update_required`)", body = ErrorBody),
+        Storage,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn sync(
     State(state): State<AppState>,
     Delivery(auth): Delivery,

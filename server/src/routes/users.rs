@@ -10,14 +10,26 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use sync_core::{Role, ScopePath, UserId};
 
+use super::openapi::{Authed, JsonBody};
 use crate::accounts::{self, OneTimeCode, User};
 use crate::audit::{self, Action, Entry, Peer};
 use crate::auth::AuthUser;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::login;
 use crate::state::{AppState, now_ms};
 
 /// The accounts the caller may manage, by name.
+#[utoipa::path(
+    get,
+    path = "/v1/users",
+    operation_id = "users_list",
+    tag = "accounts",
+    responses(
+        (status = 200, description = "The accounts the caller manages (administrators: those within their scopes)", body = Vec<User>),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -54,7 +66,7 @@ fn role(text: &str) -> AppResult<Role> {
 }
 
 /// A new account.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct NewUser {
     username: String,
     role: String,
@@ -67,6 +79,20 @@ pub(super) struct NewUser {
 
 /// `POST /v1/users`: adds an account whose first password is a one-time
 /// code, answered once (201).
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    operation_id = "users_create",
+    tag = "accounts",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "The account is added; its first password is this one-time code, shown once", body = OneTimeCode),
+        (status = 409, description = "The name is taken (`conflict`)", body = ErrorBody),
+        JsonBody,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -132,7 +158,8 @@ async fn managed(state: &AppState, auth: &AuthUser, name: &str) -> AppResult<Use
 }
 
 /// Changes to an account; fields left out stay as they are.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = UserChanges)]
 pub(super) struct Changes {
     #[serde(default)]
     role: Option<String>,
@@ -145,6 +172,21 @@ pub(super) struct Changes {
 }
 
 /// `PATCH /v1/users/{name}`
+#[utoipa::path(
+    patch,
+    path = "/v1/users/{name}",
+    operation_id = "users_change",
+    tag = "accounts",
+    params(("name" = String, Path, description = "The login name")),
+    request_body = Changes,
+    responses(
+        (status = 200, description = "The account as changed", body = User),
+        (status = 404, description = "No such account (`not_found`)", body = ErrorBody),
+        JsonBody,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn change(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -212,6 +254,20 @@ pub(super) async fn change(
 
 /// `POST /v1/users/{name}/disable`: no more logins; their phones count as
 /// retired (they may still deliver what they made before).
+#[utoipa::path(
+    post,
+    path = "/v1/users/{name}/disable",
+    operation_id = "users_disable",
+    tag = "accounts",
+    params(("name" = String, Path, description = "The login name")),
+    responses(
+        (status = 200, description = "The account, disabled", body = User),
+        (status = 400, description = "Not a user name, or one's own account (`bad_request`)", body = ErrorBody),
+        (status = 404, description = "No such account (`not_found`)", body = ErrorBody),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn disable(
     state: State<AppState>,
     auth: AuthUser,
@@ -222,6 +278,20 @@ pub(super) async fn disable(
 }
 
 /// `POST /v1/users/{name}/enable`: undoes a disable.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{name}/enable",
+    operation_id = "users_enable",
+    tag = "accounts",
+    params(("name" = String, Path, description = "The login name")),
+    responses(
+        (status = 200, description = "The account, enabled", body = User),
+        (status = 400, description = "Not a user name (`bad_request`)", body = ErrorBody),
+        (status = 404, description = "No such account (`not_found`)", body = ErrorBody),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn enable(
     state: State<AppState>,
     auth: AuthUser,
@@ -274,6 +344,20 @@ async fn standing(
 /// `POST /v1/users/{name}/reset-password`: a fresh one-time code, answered
 /// once. Every session of the user ends; at their next login they choose a
 /// new password.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{name}/reset-password",
+    operation_id = "users_reset_password",
+    tag = "accounts",
+    params(("name" = String, Path, description = "The login name")),
+    responses(
+        (status = 200, description = "A one-time code, shown once; every session of the account ended", body = OneTimeCode),
+        (status = 400, description = "Not a user name (`bad_request`)", body = ErrorBody),
+        (status = 404, description = "No such account (`not_found`)", body = ErrorBody),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn reset_password(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -302,7 +386,7 @@ pub(super) async fn reset_password(
 }
 
 /// A change of one's own password.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct OwnPassword {
     current_password: String,
     new_password: String,
@@ -311,6 +395,20 @@ pub(super) struct OwnPassword {
 /// `POST /v1/account/password`: the caller's own password, given the
 /// current one (throttled like a login). Every session of theirs ends, this
 /// one too: log in again with the new password. 204.
+#[utoipa::path(
+    post,
+    path = "/v1/account/password",
+    operation_id = "account_password",
+    tag = "accounts",
+    request_body = OwnPassword,
+    responses(
+        (status = 204, description = "Changed; every session of the caller ended, this one too"),
+        (status = 429, description = "Too many wrong passwords for this name (`too_many_attempts`)", body = ErrorBody),
+        JsonBody,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn own_password(
     State(state): State<AppState>,
     auth: AuthUser,

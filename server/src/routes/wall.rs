@@ -20,8 +20,9 @@ use sync_core::{
 };
 
 use super::names::{Names, names_in};
+use super::openapi::{Authed, JsonBody};
 use crate::auth::AuthUser;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::state::{AppState, now_ms};
 use crate::store::RelayStore;
 
@@ -29,7 +30,7 @@ use crate::store::RelayStore;
 const WALL_LIMIT: u32 = 200;
 
 /// Who is looking at the wall.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Me {
     user: UserId,
     name: Option<String>,
@@ -37,7 +38,7 @@ pub(super) struct Me {
 }
 
 /// Everything the wall page shows.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct WallView {
     me: Me,
     /// Approved wishes of their areas, longest waiting first.
@@ -67,6 +68,17 @@ pub(super) fn volunteer(auth: &AuthUser) -> AppResult<Reader> {
 }
 
 /// `GET /v1/wall`
+#[utoipa::path(
+    get,
+    path = "/v1/wall",
+    operation_id = "wall_view",
+    tag = "wall",
+    responses(
+        (status = 200, description = "The wall: approved wishes of the volunteer's areas, theirs, their points and the leaderboards", body = WallView),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn view(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -102,7 +114,7 @@ pub(super) async fn view(
 }
 
 /// A claim from the wall.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub(super) struct Claim {
     /// The last event of the card as the page showed it.
     #[serde(default)]
@@ -114,7 +126,7 @@ pub(super) struct Claim {
 
 /// A fulfilment report, with the photos the volunteer took of the wish lit
 /// up (uploaded first, see `POST /v1/wall/{id}/photo`).
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub(super) struct Report {
     #[serde(default)]
     note: Option<String>,
@@ -123,7 +135,7 @@ pub(super) struct Report {
 }
 
 /// What a wall action did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Outcome {
     status: sync_core::Status,
     /// The wish as the volunteer now holds it, if they do.
@@ -237,6 +249,24 @@ async fn wall_act(
 }
 
 /// `POST /v1/wall/{id}/claim`
+#[utoipa::path(
+    post,
+    path = "/v1/wall/{id}/claim",
+    operation_id = "wall_claim",
+    tag = "wall",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The wish card's id"),
+    ),
+    request_body(content = Option<Claim>, description = "Optional: the last event the page showed, and whether to claim for the volunteer's unit"),
+    responses(
+        (status = 200, description = "The wish's status after the action, and the wish as the volunteer holds it", body = Outcome),
+        (status = 404, description = "No such wish on the caller's wall (`not_found`)", body = ErrorBody),
+        (status = 409, description = "Someone claimed it just before (`claim_lost`), or it cannot be claimed now (`conflict`)", body = ErrorBody),
+        JsonBody,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn claim(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -262,6 +292,23 @@ pub(super) async fn claim(
 }
 
 /// `POST /v1/wall/{id}/check-in`
+#[utoipa::path(
+    post,
+    path = "/v1/wall/{id}/check-in",
+    operation_id = "wall_check_in",
+    tag = "wall",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The wish card's id"),
+    ),
+    responses(
+        (status = 200, description = "The wish's status after the action, and the wish as the volunteer holds it", body = Outcome),
+        (status = 400, description = "The action is refused (`bad_request`)", body = ErrorBody),
+        (status = 404, description = "No such wish on the caller's wall (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The action does not fit the card now (`conflict`)", body = ErrorBody),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn check_in(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -274,6 +321,24 @@ pub(super) async fn check_in(
 }
 
 /// `POST /v1/wall/{id}/fulfil`
+#[utoipa::path(
+    post,
+    path = "/v1/wall/{id}/fulfil",
+    operation_id = "wall_fulfil",
+    tag = "wall",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The wish card's id"),
+    ),
+    request_body(content = Option<Report>, description = "Optional: a note, and the photos taken for it with `POST /v1/wall/{id}/photo`"),
+    responses(
+        (status = 200, description = "The wish's status after the action, and the wish as the volunteer holds it", body = Outcome),
+        (status = 404, description = "No such wish on the caller's wall (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The action does not fit the card now (`conflict`)", body = ErrorBody),
+        JsonBody,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn fulfil(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -291,6 +356,23 @@ pub(super) async fn fulfil(
 }
 
 /// `POST /v1/wall/{id}/release`
+#[utoipa::path(
+    post,
+    path = "/v1/wall/{id}/release",
+    operation_id = "wall_release",
+    tag = "wall",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The wish card's id"),
+    ),
+    responses(
+        (status = 200, description = "The wish's status after the action, and the wish as the volunteer holds it", body = Outcome),
+        (status = 400, description = "The action is refused (`bad_request`)", body = ErrorBody),
+        (status = 404, description = "No such wish on the caller's wall (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The action does not fit the card now (`conflict`)", body = ErrorBody),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn release(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -14,13 +14,34 @@ use sync_core::doc::EventInput;
 use sync_core::model::Photo;
 use sync_core::photo::MAX_CAPTURE_BYTES;
 
+use super::openapi::{Authed, Binary};
 use super::wall::{card_for, parse_id, volunteer};
 use crate::auth::AuthUser;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::photos::PhotoProblem;
 use crate::state::{AppState, now_ms};
 
 /// `POST /v1/wall/{id}/photo` with the picture (JPEG or PNG) as the body.
+#[utoipa::path(
+    post,
+    path = "/v1/wall/{id}/photo",
+    operation_id = "wall_photos_take",
+    tag = "wall",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The wish card's id"),
+    ),
+    request_body(description = "The camera's picture (JPEG or PNG), at most 12 MiB", content((Binary = "image/jpeg"), (Binary = "image/png"), (Binary = "application/octet-stream"))),
+    responses(
+        (status = 201, description = "The photo as the relay made it (upright, at most 1600 px, no metadata), to name in the fulfilment", body = Photo),
+        (status = 400, description = "No picture in the body (`bad_request`)", body = ErrorBody),
+        (status = 404, description = "No such wish on the caller's wall (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The action does not fit the card now (`conflict`)", body = ErrorBody),
+        (status = 413, description = "The picture is too large (`photo_too_large`)", body = ErrorBody),
+        (status = 422, description = "The body is not a picture the relay can read (`photo_refused`)", body = ErrorBody),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn take(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -14,7 +14,7 @@ use crate::store::RelayStore;
 /// caller may do with it now. Its times are the ones the relay corrected
 /// for devices whose clocks were wrong; `clock_corrected` names the events
 /// whose time was corrected, with the time their device wrote.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct WishDetail {
     #[serde(flatten)]
     card: WishCard,
@@ -30,7 +30,7 @@ pub(super) struct WishDetail {
 }
 
 /// An event whose time the relay corrected.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct ClockCorrected {
     event: EventId,
     /// The time its device wrote (ms).
@@ -73,7 +73,7 @@ impl WishDetail {
 }
 
 /// A row of a wish list, with what the caller may do with it now.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct WishItem {
     #[serde(flatten)]
     row: WishRow,
@@ -95,7 +95,7 @@ impl WishItem {
 }
 
 /// The workflow actions this API offers, named as a client calls them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum Action {
     /// `review` with `approve`.
@@ -154,7 +154,7 @@ impl Action {
 }
 
 /// Where a photo's bytes are, as a card's reader sees it.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub(super) struct PhotoState {
     sha256: PhotoRef,
     /// `stored`, `pending` (not yet received) or `purged`.

@@ -16,9 +16,10 @@ use sync_core::{
     WishId,
 };
 
+use super::openapi::{Authed, BadQuery, JsonBody};
 use crate::accounts;
 use crate::auth::AuthUser;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::routes::params::ListParams;
 use crate::state::{AppState, now_ms};
 use crate::store::RelayStore;
@@ -44,6 +45,21 @@ pub(super) fn wish_in_scope(
 }
 
 /// `GET /v1/wishes`
+#[utoipa::path(
+    get,
+    path = "/v1/wishes",
+    operation_id = "wishes_list",
+    tag = "wishes",
+    params(
+        ListParams,
+    ),
+    responses(
+        (status = 200, description = "A page of wish cards in the caller's scopes, newest first unless `order=oldest`", body = Page<WishItem>),
+        BadQuery,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -67,6 +83,21 @@ pub(super) async fn list(
 }
 
 /// `GET /v1/wishes/{id}`
+#[utoipa::path(
+    get,
+    path = "/v1/wishes/{id}",
+    operation_id = "wishes_get",
+    tag = "wishes",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The wish card's id"),
+    ),
+    responses(
+        (status = 200, description = "The card, with what the caller may do with it", body = WishDetail),
+        (status = 404, description = "No such wish in the caller's scopes (`not_found`)", body = ErrorBody),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn get(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -88,7 +119,7 @@ pub(super) async fn get(
 
 /// One change in a card's history, with the name and kind of the device
 /// it came from when the relay knows the device.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct HistoryItem {
     #[serde(flatten)]
     entry: HistoryEntry,
@@ -103,6 +134,21 @@ pub(super) struct HistoryItem {
 }
 
 /// `GET /v1/wishes/{id}/history`
+#[utoipa::path(
+    get,
+    path = "/v1/wishes/{id}/history",
+    operation_id = "wishes_history",
+    tag = "wishes",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The wish card's id"),
+    ),
+    responses(
+        (status = 200, description = "Every change to the card: who, from which device, when, which fields", body = Vec<HistoryItem>),
+        (status = 404, description = "No such wish in the caller's scopes (`not_found`)", body = ErrorBody),
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn history(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -220,7 +266,7 @@ pub(super) async fn remove_photo(
 }
 
 /// Review decision.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct Review {
     decision: String,
     #[serde(default)]
@@ -228,6 +274,24 @@ pub(super) struct Review {
 }
 
 /// `POST /v1/wishes/{id}/review`
+#[utoipa::path(
+    post,
+    path = "/v1/wishes/{id}/review",
+    operation_id = "wishes_review",
+    tag = "wishes",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The wish card's id"),
+    ),
+    request_body = Review,
+    responses(
+        (status = 200, description = "The card after the action", body = WishDetail),
+        (status = 404, description = "No such wish in the caller's scopes (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The action does not fit the card now (`conflict`)", body = ErrorBody),
+        JsonBody,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn review(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -253,7 +317,7 @@ pub(super) async fn review(
 
 /// Dispatch: to a registered volunteer, to a partner unit, or to a
 /// claimant named in free text (who has no account, and is shown as such).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct Assign {
     #[serde(default)]
     assignee: Option<String>,
@@ -264,6 +328,24 @@ pub(super) struct Assign {
 }
 
 /// `POST /v1/wishes/{id}/assign`
+#[utoipa::path(
+    post,
+    path = "/v1/wishes/{id}/assign",
+    operation_id = "wishes_assign",
+    tag = "wishes",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The wish card's id"),
+    ),
+    request_body = Assign,
+    responses(
+        (status = 200, description = "The card after the action", body = WishDetail),
+        (status = 404, description = "No such wish in the caller's scopes (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The action does not fit the card now (`conflict`)", body = ErrorBody),
+        JsonBody,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn assign(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -302,13 +384,31 @@ pub(super) async fn assign(
 }
 
 /// Fulfilment report.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct Fulfil {
     #[serde(default)]
     note: Option<String>,
 }
 
 /// `POST /v1/wishes/{id}/fulfil`
+#[utoipa::path(
+    post,
+    path = "/v1/wishes/{id}/fulfil",
+    operation_id = "wishes_fulfil",
+    tag = "wishes",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The wish card's id"),
+    ),
+    request_body = Fulfil,
+    responses(
+        (status = 200, description = "The card after the action", body = WishDetail),
+        (status = 404, description = "No such wish in the caller's scopes (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The action does not fit the card now (`conflict`)", body = ErrorBody),
+        JsonBody,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn fulfil(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -323,7 +423,7 @@ pub(super) async fn fulfil(
 }
 
 /// The resident's feedback.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct Feedback {
     rating: u8,
     #[serde(default)]
@@ -331,6 +431,24 @@ pub(super) struct Feedback {
 }
 
 /// `POST /v1/wishes/{id}/feedback`
+#[utoipa::path(
+    post,
+    path = "/v1/wishes/{id}/feedback",
+    operation_id = "wishes_feedback",
+    tag = "wishes",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The wish card's id"),
+    ),
+    request_body = Feedback,
+    responses(
+        (status = 200, description = "The card after the action", body = WishDetail),
+        (status = 404, description = "No such wish in the caller's scopes (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The action does not fit the card now (`conflict`)", body = ErrorBody),
+        JsonBody,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn feedback(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -346,7 +464,7 @@ pub(super) async fn feedback(
 }
 
 /// Why a card is released, cancelled or withdrawn.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct Reason {
     #[serde(default)]
     reason: Option<String>,
@@ -380,6 +498,24 @@ async fn act_with_reason(
 
 /// `POST /v1/wishes/{id}/release`: takes a claimed card back from its
 /// volunteer or unit, so that it can be dispatched again.
+#[utoipa::path(
+    post,
+    path = "/v1/wishes/{id}/release",
+    operation_id = "wishes_release",
+    tag = "wishes",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The wish card's id"),
+    ),
+    request_body = Reason,
+    responses(
+        (status = 200, description = "The card after the action", body = WishDetail),
+        (status = 404, description = "No such wish in the caller's scopes (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The action does not fit the card now (`conflict`)", body = ErrorBody),
+        JsonBody,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn release(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -391,6 +527,24 @@ pub(super) async fn release(
 
 /// `POST /v1/wishes/{id}/cancel`: closes an approved or claimed card that
 /// will not be fulfilled (a reason is required).
+#[utoipa::path(
+    post,
+    path = "/v1/wishes/{id}/cancel",
+    operation_id = "wishes_cancel",
+    tag = "wishes",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The wish card's id"),
+    ),
+    request_body = Reason,
+    responses(
+        (status = 200, description = "The card after the action", body = WishDetail),
+        (status = 404, description = "No such wish in the caller's scopes (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The action does not fit the card now (`conflict`)", body = ErrorBody),
+        JsonBody,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn cancel(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -402,6 +556,24 @@ pub(super) async fn cancel(
 
 /// `POST /v1/wishes/{id}/withdraw`: withdraws a card the resident no longer
 /// wants, before it is claimed (a reason is required).
+#[utoipa::path(
+    post,
+    path = "/v1/wishes/{id}/withdraw",
+    operation_id = "wishes_withdraw",
+    tag = "wishes",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The wish card's id"),
+    ),
+    request_body = Reason,
+    responses(
+        (status = 200, description = "The card after the action", body = WishDetail),
+        (status = 404, description = "No such wish in the caller's scopes (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The action does not fit the card now (`conflict`)", body = ErrorBody),
+        JsonBody,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn withdraw(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -412,14 +584,16 @@ pub(super) async fn withdraw(
 }
 
 /// Conflict listing options.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ConflictParams {
+    /// Also list conflicts a supervisor has resolved.
     #[serde(default)]
     include_resolved: bool,
 }
 
 /// A conflict with the card's text and current status beside it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct ConflictItem {
     #[serde(flatten)]
     row: ConflictRow,
@@ -428,6 +602,21 @@ pub(super) struct ConflictItem {
 }
 
 /// `GET /v1/conflicts`
+#[utoipa::path(
+    get,
+    path = "/v1/conflicts",
+    operation_id = "wishes_conflicts",
+    tag = "wishes",
+    params(
+        ConflictParams,
+    ),
+    responses(
+        (status = 200, description = "Events that lost a race, with their card's text and status", body = Vec<ConflictItem>),
+        BadQuery,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn conflicts(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -466,7 +655,7 @@ pub(super) async fn conflicts(
 
 /// A resolution note, and whether the race goes the other way (the losing
 /// claim or assignment wins instead).
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub(super) struct Resolve {
     #[serde(default)]
     note: Option<String>,
@@ -475,6 +664,24 @@ pub(super) struct Resolve {
 }
 
 /// `POST /v1/conflicts/{id}/resolve` — `id` is the losing event's id.
+#[utoipa::path(
+    post,
+    path = "/v1/conflicts/{id}/resolve",
+    operation_id = "wishes_resolve",
+    tag = "wishes",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The losing event's id (the conflict's)"),
+    ),
+    request_body(content = Option<Resolve>, description = "Optional: a note, and `reverse` to let the losing event win"),
+    responses(
+        (status = 200, description = "The card after the action", body = WishDetail),
+        (status = 404, description = "No such conflict in the caller's scopes (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The action does not fit the card now (`conflict`)", body = ErrorBody),
+        JsonBody,
+        Authed,
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn resolve(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -44,7 +44,7 @@ use crate::error::AppResult;
 
 /// Where the change feed is, and how many records in some scopes changed
 /// after a given position (what a waiting dashboard asks).
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Changes {
     /// The feed's newest position.
     pub seq: i64,

@@ -12,6 +12,7 @@ use crate::workflow::Role;
 
 /// One field's change within a change.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldChange {
     /// The field, e.g. `text`, `tags.living_alone` or `event`.
     pub field: String,
@@ -23,6 +24,7 @@ pub struct FieldChange {
 
 /// One Automerge change to a record, as a supervisor reads it.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryEntry {
     /// The change's hash, in hex.
     pub change: String,

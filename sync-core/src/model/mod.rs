@@ -134,6 +134,7 @@ pub fn check_name<'a>(field: &str, name: &'a str) -> Result<&'a str, InvalidInpu
 
 /// Who made the record and when: common to every kind.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Meta {
     /// The record's id.
     pub id: RecordId,
@@ -149,6 +150,7 @@ pub struct Meta {
 
 /// An address and the people living there.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Household {
     /// Common record fields.
     #[serde(flatten)]
@@ -176,6 +178,7 @@ impl Household {
 
 /// A GPS fix.
 #[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Gps {
     /// Latitude in degrees.
     pub lat: f64,
@@ -212,6 +215,7 @@ impl Visit {
 
 /// A resident's wish, with its workflow events and the state they fold to.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WishCard {
     /// Common record fields.
     #[serde(flatten)]

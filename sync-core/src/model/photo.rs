@@ -9,6 +9,7 @@ use crate::photo::{JPEG, MAX_EDGE, MAX_PHOTO_BYTES};
 /// A photo as a record refers to it: the SHA-256 of its bytes, and what
 /// they are. The bytes travel apart from the record (see [`crate::photo`]).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Photo {
     /// The SHA-256 of the bytes.
     pub sha256: PhotoRef,

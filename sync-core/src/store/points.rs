@@ -16,6 +16,7 @@ use crate::workflow::{Folded, Holder, Status};
 
 /// One award: a confirmed wish and what it earned.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LedgerEntry {
     /// The wish.
     pub wish: WishId,
@@ -35,6 +36,7 @@ pub struct LedgerEntry {
 
 /// Points summed for one volunteer or unit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Score {
     /// The volunteer's login or the unit's id.
     pub who: String,
@@ -46,6 +48,7 @@ pub struct Score {
 
 /// Leaderboards for a set of scopes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Leaderboards {
     /// Volunteers, best first, over all the scopes.
     pub volunteers: Vec<Score>,

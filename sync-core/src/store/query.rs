@@ -45,6 +45,7 @@ pub struct WishFilter {
 
 /// One page of results and the total number of matches.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     /// The rows of this page.
     pub items: Vec<T>,
@@ -54,6 +55,7 @@ pub struct Page<T> {
 
 /// A wish card's materialized row.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WishRow {
     /// Card id.
     pub id: String,
@@ -126,6 +128,7 @@ impl WishRow {
 
 /// A household's materialized row.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HouseholdRow {
     /// Household id.
     pub id: String,
@@ -147,6 +150,7 @@ pub struct HouseholdRow {
 
 /// A visit's materialized row.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VisitRow {
     /// Visit id.
     pub id: String,
@@ -168,6 +172,7 @@ pub struct VisitRow {
 
 /// A conflict's materialized row.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConflictRow {
     /// The wish card.
     pub record_id: String,

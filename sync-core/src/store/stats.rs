@@ -19,6 +19,7 @@ pub type StatusCounts = BTreeMap<String, u64>;
 
 /// The published counts for one scope.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScopeStats {
     /// The scope these figures cover.
     pub scope: String,
@@ -26,6 +27,7 @@ pub struct ScopeStats {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Every card in the scope, drafts included, by current status.
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, u64>))]
     pub by_status: StatusCounts,
     /// Cards collected: submitted for review at least once.
     pub collected: u64,
@@ -51,6 +53,7 @@ pub struct ScopeStats {
 
 /// Statistics for a set of scopes: the total and a breakdown.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsReport {
     /// All cards in the scopes together.
     pub total: ScopeStats,

@@ -65,6 +65,7 @@ pub enum PhotoAccess {
 
 /// A photo still pending, for the supervisor's list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PendingPhoto {
     /// A record that refers to it.
     pub record_id: String,

@@ -17,6 +17,7 @@ use crate::workflow::{Holder, Reader, Sight, Status, holds};
 
 /// A wish on the wall: nothing that identifies the household.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WallCard {
     /// The wish.
     pub id: WishId,
@@ -37,6 +38,7 @@ pub struct WallCard {
 
 /// Where to deliver a held wish, and whom to ask for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Delivery {
     /// The household's address.
     pub address: String,
@@ -48,6 +50,7 @@ pub struct Delivery {
 
 /// A wish a volunteer (or their unit) holds or held.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeldCard {
     /// The wish, as the wall shows it.
     #[serde(flatten)]

@@ -23,6 +23,7 @@ use crate::store::{Directory, Store};
 
 /// A supervisor's decision about held work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Applied to the record, as if its device had never been lost.
@@ -33,6 +34,7 @@ pub enum Decision {
 
 /// A device whose changes are held, and whose it was.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeldAuthor {
     /// The device.
     pub device: DeviceId,
@@ -42,6 +44,7 @@ pub struct HeldAuthor {
 
 /// One record's held update.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Held {
     /// Names the held update.
     pub id: i64,

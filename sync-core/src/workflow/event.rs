@@ -8,6 +8,7 @@ macro_rules! text_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($(#[$vdoc])* $variant),+
@@ -144,6 +145,7 @@ impl Status {
 /// same millisecond. A new event's clock is above every event its author has
 /// seen, so the fold's order respects causality.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hlc {
     /// Milliseconds since the Unix epoch.
     pub wall_ms: i64,
@@ -169,6 +171,7 @@ impl Hlc {
 
 /// One append-only workflow event of a wish card.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WishEvent {
     /// Unique id; a conflict is named by its losing event's id.
     pub id: EventId,

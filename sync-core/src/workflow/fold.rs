@@ -35,6 +35,7 @@ use crate::ids::{EventId, UnitId, UserId};
 
 /// Why an event lost.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConflictKind {
     /// A workflow event arrived after a concurrent one had moved the card to a
@@ -62,6 +63,7 @@ impl ConflictKind {
 
 /// One event that lost to a concurrent one.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conflict {
     /// The losing event, which also names the conflict.
     pub event: EventId,
@@ -81,6 +83,7 @@ pub struct Conflict {
 /// unit (through the member who claimed for it, or dispatched to the unit
 /// as a whole), or a claimant named in free text, who has no account.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Holder {
     /// The registered user who holds it.
     pub user: Option<UserId>,
@@ -128,6 +131,7 @@ impl Holder {
 
 /// The outcome of folding a card's events.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Folded {
     /// The current status.
     pub status: Status,
