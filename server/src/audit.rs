@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, AppResult};
+use crate::state::now_ms;
 use crate::store::RelayStore;
 
 /// What happened.
@@ -255,6 +256,25 @@ pub fn record(store: &mut dyn RelayStore, entry: &Entry) -> AppResult<()> {
         "audit"
     );
     store.append_audit(entry)
+}
+
+/// Records that `user` exported `file` (`rows` of it, from `scopes`).
+pub fn exported(
+    store: &mut dyn RelayStore,
+    user: &str,
+    file: &str,
+    rows: usize,
+    scopes: &[sync_core::ScopePath],
+    peer: Option<SocketAddr>,
+) -> AppResult<()> {
+    let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+    record(
+        store,
+        &Entry::new(now_ms(), Some(user), Action::Export)
+            .on(file)
+            .detail(format!("{rows} rows of {}", scopes.join(", ")))
+            .from_peer(peer),
+    )
 }
 
 /// Records the relay's settings at start when they differ from those of

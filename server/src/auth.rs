@@ -76,13 +76,24 @@ impl Keys {
     /// Reads the key file, or creates it (64 random bytes, base64, mode 0600).
     pub fn load_or_create(path: &Path) -> AppResult<Self> {
         if path.exists() {
-            let text = fs::read_to_string(path)
-                .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
-            let secret = STANDARD.decode(text.trim()).map_err(|e| {
-                AppError::Internal(format!("{} is not base64: {e}", path.display()))
+            let text = fs::read_to_string(path).map_err(|e| {
+                AppError::BadRequest(format!(
+                    "cannot read the signing key file {} ({e}): it must be readable by the relay's user; or give another with --key-file",
+                    path.display()
+                ))
             })?;
-            return Self::from_secret(&secret);
+            let not_ours = |why: String| {
+                AppError::BadRequest(format!(
+                    "the signing key file {} is not one the relay wrote ({why}): put back the right one (from the backup taken with the database), or move it away to start afresh, after which every phone and dashboard logs in again",
+                    path.display()
+                ))
+            };
+            let secret = STANDARD
+                .decode(text.trim())
+                .map_err(|e| not_ours(format!("not base64: {e}")))?;
+            return Self::from_secret(&secret).map_err(|e| not_ours(e.to_string()));
         }
+        crate::config::folder_exists(path, "the signing key file")?;
         let mut secret = [0u8; 64];
         getrandom::fill(&mut secret)
             .map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
@@ -95,7 +106,12 @@ impl Keys {
         }
         let mut file = options
             .open(path)
-            .map_err(|e| AppError::Internal(format!("cannot create {}: {e}", path.display())))?;
+            .map_err(|e| {
+                AppError::BadRequest(format!(
+                    "cannot create the signing key file {} ({e}): the relay's user must be able to write in its folder; or give another path with --key-file",
+                    path.display()
+                ))
+            })?;
         file.write_all(STANDARD.encode(secret).as_bytes())
             .and_then(|()| file.sync_all())
             .map_err(|e| AppError::Internal(format!("cannot write {}: {e}", path.display())))?;

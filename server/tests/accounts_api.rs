@@ -302,3 +302,31 @@ fn behind_a_proxy_on_this_machine_the_log_names_the_client() {
     let (_, entries) = api.get("/v1/audit?action=login_failed");
     assert_eq!(entries[0]["peer"], "127.0.0.1", "{entries}");
 }
+
+#[test]
+fn exports_are_recorded_with_who_and_what() {
+    let relay = TestRelay::start();
+    let api = admin(&relay);
+    let chen = Api::login(&relay.url, "chen", PASSWORD).unwrap();
+    let (status, _) = chen.get_text("/v1/export/points.csv?scope=longgang/yuanshan");
+    assert_eq!(status, StatusCode::OK);
+    let (_, entries) = api.get("/v1/audit?action=export");
+    let entry = &entries[0];
+    assert_eq!(
+        (&entry["actor"], &entry["target"]),
+        (&json!("chen"), &json!("points.csv")),
+        "{entries}"
+    );
+    assert!(
+        entry["detail"]
+            .as_str()
+            .unwrap()
+            .contains("longgang/yuanshan"),
+        "{entry}"
+    );
+    // A refused export is not one.
+    let (status, _) = chen.get_text("/v1/export/points.csv?scope=longgang/buji");
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, entries) = api.get("/v1/audit?action=export");
+    assert_eq!(entries.as_array().unwrap().len(), 1);
+}

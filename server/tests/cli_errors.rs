@@ -163,3 +163,41 @@ fn logs_follow_the_settings_file_and_carry_no_colour_into_a_file() {
         "no colour codes off a terminal: {stderr:?}"
     );
 }
+
+#[test]
+fn a_signing_key_file_that_cannot_be_used_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("district.sqlite");
+    let db = db.to_str().unwrap();
+    let key = dir.path().join("district.key");
+    std::fs::write(&key, "this is not a key\n").unwrap();
+    let err = failed(&run(&[
+        "serve",
+        "--db",
+        db,
+        "--key-file",
+        key.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]));
+    assert!(err.contains("is not one the relay wrote"), "{err}");
+    assert!(err.contains("put back the right one"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&key).unwrap(),
+        "this is not a key\n",
+        "the file is left as it was"
+    );
+
+    let nowhere = dir.path().join("keys/district.key");
+    let err = failed(&run(&[
+        "serve",
+        "--db",
+        db,
+        "--key-file",
+        nowhere.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]));
+    assert!(err.contains("the signing key file"), "{err}");
+    assert!(err.contains("mkdir -p"), "{err}");
+}

@@ -12,6 +12,7 @@ use sync_core::store::Leaderboards;
 use super::names::{Names, names_in};
 use super::openapi::{Authed, BadQuery, Binary};
 use super::stats::{StatsParams, inert, scopes};
+use crate::audit::{self, Peer};
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -79,15 +80,18 @@ pub(super) async fn leaderboards(
 pub(super) async fn ledger_csv(
     State(state): State<AppState>,
     auth: AuthUser,
+    Peer(peer): Peer,
     Query(params): Query<StatsParams>,
 ) -> AppResult<impl IntoResponse> {
     auth.require_supervisor()?;
     let scopes = scopes(&auth, params.scope.as_deref())?;
     let rules = state.settings.points.clone();
+    let user = auth.user.username.clone();
     let body = state
         .db
         .run(move |store| {
             let names = names_in(store, true)?;
+            let mut rows = 0;
             let mut out = Vec::from("\u{feff}".as_bytes());
             {
                 let mut csv = csv::Writer::from_writer(&mut out);
@@ -128,9 +132,11 @@ pub(super) async fn ledger_csv(
                             .unwrap_or_default(),
                     ])
                     .map_err(fail)?;
+                    rows += 1;
                 }
                 csv.flush().map_err(|e| AppError::Internal(e.to_string()))?;
             }
+            audit::exported(store, user.as_str(), "points.csv", rows, &scopes, peer)?;
             Ok(out)
         })
         .await?;
