@@ -105,7 +105,8 @@ impl std::str::FromStr for Action {
 
 impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        // `pad`, so that columns of `{:<16}` line up.
+        f.pad(self.as_str())
     }
 }
 
