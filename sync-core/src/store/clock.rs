@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use crate::sync::storage::SyncStorage;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::Store;
@@ -27,13 +28,13 @@ const CREATED: &str = "created";
 
 /// A corrected time of one record.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Correction {
-    /// An event's id, or the record's creation.
-    item: String,
+pub struct Correction {
+    /// An event's id, or `created` for the record's creation.
+    pub item: String,
     /// The corrected time (ms).
-    at: i64,
+    pub at: i64,
     /// The offset it corrects (ms).
-    offset: i64,
+    pub offset: i64,
 }
 
 impl Store {
@@ -67,7 +68,7 @@ impl Store {
     }
 
     /// A device's clock offset at its last sync (ms; positive: ahead).
-    fn clock_offset(&self, device: DeviceId) -> Result<Option<i64>> {
+    pub(crate) fn clock_offset(&self, device: DeviceId) -> Result<Option<i64>> {
         Ok(self
             .connection()
             .prepare_cached("SELECT clock_offset_ms FROM devices WHERE id = ?1")?
@@ -75,61 +76,62 @@ impl Store {
             .optional()?
             .flatten())
     }
+}
 
-    /// The corrected times of what `record` brings that is new (`new_events`,
-    /// and its creation when `creator`, the device that created it, is
-    /// given), arriving at `now`: shifted by its device's offset when that
-    /// is beyond the bound, and never later than its arrival by more than
-    /// the bound.
-    pub(crate) fn corrections(
-        &self,
-        record: &Record,
-        new_events: &[&WishEvent],
-        creator: Option<DeviceId>,
-        now: i64,
-    ) -> Result<Vec<Correction>> {
-        let mut offsets: HashMap<DeviceId, i64> = HashMap::new();
-        let mut offset_of = |device: DeviceId| -> Result<i64> {
-            if let Some(o) = offsets.get(&device) {
-                return Ok(*o);
-            }
-            let o = self
-                .clock_offset(device)?
-                .filter(|o| o.abs() > CLOCK_BOUND_MS)
-                .unwrap_or(0);
-            offsets.insert(device, o);
-            Ok(o)
-        };
-        let mut out = Vec::new();
-        let mut push = |item: String, at: i64, offset: i64| {
-            // Beyond the bound in the future even so (a device whose error
-            // is not known yet): it happened by the time it arrived.
-            let fixed = at.saturating_sub(offset);
-            let fixed = if fixed > now + CLOCK_BOUND_MS {
-                now
-            } else {
-                fixed
-            };
-            if fixed != at {
-                out.push(Correction {
-                    item,
-                    at: fixed,
-                    offset,
-                });
-            }
-        };
-        for event in new_events {
-            push(event.id.to_string(), event.at, offset_of(event.device)?);
+/// The corrected times of what `record` brings that is new (`new_events`,
+/// and its creation when `creator`, the device that created it, is
+/// given), arriving at `now`: shifted by its device's offset when that
+/// is beyond the bound, and never later than its arrival by more than
+/// the bound. The rule for devices with wrong clocks, over the offsets
+/// any store keeps.
+pub(crate) fn corrections(
+    storage: &dyn SyncStorage,
+    record: &Record,
+    new_events: &[&WishEvent],
+    creator: Option<DeviceId>,
+    now: i64,
+) -> Result<Vec<Correction>> {
+    let mut offsets: HashMap<DeviceId, i64> = HashMap::new();
+    let mut offset_of = |device: DeviceId| -> Result<i64> {
+        if let Some(o) = offsets.get(&device) {
+            return Ok(*o);
         }
-        if let Some(device) = creator {
-            push(
-                CREATED.to_owned(),
-                record.meta().created_at,
-                offset_of(device)?,
-            );
+        let o = storage
+            .clock_offset(device)?
+            .filter(|o| o.abs() > CLOCK_BOUND_MS)
+            .unwrap_or(0);
+        offsets.insert(device, o);
+        Ok(o)
+    };
+    let mut out = Vec::new();
+    let mut push = |item: String, at: i64, offset: i64| {
+        // Beyond the bound in the future even so (a device whose error
+        // is not known yet): it happened by the time it arrived.
+        let fixed = at.saturating_sub(offset);
+        let fixed = if fixed > now + CLOCK_BOUND_MS {
+            now
+        } else {
+            fixed
+        };
+        if fixed != at {
+            out.push(Correction {
+                item,
+                at: fixed,
+                offset,
+            });
         }
-        Ok(out)
+    };
+    for event in new_events {
+        push(event.id.to_string(), event.at, offset_of(event.device)?);
     }
+    if let Some(device) = creator {
+        push(
+            CREATED.to_owned(),
+            record.meta().created_at,
+            offset_of(device)?,
+        );
+    }
+    Ok(out)
 }
 
 /// Keeps a record's corrected times (inside the transaction that stores it).

@@ -22,14 +22,33 @@ const SECRET_META: &str = "feed_secret";
 
 /// A store's feed: its epoch and the secret its position tags use.
 #[derive(Clone)]
-pub(crate) struct Feed {
+pub struct Feed {
     pub(crate) epoch: u64,
     secret: [u8; 32],
 }
 
+impl std::fmt::Debug for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feed")
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Feed {
+    /// A feed of `epoch`, whose cursors are tagged with `secret` (32 random
+    /// bytes the store keeps).
+    pub fn new(epoch: u64, secret: [u8; 32]) -> Self {
+        Self { epoch, secret }
+    }
+
+    /// Its epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
     /// The tag of `cursor` in this epoch.
-    pub(crate) fn tag(&self, cursor: u64) -> u64 {
+    pub fn tag(&self, cursor: u64) -> u64 {
         tag(&self.secret, self.epoch, cursor)
     }
 }

@@ -19,6 +19,7 @@ mod signing;
 mod stats;
 mod stored_photos;
 mod sync_state;
+mod sync_storage;
 mod wall;
 
 use std::collections::HashMap;
@@ -30,14 +31,15 @@ use automerge::ChangeHash;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use rusqlite_migration::{M, Migrations};
 
-pub(crate) use clock::write_corrections;
+pub use clock::Correction;
 pub use clock::{CLOCK_BOUND_MS, CorrectedTimes};
+pub(crate) use clock::{corrections, write_corrections};
 pub(crate) use directory::{CachedDirectory, DeviceCache};
 pub use directory::{
     DeviceEntry, Directory, RegisterError, Registration, RevokeKind, Standing, UserEntry,
     device_name,
 };
-pub(crate) use feed::Feed;
+pub use feed::Feed;
 pub use names::{Profile, Unit, check_phone};
 pub use photos::PhotoUpload;
 pub(crate) use photos::requeue_photo_uploads;

@@ -15,6 +15,7 @@ mod peer;
 mod policy;
 mod quarantine;
 mod server;
+pub mod storage;
 mod structure;
 mod wire;
 
@@ -28,7 +29,7 @@ pub use messages::{
 pub use peer::PeerSession;
 pub use policy::{Incoming, PeerPolicy, Policy, RETIREMENT_GRACE_MS, Refusal, RelayPolicy};
 pub use quarantine::{Decision, Held, HeldAuthor};
-pub use server::PULL_PAGE_BYTES;
+pub use server::{PULL_PAGE_BYTES, serve_sync};
 pub use wire::{
     MAGIC, MAX_BODY_BYTES, MAX_CHANGES, MAX_MESSAGE_BYTES, MAX_RECONCILE, MAX_RECORD_BYTES,
     MAX_RECORDS, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, WireError,

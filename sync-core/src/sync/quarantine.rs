@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::messages::{RecordUpdate, RejectCode};
 use super::policy::{Refusal, RelayPolicy};
@@ -81,47 +80,6 @@ fn preview(record: &Record) -> String {
 }
 
 impl Store {
-    /// Keeps a pushed update that carries lost devices' changes (once, if it
-    /// is pushed again), unapplied.
-    pub(crate) fn hold(
-        &mut self,
-        update: &RecordUpdate,
-        lost: &[DeviceId],
-        carrier: DeviceId,
-        now: i64,
-    ) -> Result<()> {
-        let before = match self.stored(update.id)? {
-            Some(s) => Some(RecordDoc::load(&s.doc)?),
-            None => None,
-        };
-        // It merged when the policy looked at it; it still does.
-        let Ok(after) = merged(before.as_ref(), &update.payload) else {
-            return Ok(());
-        };
-        let record = after.read()?;
-        let payload = postcard::to_stdvec(update)
-            .map_err(|e| Error::Wire(super::WireError::Malformed(e.to_string())))?;
-        let digest = Sha256::digest(&payload).to_vec();
-        let lost: Vec<String> = lost.iter().map(ToString::to_string).collect();
-        self.connection()
-            .prepare_cached(
-                "INSERT OR IGNORE INTO quarantine
-                   (record_id, kind, community, digest, payload, lost, carrier, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                update.id.to_string(),
-                record.meta().kind.as_str(),
-                record.meta().community.as_str(),
-                digest,
-                payload,
-                lost.join(","),
-                carrier.to_string(),
-                now
-            ])?;
-        Ok(())
-    }
-
     /// Held updates of records in `scopes`, newest first; decided ones too
     /// when `decided`.
     pub fn held(&self, scopes: &[ScopePath], decided: bool) -> Result<Vec<Held>> {
@@ -239,7 +197,7 @@ impl Store {
             policy.relay_secret = relay_secret;
             policy.accept_lost = true;
             let cache = crate::store::DeviceCache::default();
-            if let Err(refusal) = self.accept(&policy, &cache, &update)? {
+            if let Err(refusal) = super::server::accept(self, &policy, &cache, &update)? {
                 return Ok(Err(refusal));
             }
         }

@@ -1,0 +1,189 @@
+//! What the server side of the engine needs from a store, as a trait: the
+//! engine ([`super::serve_sync`]) keeps every decision — merging pushed changes,
+//! checking them under a [`super::Policy`], signatures, clock corrections,
+//! who reads what, filling pull pages — and reads and writes only through
+//! these transaction-shaped operations. [`crate::Store`] (SQLite) implements
+//! them; a relay's other store (PostgreSQL) implements them too, without
+//! copying the engine.
+//!
+//! An implementation must make [`SyncStorage::put_record`] atomic (the
+//! document, its materialized rows, its search entry, its corrected times
+//! and its feed position together, or none of them), give feed positions
+//! that only grow and that a reader past a position never sees filled in
+//! later, and answer a [`PullView`] from one consistent snapshot.
+
+use crate::doc::heads_to_bytes;
+use crate::error::Result;
+use crate::ids::{DeviceId, RecordId, ScopePath, UnitId, UserId};
+use crate::keys::SigSet;
+use crate::model::{Record, RecordKind};
+use crate::store::{Directory, StoredRecord};
+use crate::workflow::Status;
+
+use super::messages::{ClockReading, PendingReport};
+
+pub use crate::store::{Correction, Feed};
+
+/// A record to store, as the engine accepted it.
+#[derive(Debug)]
+pub struct RecordWrite<'a> {
+    /// The record as its document reads.
+    pub record: &'a Record,
+    /// The document's bytes.
+    pub doc: &'a [u8],
+    /// Its heads.
+    pub heads: &'a [automerge::ChangeHash],
+    /// The signatures of its changes.
+    pub sigs: &'a SigSet,
+    /// Whether the store had no such record before.
+    pub is_new: bool,
+    /// Times corrected for devices with wrong clocks.
+    pub corrections: &'a [Correction],
+    /// When it arrived (ms).
+    pub now: i64,
+}
+
+impl RecordWrite<'_> {
+    /// The heads as stored: 32 bytes each.
+    pub fn heads_bytes(&self) -> Vec<u8> {
+        heads_to_bytes(self.heads)
+    }
+}
+
+/// A pushed update held for a supervisor, unapplied, because it carries
+/// changes of lost devices.
+#[derive(Debug)]
+pub struct HeldWrite<'a> {
+    /// The record.
+    pub record: RecordId,
+    /// Its kind.
+    pub kind: RecordKind,
+    /// Its community.
+    pub community: &'a ScopePath,
+    /// The SHA-256 of `payload`: the same update held twice is held once.
+    pub digest: &'a [u8],
+    /// The update, encoded.
+    pub payload: &'a [u8],
+    /// The lost devices whose changes it carries.
+    pub lost: &'a [DeviceId],
+    /// The device that brought it.
+    pub carrier: DeviceId,
+    /// When (ms).
+    pub now: i64,
+}
+
+/// What the read rule needs to know of a record, from its materialized rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadFacts {
+    /// Its kind.
+    pub kind: RecordKind,
+    /// For a wish card, its status.
+    pub status: Option<Status>,
+    /// For a wish card, who holds it.
+    pub holder_user: Option<UserId>,
+    /// For a wish card, the unit holding it.
+    pub holder_unit: Option<UnitId>,
+    /// Whether the reader (or their unit) took the wish on at some point.
+    pub took_part: bool,
+}
+
+/// One entry of the feed with its heads, for a reconciliation page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedHeads {
+    /// The record.
+    pub id: RecordId,
+    /// Its heads, 32 bytes each.
+    pub heads: Vec<u8>,
+    /// Its position.
+    pub seq: i64,
+}
+
+/// The records a pull reads, from one snapshot of the store.
+pub trait PullView {
+    /// The feed's last position in this snapshot.
+    fn feed_seq(&self) -> Result<i64>;
+
+    /// A record as stored.
+    fn stored(&self, id: RecordId) -> Result<Option<StoredRecord>>;
+
+    /// Up to `limit` records after position `after`, in feed order, of the
+    /// communities within `readable` (all when `None`).
+    fn feed_after(
+        &self,
+        after: i64,
+        readable: Option<&[ScopePath]>,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>>;
+
+    /// The heads record `id` had at feed position `seq` (its latest version
+    /// at or before it), if the store still keeps that version.
+    fn heads_at(&self, id: RecordId, seq: i64) -> Result<Option<Vec<u8>>>;
+
+    /// What the read rule needs of record `id` for a reader named `user`
+    /// (of `unit`), if the record exists.
+    fn read_facts(
+        &self,
+        id: RecordId,
+        user: &UserId,
+        unit: Option<&UnitId>,
+    ) -> Result<Option<ReadFacts>>;
+
+    /// Up to `limit` records after position `after` with their heads, in
+    /// feed order, of the communities within `readable` (all when `None`).
+    fn feed_heads(
+        &self,
+        after: i64,
+        readable: Option<&[ScopePath]>,
+        limit: usize,
+    ) -> Result<Vec<FeedHeads>>;
+
+    /// Ends the snapshot.
+    fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// What the server side of the engine reads and writes. Also the
+/// [`Directory`] its policies check devices and users in.
+pub trait SyncStorage: Directory {
+    /// This store's id, which answers carry.
+    fn store_id(&self) -> DeviceId;
+
+    /// Now (ms), by the store's clock.
+    fn now(&self) -> i64;
+
+    /// The feed's epoch and tag secret, created on first use.
+    fn feed(&mut self) -> Result<Feed>;
+
+    /// The feed's last position.
+    fn feed_seq(&self) -> Result<i64>;
+
+    /// Starts a new epoch of the feed.
+    fn new_feed_epoch(&mut self) -> Result<()>;
+
+    /// Keeps a registered device's clock reading, as a request arriving at
+    /// `now` shows it (an unregistered device is ignored).
+    fn record_clock(&mut self, device: DeviceId, clock: ClockReading, now: i64) -> Result<()>;
+
+    /// A device's clock offset at its last sync (ms; positive: ahead).
+    fn clock_offset(&self, device: DeviceId) -> Result<Option<i64>>;
+
+    /// Keeps a registered device's report of its unsynced work.
+    fn record_pending(
+        &mut self,
+        device: DeviceId,
+        pending: Option<PendingReport>,
+        now: i64,
+    ) -> Result<()>;
+
+    /// A record as stored.
+    fn stored(&self, id: RecordId) -> Result<Option<StoredRecord>>;
+
+    /// Stores a record, atomically (see the module's documentation), at
+    /// the feed's next position.
+    fn put_record(&mut self, write: &RecordWrite<'_>) -> Result<()>;
+
+    /// Keeps a held update (once, if it is held again).
+    fn hold(&mut self, held: &HeldWrite<'_>) -> Result<()>;
+
+    /// A snapshot to fill a pull from.
+    fn pull_view(&mut self) -> Result<Box<dyn PullView + '_>>;
+}
