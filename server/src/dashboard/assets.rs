@@ -52,6 +52,9 @@ fn content_type(name: &str) -> &'static str {
 }
 
 fn serve(name: &str, headers: &HeaderMap) -> Response {
+    if name == "labels.js" {
+        return revalidated(super::labels::script(), content_type(name), headers);
+    }
     let Some((_, body)) = ASSETS.iter().find(|(n, _)| *n == name) else {
         return AppError::NotFound(format!("no asset {name}")).into_response();
     };

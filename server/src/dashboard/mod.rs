@@ -4,11 +4,12 @@
 //! sync-core, behind that API.
 
 pub(crate) mod assets;
+pub(crate) mod labels;
 mod lang;
 mod pages;
 mod wall;
 
-pub(crate) use lang::{Lang, negotiate};
+pub(crate) use lang::{Lang, for_file, negotiate};
 pub(crate) use pages::escape;
 
 use axum::Router;
