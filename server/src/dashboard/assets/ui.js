@@ -267,17 +267,21 @@ export async function filterForm(fields, params, onApply) {
   return form;
 }
 
-/** The CSV export of a wish filter. */
+/**
+ * The CSV export of a wish filter, in the interface's language, with times
+ * in this computer's zone (the file's headers name it).
+ */
 export function exportLink(params) {
   const q = new URLSearchParams();
   for (const key of ['status', 'scope', 'category', 'urgency', 'household', 'q', 'from', 'to', 'order']) {
     const v = params[key] ?? (params.get ? params.get(key) : undefined);
     if (v) q.set(key, v);
   }
-  const s = q.toString();
+  q.set('lang', lang);
+  q.set('tz_offset', String(-new Date().getTimezoneOffset()));
   return h('a', {
     class: 'button secondary export',
-    href: `/v1/export/wishes.csv${s ? `?${s}` : ''}`,
+    href: `/v1/export/wishes.csv?${q}`,
     download: 'wishes.csv',
     title: t('export.title'),
   }, '⤓ ', t('export'));
