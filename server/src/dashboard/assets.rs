@@ -23,6 +23,7 @@ const ASSETS: &[(&str, &[u8])] = assets![
     "app.js",
     "api.js",
     "i18n.js",
+    "errors.js",
     "ui.js",
     "charts.js",
     "live.js",

@@ -238,9 +238,10 @@ pub(super) async fn wishes(
     if let Some(scope) = &filter.scope
         && !auth.may_see(scope)
     {
-        return Err(AppError::Forbidden(format!(
-            "{scope} is outside your scopes"
-        )));
+        return Err(AppError::refused(
+            crate::error::Reason::OutOfScope,
+            format!("{scope} is outside your scopes"),
+        ));
     }
     let lang = crate::dashboard::for_file(&headers, file.lang.as_deref());
     let zone = Zone::of(file.tz_offset);

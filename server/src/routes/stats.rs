@@ -29,9 +29,10 @@ pub(super) fn scopes(auth: &AuthUser, scope: Option<&str>) -> AppResult<Vec<Scop
             if auth.may_see(&scope) {
                 Ok(vec![scope])
             } else {
-                Err(AppError::Forbidden(format!(
-                    "{scope} is outside your scopes"
-                )))
+                Err(AppError::refused(
+                    crate::error::Reason::OutOfScope,
+                    format!("{scope} is outside your scopes"),
+                ))
             }
         }
     }
