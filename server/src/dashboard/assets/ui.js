@@ -291,13 +291,18 @@ export function exportLink(params) {
   }, '⤓ ', t('export'));
 }
 
-/** A table: `columns` are [{label, cell(row), class}]. */
-export function table(columns, rows, { caption, rowAttrs } = {}) {
-  return h('div', { class: 'table-wrap' },
+/**
+ * A table: `columns` are [{label, cell(row), class}]. On a phone its rows
+ * become cards, each cell under its column's label (`data-label`), unless
+ * `stack` is false (a table narrow enough to stay one).
+ */
+export function table(columns, rows, { caption, rowAttrs, stack = true } = {}) {
+  return h('div', { class: stack ? 'table-wrap stack' : 'table-wrap' },
     h('table', {},
       caption ? h('caption', { class: 'sr-only' }, caption) : null,
       h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.class }, c.label)))),
-      h('tbody', {}, rows.map((row) => h('tr', rowAttrs ? rowAttrs(row) : {}, columns.map((c) => h('td', { class: c.class }, c.cell(row))))))));
+      h('tbody', {}, rows.map((row) => h('tr', rowAttrs ? rowAttrs(row) : {},
+        columns.map((c) => h('td', { class: c.class, 'data-label': c.label }, c.cell(row))))))));
 }
 
 /** Previous/next paging over `total` rows; `go(offset)` changes the page. */

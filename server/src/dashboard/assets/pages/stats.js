@@ -36,7 +36,7 @@ function leaderboards(boards, scope) {
         { label: t('col.who'), cell: (x) => name(x.who) },
         { label: t('col.points'), class: 'num', cell: (x) => fmtNum(x.points) },
         { label: t('col.done'), class: 'num', cell: (x) => fmtNum(x.wishes) },
-      ], list.slice(0, 10).map((x, i) => ({ ...x, rank: i + 1 })), { caption: title })
+      ], list.slice(0, 10).map((x, i) => ({ ...x, rank: i + 1 })), { caption: title, stack: false })
       : h('p', { class: 'empty' }, t('empty')));
   // The first three of each street and community.
   const places = (byPlace) => Object.entries(byPlace ?? {}).map(([place, list]) => h('li', {},
@@ -124,7 +124,7 @@ export async function render(ctx) {
           title: t('stats.csv.title'),
         }, '⤓ ', t('stats.csv')),
         exportLink({ scope }),
-        h('button', { type: 'button', class: 'secondary', id: 'stats-print', onclick: () => window.print() }, '⎙ ', t('stats.print')))),
+        h('button', { type: 'button', class: 'secondary', id: 'stats-print', onclick: () => window.print() }, t('stats.print')))),
     h('div', { class: 'kpis', id: 'kpis' },
       KPIS.map((k) => tile(k, fmtNum(total[k]))),
       tile('satisfaction', total.satisfaction === null ? '–' : fmt1(total.satisfaction), t('stats.of5')),
