@@ -200,7 +200,10 @@ fn wish_row(
 /// the unit's name; or the free-text name, marked as unregistered.
 fn claimant_name(names: &Names, w: &WishRow, lang: Lang) -> String {
     match (&w.holder_user, &w.holder_unit, &w.claimant) {
-        (Some(user), Some(unit), _) => format!("{} ({})", names.person(user), names.unit(unit)),
+        (Some(user), Some(unit), _) => match lang {
+            Lang::Zh => format!("{}（{}）", names.person(user), names.unit(unit)),
+            Lang::En => format!("{} ({})", names.person(user), names.unit(unit)),
+        },
         (Some(user), None, _) => names.person(user).to_owned(),
         (None, Some(unit), _) => names.unit(unit).to_owned(),
         (None, None, Some(name)) => format!("{name} {}", label(lang, "claimant", "free")),
