@@ -214,7 +214,7 @@ describe('the supervisor dashboard in Chromium', { timeout: 300_000 }, () => {
     const csv = await readFile(await download.path(), 'utf8');
     assert.ok(csv.startsWith('\uFEFF'), 'a BOM, so Excel reads the Chinese');
     assert.ok(csv.includes(card.wish) && csv.includes(CARD_TEXT), csv);
-    assert.ok(csv.includes('approved'));
+    assert.ok(csv.includes('已通过'), 'statuses by their names');
     assert.ok(!csv.includes(second.wish), 'only the current filter');
   });
 

@@ -1,5 +1,10 @@
 //! Errors at the HTTP edge: one enum, mapped to a status and a stable JSON
 //! body `{"error": "code", "message": "…"}`. Internal details go to the log.
+//!
+//! Refusals a user meets in the dashboard also carry a `reason`, a more
+//! specific stable code (`reason_required`, `not_allowed_now`, …) that the
+//! dashboard words in its own language; `error` stays the general code the
+//! phones know (`bad_request`, `forbidden`).
 
 use axum::Json;
 use axum::http::header::RETRY_AFTER;
@@ -22,6 +27,15 @@ pub enum AppError {
     /// Authenticated, but not allowed to do this.
     #[error("{0}")]
     Forbidden(String),
+    /// A refusal with a specific reason (see [`Reason`]), sent as
+    /// `bad_request` or `forbidden` with the reason beside it.
+    #[error("{message}")]
+    Refused {
+        /// Why, as a stable code.
+        reason: Reason,
+        /// The refusal in English.
+        message: String,
+    },
     /// No such thing (or not in the caller's scopes).
     #[error("{0}")]
     NotFound(String),
@@ -95,6 +109,76 @@ fn photo_message(problem: &crate::photos::PhotoProblem) -> String {
     }
 }
 
+/// Why a request was refused, more specifically than its status says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The action needs a reason (rejecting, sending back, cancelling,
+    /// withdrawing, deleting a photo), and got none.
+    ReasonRequired,
+    /// The card's current status does not allow the action (someone else
+    /// acted on it first, or the page is stale).
+    NotAllowedNow,
+    /// The user's role may not take the action.
+    RoleNotAllowed,
+    /// Only whoever holds the wish may take the action.
+    HolderOnly,
+    /// The scope asked for is outside the user's scopes.
+    OutOfScope,
+    /// A dispatch names nobody to give the wish to.
+    ClaimantRequired,
+    /// The page's session was replaced (a login elsewhere in the browser):
+    /// reload the page.
+    SessionChanged,
+}
+
+impl Reason {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::ReasonRequired => "reason_required",
+            Reason::NotAllowedNow => "not_allowed_now",
+            Reason::RoleNotAllowed => "role_not_allowed",
+            Reason::HolderOnly => "holder_only",
+            Reason::OutOfScope => "out_of_scope",
+            Reason::ClaimantRequired => "claimant_required",
+            Reason::SessionChanged => "session_changed",
+        }
+    }
+
+    /// Bad input is `bad_request` (400); the rest is `forbidden` (403), as
+    /// they were before they had reasons.
+    fn is_bad_request(self) -> bool {
+        matches!(self, Reason::ReasonRequired | Reason::ClaimantRequired)
+    }
+}
+
+impl From<sync_core::RefusalCode> for Reason {
+    fn from(code: sync_core::RefusalCode) -> Self {
+        use sync_core::RefusalCode as C;
+        match code {
+            C::ReasonRequired => Reason::ReasonRequired,
+            C::NotAllowedNow => Reason::NotAllowedNow,
+            C::RoleNotAllowed => Reason::RoleNotAllowed,
+            C::HolderOnly => Reason::HolderOnly,
+        }
+    }
+}
+
+impl AppError {
+    /// A refusal for `reason`.
+    pub fn refused(reason: Reason, message: impl Into<String>) -> Self {
+        AppError::Refused {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// True for a 403 refusal, with a reason or without.
+    pub fn is_forbidden(&self) -> bool {
+        self.parts().0 == StatusCode::FORBIDDEN
+    }
+}
+
 /// What is wrong with the relay's storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StorageFault {
@@ -157,6 +241,10 @@ impl AppError {
             AppError::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
             AppError::DeviceRevoked => (StatusCode::FORBIDDEN, "device_revoked"),
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::Refused { reason, .. } if reason.is_bad_request() => {
+                (StatusCode::BAD_REQUEST, "bad_request")
+            }
+            AppError::Refused { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             AppError::BadMessage(_) => (StatusCode::BAD_REQUEST, "bad_message"),
@@ -200,6 +288,9 @@ impl IntoResponse for AppError {
             tracing::error!(code = fault.code(), %detail, "storage fault");
         }
         let mut body = json!({ "error": code, "message": self.to_string() });
+        if let AppError::Refused { reason, .. } = &self {
+            body["reason"] = json!(reason.code());
+        }
         if let AppError::Photo(problem) = &self {
             use crate::photos::PhotoProblem as P;
             match problem {
@@ -240,8 +331,14 @@ impl From<sync_core::Error> for AppError {
     fn from(e: sync_core::Error) -> Self {
         use sync_core::Error as E;
         match e {
-            E::InvalidInput(e) => AppError::BadRequest(e.to_string()),
-            E::NotAllowed(m) => AppError::Forbidden(m),
+            E::InvalidInput(e) => match e.code {
+                Some(code) => AppError::refused(code.into(), e.to_string()),
+                None => AppError::BadRequest(e.to_string()),
+            },
+            E::NotAllowed(denied) => match denied.code {
+                Some(code) => AppError::refused(code.into(), denied.message),
+                None => AppError::Forbidden(denied.message),
+            },
             E::NotFound(m) => AppError::NotFound(format!("not found: {m}")),
             E::Wire(e) => AppError::BadMessage(e.to_string()),
             E::Register(sync_core::store::RegisterError::Revoked) => AppError::DeviceRevoked,
@@ -292,6 +389,11 @@ pub struct ErrorBody {
     /// `photo_pending`: the device whose phone has the photo, by name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// For a refusal a person meets, a more specific stable code beside
+    /// `error`: `reason_required`, `not_allowed_now`, `role_not_allowed`,
+    /// `holder_only`, `out_of_scope`, `claimant_required`, `session_changed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `Result` with [`AppError`].

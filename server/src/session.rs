@@ -116,7 +116,10 @@ pub fn check_csrf(headers: &HeaderMap, session_csrf: &str, given: Option<&str>) 
     let given = given.or_else(|| headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()));
     match given {
         Some(token) if tokens_match(session_csrf, token) => Ok(()),
-        Some(_) => Err(forbidden("the CSRF token does not match this session")),
+        Some(_) => Err(AppError::refused(
+            crate::error::Reason::SessionChanged,
+            "the CSRF token does not match this session; reload the page",
+        )),
         None => Err(forbidden("a CSRF token is required")),
     }
 }

@@ -329,4 +329,11 @@ fn exports_are_recorded_with_who_and_what() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, entries) = api.get("/v1/audit?action=export");
     assert_eq!(entries.as_array().unwrap().len(), 1);
+    // The cards and the figures too.
+    for file in ["wishes.csv", "stats.csv"] {
+        let (status, _) = chen.get_text(&format!("/v1/export/{file}"));
+        assert_eq!(status, StatusCode::OK, "{file}");
+        let (_, entries) = api.get("/v1/audit?action=export&who=chen");
+        assert_eq!(entries[0]["target"], file, "{entries}");
+    }
 }

@@ -66,7 +66,9 @@ fn cells_that_look_like_formulas_reach_the_spreadsheet_as_text() {
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let rows = export(&chen);
-    let texts: Vec<&str> = rows.iter().map(|r| r[5].as_str()).collect();
+    // 编号 (id), 心愿内容 (the wish) and 认领人/单位 (the claimant).
+    let (id, wish, claimed_by) = (0, 3, 8);
+    let texts: Vec<&str> = rows.iter().map(|r| r[wish].as_str()).collect();
     for text in formulas {
         let inert = format!("'{text}");
         assert!(
@@ -74,9 +76,9 @@ fn cells_that_look_like_formulas_reach_the_spreadsheet_as_text() {
             "{text:?} is not exported as {inert:?}: {texts:?}"
         );
     }
-    let row = rows.iter().find(|r| r[0] == plain).unwrap();
-    assert_eq!(row[5], "给李大爷一台轮椅", "plain text is left alone");
-    assert_eq!(row[11], format!("'{claimant}"));
+    let row = rows.iter().find(|r| r[id] == plain).unwrap();
+    assert_eq!(row[wish], "给李大爷一台轮椅", "plain text is left alone");
+    assert_eq!(row[claimed_by], format!("'{claimant} （未注册）"));
 }
 
 /// Rows of records (id, seq, document) and the feed position.

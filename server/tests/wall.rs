@@ -468,7 +468,7 @@ fn dispatch_offers_registered_claimants_and_marks_free_text() {
     let csv = String::from_utf8(csv).unwrap();
     assert!(csv.contains("胡志强"), "{csv}");
     assert!(csv.contains("龙岗区水务局"));
-    assert!(csv.contains("李师傅 (未注册 unregistered)"));
+    assert!(csv.contains("李师傅 （未注册）"));
     assert!(csv.contains("西坑社区"));
     let (_, stats) = chen.get("/v1/stats");
     assert_eq!(stats["communities"][0]["name"], "西坑社区");

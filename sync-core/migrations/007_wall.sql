@@ -26,8 +26,8 @@ CREATE INDEX wishes_by_holder ON wishes (holder_user, status);
 CREATE INDEX wishes_by_holder_unit ON wishes (holder_unit, status);
 -- The last event in fold order: what a page shows the card as of.
 ALTER TABLE wishes ADD COLUMN last_event TEXT;
--- Cards stored before are materialized again from their documents when
--- this migration runs (a hook in store/mod.rs).
+-- Cards stored before are materialized again from their documents (a
+-- hook in store/mod.rs, run with schema 8).
 
 -- Who took each wish on at some point, won or lost: they may follow it.
 CREATE TABLE wish_takers (

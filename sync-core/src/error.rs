@@ -2,6 +2,33 @@
 
 use std::fmt;
 
+/// Why the workflow refuses an action, as a stable code that a client
+/// words in its own language (the message stays English, for logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefusalCode {
+    /// The action needs a reason (a rejection, a send-back), and got none.
+    ReasonRequired,
+    /// The card's current status does not allow the action.
+    NotAllowedNow,
+    /// The user's role may not take the action.
+    RoleNotAllowed,
+    /// Only whoever holds the wish may take the action.
+    HolderOnly,
+}
+
+impl RefusalCode {
+    /// The stable text form: `reason_required`, `not_allowed_now`,
+    /// `role_not_allowed`, `holder_only`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalCode::ReasonRequired => "reason_required",
+            RefusalCode::NotAllowedNow => "not_allowed_now",
+            RefusalCode::RoleNotAllowed => "role_not_allowed",
+            RefusalCode::HolderOnly => "holder_only",
+        }
+    }
+}
+
 /// Input that does not make sense: a bad id, an unknown category, an event the
 /// workflow does not allow. Nothing is stored when this is returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,6 +37,8 @@ pub struct InvalidInput {
     pub message: String,
     /// The offending value, shortened for display.
     pub value: String,
+    /// Why, as a stable code, where the workflow says.
+    pub code: Option<RefusalCode>,
 }
 
 impl InvalidInput {
@@ -19,7 +48,54 @@ impl InvalidInput {
         Self {
             message: message.into(),
             value,
+            code: None,
         }
+    }
+
+    /// The same error, with its stable code.
+    pub fn because(mut self, code: RefusalCode) -> Self {
+        self.code = Some(code);
+        self
+    }
+}
+
+/// An action the workflow or the user's role does not allow now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    /// What is not allowed, in English.
+    pub message: String,
+    /// Why, as a stable code, where the workflow says.
+    pub code: Option<RefusalCode>,
+}
+
+impl Denied {
+    /// A denial with its stable code.
+    pub fn because(code: RefusalCode, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: Some(code),
+        }
+    }
+}
+
+impl From<String> for Denied {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            code: None,
+        }
+    }
+}
+
+impl From<&str> for Denied {
+    fn from(message: &str) -> Self {
+        message.to_owned().into()
+    }
+}
+
+impl fmt::Display for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
     }
 }
 
@@ -43,7 +119,7 @@ pub enum Error {
     InvalidInput(#[from] InvalidInput),
     /// The workflow does not allow this event now, or this role may not append it.
     #[error("not allowed: {0}")]
-    NotAllowed(String),
+    NotAllowed(Denied),
     /// No record with this id is stored.
     #[error("not found: {0}")]
     NotFound(String),

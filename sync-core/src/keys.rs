@@ -58,8 +58,9 @@ impl DeviceKey {
     /// A new random key for `device`.
     pub fn generate(device: DeviceId) -> Result<Self> {
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed)
-            .map_err(|e| Error::NotAllowed(format!("no randomness for a device key: {e}")))?;
+        getrandom::fill(&mut seed).map_err(|e| {
+            Error::NotAllowed(format!("no randomness for a device key: {e}").into())
+        })?;
         Ok(Self::from_seed(device, seed))
     }
 

@@ -39,7 +39,7 @@ pub mod sync;
 pub mod workflow;
 
 pub use doc::{Author, RecordDoc};
-pub use error::{Error, InvalidInput, Result};
+pub use error::{Denied, Error, InvalidInput, RefusalCode, Result};
 pub use ids::{
     CommunityPath, DeviceId, EventId, HouseholdId, PhotoRef, RecordId, ScopePath, UnitId, UserId,
     VisitId, WishId,

@@ -520,7 +520,7 @@ fn cards_stored_before_the_wall_read_as_new_ones_after_the_migration() {
     rusqlite::Connection::open(&path)
         .unwrap()
         .execute_batch(
-            "DROP TABLE wish_takers; DROP TABLE places;
+            "DROP TABLE wish_notes; DROP TABLE wish_takers; DROP TABLE places;
              DROP INDEX wishes_by_holder; DROP INDEX wishes_by_holder_unit;
              ALTER TABLE wishes DROP COLUMN holder_user; ALTER TABLE wishes DROP COLUMN holder_unit;
              ALTER TABLE wishes DROP COLUMN checked_in_at; ALTER TABLE wishes DROP COLUMN last_event;
@@ -546,4 +546,75 @@ fn cards_stored_before_the_wall_read_as_new_ones_after_the_migration() {
     assert!(row.1.is_some(), "when they checked in");
     assert!(row.2.is_some(), "the last event");
     assert_eq!(row.3, 1, "li took it on");
+}
+
+#[test]
+fn an_export_reads_the_address_and_the_reasons_also_of_cards_stored_before_schema_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.sqlite");
+    let device = DeviceId::random();
+    let who = |name: &str, role| Author {
+        user: UserId::new(name).unwrap(),
+        role,
+        device,
+    };
+    let (worker, supervisor) = (who("wang", Role::Worker), who("chen", Role::Supervisor));
+    let rejected = {
+        let mut store = Store::open(&path).unwrap();
+        let home = store
+            .create_household(
+                &worker,
+                &CommunityPath::new("a/b/c").unwrap(),
+                &NewHousehold {
+                    address: "西坑村三巷 12 号".into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let new = |store: &mut Store, household| {
+            store
+                .create_wish(
+                    &worker,
+                    &NewWish {
+                        household,
+                        text: "换一台电视".into(),
+                        category: Category::Other,
+                        urgency: Urgency::Low,
+                        photos: vec![],
+                    },
+                )
+                .unwrap()
+        };
+        let rejected = new(&mut store, home);
+        for (author, input) in [
+            (&worker, EventInput::new(EventKind::Submit)),
+            (
+                &supervisor,
+                EventInput::new(EventKind::RequestInfo).with_note("请补充照片"),
+            ),
+            (&worker, EventInput::new(EventKind::Submit)),
+            (
+                &supervisor,
+                EventInput::new(EventKind::Reject).with_note("不在帮扶范围"),
+            ),
+        ] {
+            store.append_event(author, rejected, &input).unwrap();
+        }
+        rejected
+    };
+    // Back to schema 8, as a relay from before the notes left its file.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("DROP TABLE wish_notes; PRAGMA user_version = 8;")
+        .unwrap();
+    let store = Store::open(&path).unwrap();
+    let extras = store
+        .wish_extras(&[rejected.to_string(), "nothing".into()])
+        .unwrap();
+    assert_eq!(extras.len(), 1, "cards not stored are left out");
+    let card = &extras[&rejected.to_string()];
+    assert_eq!(card.address.as_deref(), Some("西坑村三巷 12 号"));
+    assert_eq!(card.note(EventKind::Reject), "不在帮扶范围");
+    assert_eq!(card.note(EventKind::RequestInfo), "请补充照片");
+    assert_eq!(card.note(EventKind::Cancel), "");
 }

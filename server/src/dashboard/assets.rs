@@ -23,6 +23,7 @@ const ASSETS: &[(&str, &[u8])] = assets![
     "app.js",
     "api.js",
     "i18n.js",
+    "errors.js",
     "ui.js",
     "charts.js",
     "live.js",
@@ -55,6 +56,9 @@ fn content_type(name: &str) -> &'static str {
 }
 
 fn serve(name: &str, headers: &HeaderMap) -> Response {
+    if name == "labels.js" {
+        return revalidated(super::labels::script(), content_type(name), headers);
+    }
     let Some((_, body)) = ASSETS.iter().find(|(n, _)| *n == name) else {
         return AppError::NotFound(format!("no asset {name}")).into_response();
     };

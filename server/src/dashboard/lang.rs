@@ -68,6 +68,11 @@ impl Lang {
 /// The language of `Accept-Language`: the supported one with the highest
 /// weight (the first of equals), English when neither is asked for.
 fn from_accept_language(value: &str) -> Lang {
+    accepted(value).unwrap_or(Lang::En)
+}
+
+/// The supported language `Accept-Language` weighs highest, if it names one.
+fn accepted(value: &str) -> Option<Lang> {
     let mut best: Option<(f32, Lang)> = None;
     for part in value.split(',') {
         let mut pieces = part.split(';');
@@ -83,7 +88,7 @@ fn from_accept_language(value: &str) -> Lang {
             best = Some((weight, lang));
         }
     }
-    best.map_or(Lang::En, |(_, lang)| lang)
+    best.map(|(_, lang)| lang)
 }
 
 /// The language for this request, and whether `asked` (a `lang` query
@@ -100,6 +105,22 @@ pub(crate) fn negotiate(headers: &HeaderMap, asked: Option<&str>) -> (Lang, bool
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     (from_accept_language(accept), false)
+}
+
+/// The language of a file for people (a CSV export): `asked` (a `lang`
+/// query parameter), else the chosen language's cookie, else
+/// `Accept-Language`, else Chinese, the districts' own.
+pub(crate) fn for_file(headers: &HeaderMap, asked: Option<&str>) -> Lang {
+    asked
+        .and_then(Lang::parse)
+        .or_else(|| session::cookie(headers, LANG_COOKIE).and_then(Lang::parse))
+        .or_else(|| {
+            headers
+                .get(ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(accepted)
+        })
+        .unwrap_or(Lang::Zh)
 }
 
 #[cfg(test)]
@@ -124,5 +145,17 @@ mod tests {
         assert_eq!(negotiate(&headers, Some("en")), (Lang::En, true));
         headers.insert("cookie", "doorstep_lang=en".parse().unwrap());
         assert_eq!(negotiate(&headers, None), (Lang::En, false));
+    }
+
+    #[test]
+    fn a_file_is_in_chinese_unless_english_is_asked_for() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(for_file(&headers, None), Lang::Zh);
+        headers.insert(ACCEPT_LANGUAGE, "de, en;q=0.5".parse().unwrap());
+        assert_eq!(for_file(&headers, None), Lang::En);
+        assert_eq!(for_file(&headers, Some("zh")), Lang::Zh);
+        headers.insert(ACCEPT_LANGUAGE, "de".parse().unwrap());
+        assert_eq!(for_file(&headers, None), Lang::Zh);
+        assert_eq!(for_file(&headers, Some("fr")), Lang::Zh);
     }
 }

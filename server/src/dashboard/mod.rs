@@ -4,12 +4,13 @@
 //! sync-core, behind that API.
 
 pub(crate) mod assets;
+pub(crate) mod labels;
 mod lang;
 mod pages;
 mod password;
 mod wall;
 
-pub(crate) use lang::{Lang, negotiate};
+pub(crate) use lang::{Lang, for_file, negotiate};
 pub(crate) use pages::escape;
 
 use axum::Router;

@@ -53,9 +53,10 @@ pub(super) async fn list(
             let scope = sync_core::ScopePath::new(scope)
                 .map_err(|e| AppError::BadRequest(e.to_string()))?;
             if !auth.may_see(&scope) {
-                return Err(AppError::Forbidden(format!(
-                    "{scope} is outside your scopes"
-                )));
+                return Err(AppError::refused(
+                    crate::error::Reason::OutOfScope,
+                    format!("{scope} is outside your scopes"),
+                ));
             }
             vec![scope]
         }

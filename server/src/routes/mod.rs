@@ -3,6 +3,7 @@
 mod audit;
 mod auth;
 mod devices;
+mod export;
 mod households;
 mod live;
 mod names;
@@ -98,7 +99,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/visits", get(households::visits))
         .route("/v1/stats", get(stats::stats))
         .route("/v1/stats/timeline", get(stats::fulfilments))
-        .route("/v1/export/wishes.csv", get(stats::export))
+        .route("/v1/export/wishes.csv", get(export::wishes))
+        .route("/v1/export/stats.csv", get(export::stats))
         .route("/v1/export/points.csv", get(points::ledger_csv))
         .route("/v1/points/leaderboards", get(points::leaderboards))
         .route("/v1/names", get(names::names))

@@ -140,9 +140,10 @@ pub(super) async fn claimants(
     let community =
         CommunityPath::new(params.community).map_err(|e| AppError::BadRequest(e.to_string()))?;
     if !auth.may_see(community.as_scope()) {
-        return Err(AppError::Forbidden(format!(
-            "{community} is outside your scopes"
-        )));
+        return Err(AppError::refused(
+            crate::error::Reason::OutOfScope,
+            format!("{community} is outside your scopes"),
+        ));
     }
     let found = state
         .db

@@ -284,8 +284,9 @@ pub(super) async fn purge(
     auth.require_supervisor()?;
     let reason = form.reason.trim().to_owned();
     if reason.is_empty() {
-        return Err(AppError::BadRequest(
-            "a purge needs a reason: it is kept with the photo's tombstone".into(),
+        return Err(AppError::refused(
+            crate::error::Reason::ReasonRequired,
+            "a purge needs a reason: it is kept with the photo's tombstone",
         ));
     }
     sync_core::model::check_text("reason", &reason)

@@ -1,19 +1,17 @@
-//! The published counts, and the CSV export.
+//! The published counts, and the fulfilments over time.
 
 use std::borrow::Cow;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use sync_core::store::{StatsReport, WishFilter, WishRow};
 use sync_core::{ScopePath, Status};
 
-use super::openapi::{Authed, BadQuery, Binary};
+use super::export::EXPORT_MAX_ROWS;
+use super::openapi::{Authed, BadQuery};
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
-use crate::routes::params::ListParams;
 use crate::state::AppState;
 
 /// Which scope to count.
@@ -34,9 +32,10 @@ pub(super) fn scopes(auth: &AuthUser, scope: Option<&str>) -> AppResult<Vec<Scop
             if auth.may_see(&scope) {
                 Ok(vec![scope])
             } else {
-                Err(AppError::Forbidden(format!(
-                    "{scope} is outside your scopes"
-                )))
+                Err(AppError::refused(
+                    crate::error::Reason::OutOfScope,
+                    format!("{scope} is outside your scopes"),
+                ))
             }
         }
     }
@@ -65,127 +64,6 @@ pub(super) async fn stats(
 ) -> AppResult<Json<StatsReport>> {
     let scopes = scopes(&auth, params.scope.as_deref())?;
     Ok(Json(state.db.run(move |store| store.stats(&scopes)).await?))
-}
-
-/// Most rows one export carries.
-const EXPORT_MAX_ROWS: u32 = 100_000;
-
-/// `GET /v1/export/wishes.csv?scope=…` (and the list filters): UTF-8 with a
-/// byte-order mark so that Excel shows Chinese text correctly.
-#[utoipa::path(
-    get,
-    path = "/v1/export/wishes.csv",
-    operation_id = "stats_export",
-    tag = "stats",
-    params(
-        ListParams,
-    ),
-    responses(
-        (status = 200, description = "The cards as CSV (UTF-8 with a byte-order mark, for Excel)", body = Binary, content_type = "text/csv; charset=utf-8"),
-        BadQuery,
-        Authed,
-    ),
-    security(("bearer" = [])),
-)]
-pub(super) async fn export(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Query(params): Query<ListParams>,
-) -> AppResult<impl IntoResponse> {
-    auth.require_records(sync_core::RecordKind::Wish)?;
-    let mut filter: WishFilter = params.filter(&auth)?;
-    if let Some(scope) = &filter.scope
-        && !auth.may_see(scope)
-    {
-        return Err(AppError::Forbidden(format!(
-            "{scope} is outside your scopes"
-        )));
-    }
-
-    let body = state
-        .db
-        .run(move |store| {
-            let mut out = Vec::from("\u{feff}".as_bytes());
-            {
-                let mut csv = csv::Writer::from_writer(&mut out);
-                csv.write_record([
-                    "id",
-                    "community",
-                    "status",
-                    "category",
-                    "urgency",
-                    "text",
-                    "created_by",
-                    "created_at",
-                    "submitted_at",
-                    "fulfilled_at",
-                    "confirmed_at",
-                    "claimant",
-                    "rating",
-                    "open_conflicts",
-                    "community_name",
-                    "created_by_name",
-                    "claimant_name",
-                ])
-                .map_err(|e| AppError::Internal(e.to_string()))?;
-                let names = super::names::names_in(store, true)?;
-                filter.limit = Some(500);
-                let mut offset = 0u32;
-                loop {
-                    filter.offset = Some(offset);
-                    let page = store.list_wishes(&filter)?;
-                    for w in &page.items {
-                        let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
-                        csv.write_record([
-                            w.id.as_str(),
-                            &w.community,
-                            &w.status,
-                            &w.category,
-                            &w.urgency,
-                            &inert(&w.text),
-                            &inert(&w.created_by),
-                            &w.created_at.to_string(),
-                            &opt(w.submitted_at),
-                            &opt(w.fulfilled_at),
-                            &opt(w.confirmed_at),
-                            &inert(w.claimant.as_deref().unwrap_or_default()),
-                            &opt(w.rating),
-                            &w.open_conflicts.to_string(),
-                            &inert(names.place(&w.community)),
-                            &inert(names.person(&w.created_by)),
-                            &inert(&claimant_name(&names, w)),
-                        ])
-                        .map_err(|e| AppError::Internal(e.to_string()))?;
-                    }
-                    offset += page.items.len() as u32;
-                    if page.items.len() < 500 || offset >= EXPORT_MAX_ROWS {
-                        break;
-                    }
-                }
-                csv.flush().map_err(|e| AppError::Internal(e.to_string()))?;
-            }
-            Ok(out)
-        })
-        .await?;
-    Ok((
-        [
-            (CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (CONTENT_DISPOSITION, "attachment; filename=\"wishes.csv\""),
-        ],
-        body,
-    ))
-}
-
-/// The holder as people know them: the volunteer's name, with their unit;
-/// the unit's name; or the free-text name, marked as such.
-fn claimant_name(names: &super::names::Names, w: &WishRow) -> String {
-    match (&w.holder_user, &w.holder_unit, &w.claimant) {
-        (Some(user), Some(unit), _) => format!("{} ({})", names.person(user), names.unit(unit)),
-        (Some(user), None, _) => names.person(user).to_owned(),
-        (None, Some(unit), _) => names.unit(unit).to_owned(),
-        (None, None, Some(name)) => format!("{name} (未注册 unregistered)"),
-        (None, None, None) => String::new(),
-    }
 }
 
 /// A cell a spreadsheet shows as the text it is: one that starts like a

@@ -19,7 +19,7 @@ use sync_core::{
 use super::openapi::{Authed, BadQuery, JsonBody};
 use crate::accounts;
 use crate::auth::AuthUser;
-use crate::error::{AppError, AppResult, ErrorBody};
+use crate::error::{self, AppError, AppResult, ErrorBody};
 use crate::routes::params::ListParams;
 use crate::state::{AppState, now_ms};
 use crate::store::RelayStore;
@@ -245,7 +245,7 @@ pub(super) async fn remove_photo(
             let edit = EventInput::new(EventKind::Edit);
             match store.check_event(&auth.user.username, auth.user.role, id, &edit) {
                 Ok(()) => {}
-                Err(AppError::Forbidden(_)) => return Ok(false),
+                Err(e) if e.is_forbidden() => return Ok(false),
                 Err(e) => return Err(e),
             }
             let device = store.web_device(&auth.user.username, &keys.device_secret(), now_ms())?;
@@ -362,8 +362,9 @@ pub(super) async fn assign(
         .transpose()?;
     let claimant = nonempty(form.claimant);
     if assignee.is_none() && unit.is_none() && claimant.is_none() {
-        return Err(AppError::BadRequest(
-            "assign needs a volunteer, a partner unit or a claimant's name".into(),
+        return Err(AppError::refused(
+            error::Reason::ClaimantRequired,
+            "assign needs a volunteer, a partner unit or a claimant's name",
         ));
     }
     if assignee.is_some() || unit.is_some() {
@@ -485,9 +486,10 @@ async fn act_with_reason(
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
     if required && note.is_none() {
-        return Err(AppError::BadRequest(format!(
-            "{kind} needs a reason: the worker and the resident see it"
-        )));
+        return Err(AppError::refused(
+            error::Reason::ReasonRequired,
+            format!("{kind} needs a reason: the worker and the resident see it"),
+        ));
     }
     let input = EventInput {
         note,

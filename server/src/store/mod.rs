@@ -24,6 +24,7 @@ mod users;
 pub use people::People;
 pub use photos::PhotoIndex;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -32,7 +33,8 @@ use sync_core::keys::{DeviceKey, PublicKey};
 use sync_core::model::WishPatch;
 use sync_core::store::RevokeKind;
 use sync_core::store::{
-    ConflictRow, CorrectedTimes, HouseholdRow, Page, StatsReport, VisitRow, WishFilter, WishRow,
+    ConflictRow, CorrectedTimes, HouseholdRow, Page, StatsReport, VisitRow, WishExtras, WishFilter,
+    WishRow,
 };
 use sync_core::sync::{Decision, Held, Policy, Refusal, SyncRequest, SyncResponse};
 use sync_core::{
@@ -139,6 +141,10 @@ pub trait RelayStore: PhotoIndex + People + Send + 'static {
 
     /// One page of wish cards.
     fn list_wishes(&self, filter: &WishFilter) -> AppResult<Page<WishRow>>;
+
+    /// The household addresses and workflow notes (reasons, the resident's
+    /// comment) of the cards `ids`, by card id, for an export.
+    fn wish_extras(&self, ids: &[String]) -> AppResult<HashMap<String, WishExtras>>;
 
     /// One page of households in `scopes`, optionally matching `q`.
     fn households(

@@ -5,12 +5,14 @@
 //! one backup copies it).
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter, types::Value as Sql};
+use std::collections::HashMap;
 use std::sync::Arc;
 use sync_core::doc::{EventInput, HistoryEntry};
 use sync_core::keys::{DeviceKey, PublicKey};
 use sync_core::model::WishPatch;
 use sync_core::store::{
-    ConflictRow, CorrectedTimes, HouseholdRow, Page, StatsReport, VisitRow, WishFilter, WishRow,
+    ConflictRow, CorrectedTimes, HouseholdRow, Page, StatsReport, VisitRow, WishExtras, WishFilter,
+    WishRow,
 };
 use sync_core::store::{Registration, RevokeKind};
 
@@ -84,6 +86,10 @@ impl RelayStore for Store {
 
     fn list_wishes(&self, filter: &WishFilter) -> AppResult<Page<WishRow>> {
         Ok(Store::list_wishes(self, filter)?)
+    }
+
+    fn wish_extras(&self, ids: &[String]) -> AppResult<HashMap<String, WishExtras>> {
+        Ok(Store::wish_extras(self, ids)?)
     }
 
     fn households(

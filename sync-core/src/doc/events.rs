@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Author, RecordDoc, codec};
-use crate::error::{Error, InvalidInput, Result};
+use crate::error::{Denied, Error, InvalidInput, RefusalCode, Result};
 use crate::ids::{EventId, UnitId, UserId};
 use crate::model::{MAX_PHOTOS, Photo, check_name, check_text};
 use crate::workflow::{
@@ -118,22 +118,23 @@ impl RecordDoc {
         let now = &card.state;
         let state = as_seen(&card.events, now, input.seen)?;
         if !may_append(author.role, kind) {
-            return Err(Error::NotAllowed(format!(
-                "a {} may not {kind} a wish",
-                author.role
+            return Err(Error::NotAllowed(Denied::because(
+                RefusalCode::RoleNotAllowed,
+                format!("a {} may not {kind} a wish", author.role),
             )));
         }
         if next_status(state.status, kind).is_none() {
-            return Err(Error::NotAllowed(format!(
-                "cannot {kind} a wish that is {}",
-                state.status
+            return Err(Error::NotAllowed(Denied::because(
+                RefusalCode::NotAllowedNow,
+                format!("cannot {kind} a wish that is {}", state.status),
             )));
         }
         if holder_only(author.role, kind)
             && !holds(state.holder.as_ref(), &author.user, input.unit.as_ref())
         {
-            return Err(Error::NotAllowed(format!(
-                "only the claimant may {kind} this wish"
+            return Err(Error::NotAllowed(Denied::because(
+                RefusalCode::HolderOnly,
+                format!("only the claimant may {kind} this wish"),
             )));
         }
         if let Some(note) = &input.note {
@@ -153,7 +154,9 @@ impl RecordDoc {
         }
         let needs_reason = matches!(kind, EventKind::Reject | EventKind::RequestInfo);
         if needs_reason && input.note.as_deref().is_none_or(|n| n.trim().is_empty()) {
-            return Err(InvalidInput::new(format!("{kind} needs a reason"), "").into());
+            return Err(InvalidInput::new(format!("{kind} needs a reason"), "")
+                .because(RefusalCode::ReasonRequired)
+                .into());
         }
         let (claimant, assignee) = match kind {
             EventKind::Assign => match (&input.assignee, &input.unit, &input.claimant) {

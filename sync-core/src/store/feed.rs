@@ -69,7 +69,8 @@ fn tag(secret: &[u8; 32], epoch: u64, cursor: u64) -> u64 {
 
 fn random_u64() -> Result<u64> {
     let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).map_err(|e| Error::NotAllowed(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::NotAllowed(format!("no randomness: {e}").into()))?;
     Ok(u64::from_le_bytes(bytes))
 }
 
@@ -125,7 +126,7 @@ impl Store {
             _ => {
                 let mut secret = [0u8; 32];
                 getrandom::fill(&mut secret)
-                    .map_err(|e| Error::NotAllowed(format!("no randomness: {e}")))?;
+                    .map_err(|e| Error::NotAllowed(format!("no randomness: {e}").into()))?;
                 self.connection().execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
                     [SECRET_META, &hex(&secret)],

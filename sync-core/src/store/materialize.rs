@@ -156,6 +156,7 @@ fn wish(
         tx.prepare_cached("DELETE FROM wish_takers WHERE record_id = ?1")?
             .execute([&id])?;
     }
+    super::notes::materialize_notes(tx, &id, &s.notes, is_new)?;
     let mut takers: Vec<_> = crate::workflow::takers(&w.events).collect();
     takers.sort();
     takers.dedup();

@@ -10,6 +10,7 @@ mod directory;
 mod feed;
 mod materialize;
 mod names;
+mod notes;
 mod photos;
 mod points;
 pub(crate) mod query;
@@ -41,6 +42,7 @@ pub use directory::{
 };
 pub use feed::Feed;
 pub use names::{Profile, Unit, check_phone};
+pub use notes::WishExtras;
 pub use photos::PhotoUpload;
 pub(crate) use photos::requeue_photo_uploads;
 pub use points::{Leaderboards, LedgerEntry, Score};
@@ -72,14 +74,17 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../../migrations/004_devices.sql")),
         M::up(include_str!("../../migrations/005_clock.sql")),
         M::up(include_str!("../../migrations/006_photos.sql")),
+        // Schema 7's new columns are filled in by the hook of schema 9,
+        // which materializes every card again once its table is there too.
+        M::up(include_str!("../../migrations/007_wall.sql")),
+        M::up(include_str!("../../migrations/008_audit.sql")),
         M::up_with_hook(
-            include_str!("../../migrations/007_wall.sql"),
+            include_str!("../../migrations/009_notes.sql"),
             |tx: &Transaction<'_>| {
                 materialize::rematerialize_wishes(tx)
                     .map_err(|e| rusqlite_migration::HookError::Hook(e.to_string()))
             },
         ),
-        M::up(include_str!("../../migrations/008_audit.sql")),
     ])
 });
 

@@ -186,9 +186,9 @@ impl Store {
             return Err(Error::NotFound(format!("held update {id}")));
         };
         if decided.is_some() {
-            return Err(Error::NotAllowed(format!(
-                "held update {id} was decided already"
-            )));
+            return Err(Error::NotAllowed(
+                format!("held update {id} was decided already").into(),
+            ));
         }
         if decision == Decision::Accepted {
             let update: RecordUpdate = postcard::from_bytes(&payload)

@@ -158,6 +158,23 @@ pub struct Folded {
     pub max_hlc: Option<Hlc>,
     /// Events that lost, in fold order.
     pub conflicts: Vec<Conflict>,
+    /// What people wrote on the events that took effect: the latest note
+    /// of each kind (a rejection's or a send-back's reason, a fulfilment's
+    /// note, the resident's comment), in the order they were written.
+    #[serde(default)]
+    pub notes: Vec<Note>,
+}
+
+/// The note of an event that took effect.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Note {
+    /// The event's kind: `reject`, `request_info`, `cancel`, `confirm`, …
+    pub kind: EventKind,
+    /// What its author wrote.
+    pub text: String,
+    /// When (wall time, corrected where the relay corrected it).
+    pub at: i64,
 }
 
 impl Folded {
@@ -321,6 +338,19 @@ fn apply(out: &mut Folded, event: &WishEvent, next: Status, at: i64) {
             out.rating = event.rating;
         }
         EventKind::Withdraw | EventKind::Edit | EventKind::ResolveConflict => {}
+    }
+    if let Some(text) = event
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        out.notes.retain(|n| n.kind != event.kind);
+        out.notes.push(Note {
+            kind: event.kind,
+            text: text.to_owned(),
+            at,
+        });
     }
     out.status = next;
 }

@@ -14,7 +14,7 @@ mod rules;
 
 pub(crate) use event::text_enum;
 pub use event::{EventKind, Hlc, Role, Status, WishEvent};
-pub use fold::{Conflict, ConflictKind, Folded, Holder, fold, fold_timed};
+pub use fold::{Conflict, ConflictKind, Folded, Holder, Note, fold, fold_timed};
 pub use rules::{
     Reader, Sight, holder_only, holds, may_append, may_manage_account, may_write, next_status,
     takers,

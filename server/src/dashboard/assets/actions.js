@@ -4,16 +4,18 @@
 
 import { post } from './api.js';
 import { t, known } from './i18n.js';
+import { explain as inWords } from './errors.js';
 import { h, dialog, toast, unitName } from './ui.js';
 
 const path = (id, what) => `/v1/wishes/${encodeURIComponent(id)}/${what}`;
 
 /**
- * Calls the relay and says how it went. `explain(error)` words a refusal;
+ * Calls the relay and says how it went. `explain(error)` words a refusal
+ * (by default in the page's language, see errors.js);
  * `failed`, when given, is what a refusal resolves to: the refusal showed
  * that the page is stale, and the header's counts are fetched again too.
  */
-async function run(done, call, { explain = (e) => e.message, failed = null } = {}) {
+async function run(done, call, { explain = inWords, failed = null } = {}) {
   try {
     const result = await call();
     toast(done, 'ok');
@@ -37,7 +39,7 @@ function heldRefusal(e) {
   if (e.status === 404) return t('error.held.gone');
   const code = e.status === 400 ? /\(([a-z_]+)\)/.exec(e.message)?.[1] : null;
   if (code && known(`reject.${code}`)) return t('error.held.refused', { reason: t(`reject.${code}`) });
-  return e.message;
+  return inWords(e);
 }
 
 /**

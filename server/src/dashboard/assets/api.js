@@ -12,12 +12,16 @@ export const session = {
   csrf: meta('csrf'),
 };
 
-/** A refusal or failure from the API, with its stable code. */
+/**
+ * A refusal or failure from the API, with its stable code and, where the
+ * relay gives one, its more specific reason (see errors.js).
+ */
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, reason = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.reason = reason;
   }
 }
 
@@ -57,7 +61,7 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
     toLogin();
   }
   if (!response.ok) {
-    throw new ApiError(response.status, data?.error ?? 'error', data?.message ?? response.statusText);
+    throw new ApiError(response.status, data?.error ?? 'error', data?.message ?? response.statusText, data?.reason ?? null);
   }
   return data;
 }

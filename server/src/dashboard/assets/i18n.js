@@ -1,10 +1,15 @@
 // The dashboard's words, in Chinese and English. The relay picks the
 // language (the browser's Accept-Language, or the user's choice) and puts it
-// in <html lang>; this module only reads it.
+// in <html lang>; this module only reads it. The labels of statuses,
+// categories, urgencies and tags come from the relay (labels.js, made from
+// server/src/dashboard/labels.rs), which uses them in its CSV exports too.
+
+import { labels } from './labels.js';
 
 export const lang = document.documentElement.lang.startsWith('zh') ? 'zh' : 'en';
 
 const zh = {
+  ...labels.zh,
   brand: '督导工作台',
   colon: '：',
   'nav.queue': '审核队列',
@@ -26,38 +31,6 @@ const zh = {
   'live.updated': '{n} 条记录已同步更新',
   'live.title': '手机同步的新内容会自动出现，无需刷新',
 
-  'status.draft': '草稿',
-  'status.submitted': '待审核',
-  'status.needs_info': '待补充',
-  'status.approved': '已通过',
-  'status.rejected': '未通过',
-  'status.withdrawn': '已撤回',
-  'status.claimed': '已认领',
-  'status.fulfilled': '已点亮',
-  'status.confirmed': '已确认',
-  'status.cancelled': '已取消',
-
-  'category.mobility_aid': '助行辅具',
-  'category.home_repair': '居家维修',
-  'category.public_facility': '公共设施',
-  'category.daily_necessities': '生活物资',
-  'category.medical': '医疗健康',
-  'category.education': '学习教育',
-  'category.companionship': '陪伴关爱',
-  'category.other': '其他',
-
-  'urgency.low': '不急',
-  'urgency.normal': '一般',
-  'urgency.high': '较急',
-  'urgency.critical': '紧急',
-
-  'tag.living_alone': '独居',
-  'tag.low_income': '低保/低收入',
-  'tag.disability': '残疾',
-  'tag.left_behind_child': '留守儿童',
-  'tag.illness': '重病',
-  'tag.veteran': '优抚对象',
-
   'event.submit': '提交审核',
   'event.approve': '审核通过',
   'event.reject': '审核不通过',
@@ -77,7 +50,6 @@ const zh = {
   'conflict.edit_overridden': '修改被流程覆盖',
   'conflict.overturned': '被督导改判',
   'conflict.reversed': '督导改判：此前落败的认领胜出',
-  'claimant.free': '（未注册）',
   'event.check_in': '报到',
 
   'field.text': '心愿内容',
@@ -200,6 +172,14 @@ const zh = {
   'span.year': '{n} 年',
   'span.year.one': '1 年',
   empty: '没有符合条件的记录。',
+  'empty.filtered.cards': '没有符合筛选条件的心愿卡。',
+  'empty.filtered.households': '没有符合筛选条件的住户。',
+  'wishes.empty': '您的范围内还没有心愿卡。',
+  'households.empty': '您的范围内还没有住户。',
+  'dispatch.empty.approved': '没有待派单的心愿。',
+  'dispatch.empty.claimed': '没有已认领、待点亮的心愿。',
+  'dispatch.empty.fulfilled': '没有已点亮、待居民确认的心愿。',
+  'dispatch.empty.confirmed': '还没有居民确认的心愿。',
   loading: '正在加载…',
   'error.load': '加载失败：{message}',
   'error.action': '操作失败：{message}',
@@ -403,9 +383,13 @@ const zh = {
   'stats.of5': '满分 5 分',
   'stats.print.scope': '范围',
   'stats.print.date': '打印日期',
+  'stats.print': '打印',
+  'stats.csv': '导出统计数字（CSV）',
+  'stats.csv.title': '把本页的统计数字（合计、各街道、各社区）导出为 CSV',
 };
 
 const en = {
+  ...labels.en,
   brand: 'Supervisor dashboard',
   colon: ': ',
   'nav.queue': 'Review queue',
@@ -427,38 +411,6 @@ const en = {
   'live.updated': '{n} records changed and were updated',
   'live.title': 'New syncs from phones appear without a reload',
 
-  'status.draft': 'Draft',
-  'status.submitted': 'Submitted',
-  'status.needs_info': 'Needs info',
-  'status.approved': 'Approved',
-  'status.rejected': 'Rejected',
-  'status.withdrawn': 'Withdrawn',
-  'status.claimed': 'Claimed',
-  'status.fulfilled': 'Lit up',
-  'status.confirmed': 'Confirmed',
-  'status.cancelled': 'Cancelled',
-
-  'category.mobility_aid': 'Mobility aid',
-  'category.home_repair': 'Home repair',
-  'category.public_facility': 'Public facility',
-  'category.daily_necessities': 'Daily necessities',
-  'category.medical': 'Medical',
-  'category.education': 'Education',
-  'category.companionship': 'Companionship',
-  'category.other': 'Other',
-
-  'urgency.low': 'Low',
-  'urgency.normal': 'Normal',
-  'urgency.high': 'High',
-  'urgency.critical': 'Critical',
-
-  'tag.living_alone': 'Living alone',
-  'tag.low_income': 'Low income',
-  'tag.disability': 'Disability',
-  'tag.left_behind_child': 'Left-behind child',
-  'tag.illness': 'Serious illness',
-  'tag.veteran': 'Veteran',
-
   'event.submit': 'Submitted for review',
   'event.approve': 'Approved',
   'event.reject': 'Rejected',
@@ -478,7 +430,6 @@ const en = {
   'conflict.edit_overridden': 'Edit overridden by the workflow',
   'conflict.overturned': 'Overturned by a supervisor',
   'conflict.reversed': 'A supervisor resolved the race the other way',
-  'claimant.free': '(unregistered)',
   'event.check_in': 'Checked in',
 
   'field.text': 'Wish',
@@ -601,6 +552,14 @@ const en = {
   'span.year': '{n} years',
   'span.year.one': '1 year',
   empty: 'Nothing matches.',
+  'empty.filtered.cards': 'No cards match this filter.',
+  'empty.filtered.households': 'No households match this filter.',
+  'wishes.empty': 'No wish cards in your scope yet.',
+  'households.empty': 'No households in your scope yet.',
+  'dispatch.empty.approved': 'No approved wish is waiting to be assigned.',
+  'dispatch.empty.claimed': 'No claimed wish is waiting to be lit up.',
+  'dispatch.empty.fulfilled': 'No lit-up wish is waiting for the resident’s confirmation.',
+  'dispatch.empty.confirmed': 'No wish has been confirmed yet.',
   loading: 'Loading…',
   'error.load': 'Could not load: {message}',
   'error.action': 'That did not work: {message}',
@@ -804,6 +763,9 @@ const en = {
   'stats.of5': 'out of 5',
   'stats.print.scope': 'Scope',
   'stats.print.date': 'Printed',
+  'stats.print': 'Print',
+  'stats.csv': 'Export the figures (CSV)',
+  'stats.csv.title': 'Export this page\'s figures (total, per street, per community) as CSV',
 };
 
 const words = lang === 'zh' ? zh : en;

@@ -6,6 +6,7 @@
 
 import { post } from './api.js';
 import { t } from './i18n.js';
+import { explain } from './errors.js';
 import { h, dialog, toast } from './ui.js';
 
 const base = (cardId, sha) => `/v1/records/${encodeURIComponent(cardId)}/photos/${encodeURIComponent(sha)}`;
@@ -77,7 +78,7 @@ async function purgePhoto(cardId, sha) {
     toast(t('done.purge'), 'ok');
     return true;
   } catch (e) {
-    toast(t('error.action', { message: e.message }), 'error');
+    toast(t('error.action', { message: explain(e) }), 'error');
     return false;
   }
 }

@@ -5,6 +5,7 @@
 
 import { api } from './api.js';
 import { lang, t, label, CATEGORIES, URGENCIES, STATUSES } from './i18n.js';
+import { explain } from './errors.js';
 
 /** Creates an element: `h('a', {href: '/x', class: 'y'}, 'text', child)`. */
 export function h(tag, attrs = {}, ...children) {
@@ -149,7 +150,7 @@ export function heading(text, intro) {
 /** An error box with a retry button. */
 export function errorBox(error, retry) {
   return h('div', { class: 'alert error', role: 'alert' },
-    t('error.load', { message: error.message }), ' ',
+    t('error.load', { message: explain(error) }), ' ',
     retry ? h('button', { type: 'button', class: 'secondary', onclick: retry }, t('retry')) : null);
 }
 
@@ -220,6 +221,13 @@ const options = (all, values, kind, current) => [
   ...values.map((v) => h('option', { value: v, selected: v === current }, kind ? label(kind, v) : scopeName(v))),
 ];
 
+/** The query `params` without the filters `fields` (and the page). */
+function withoutFilters(fields, params) {
+  const keep = new URLSearchParams();
+  for (const [k, v] of params) if (!fields.includes(k) && !(k === 'q' && fields.includes('hq')) && k !== 'offset') keep.set(k, v);
+  return keep;
+}
+
 /**
  * A filter form over the URL's query. `fields` names the filters shown;
  * `onApply(params)` receives the new query.
@@ -247,11 +255,7 @@ export async function filterForm(fields, params, onApply) {
       h('button', {
         type: 'button',
         class: 'link',
-        onclick: () => {
-          const keep = new URLSearchParams();
-          for (const [k, v] of params) if (!fields.includes(k) && !(k === 'q' && fields.includes('hq')) && k !== 'offset') keep.set(k, v);
-          onApply(keep);
-        },
+        onclick: () => onApply(withoutFilters(fields, params)),
       }, t('filter.reset'))));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -267,29 +271,38 @@ export async function filterForm(fields, params, onApply) {
   return form;
 }
 
-/** The CSV export of a wish filter. */
+/**
+ * The CSV export of a wish filter, in the interface's language, with times
+ * in this computer's zone (the file's headers name it).
+ */
 export function exportLink(params) {
   const q = new URLSearchParams();
   for (const key of ['status', 'scope', 'category', 'urgency', 'household', 'q', 'from', 'to', 'order']) {
     const v = params[key] ?? (params.get ? params.get(key) : undefined);
     if (v) q.set(key, v);
   }
-  const s = q.toString();
+  q.set('lang', lang);
+  q.set('tz_offset', String(-new Date().getTimezoneOffset()));
   return h('a', {
     class: 'button secondary export',
-    href: `/v1/export/wishes.csv${s ? `?${s}` : ''}`,
+    href: `/v1/export/wishes.csv?${q}`,
     download: 'wishes.csv',
     title: t('export.title'),
   }, '⤓ ', t('export'));
 }
 
-/** A table: `columns` are [{label, cell(row), class}]. */
-export function table(columns, rows, { caption, rowAttrs } = {}) {
-  return h('div', { class: 'table-wrap' },
+/**
+ * A table: `columns` are [{label, cell(row), class}]. On a phone its rows
+ * become cards, each cell under its column's label (`data-label`), unless
+ * `stack` is false (a table narrow enough to stay one).
+ */
+export function table(columns, rows, { caption, rowAttrs, stack = true } = {}) {
+  return h('div', { class: stack ? 'table-wrap stack' : 'table-wrap' },
     h('table', {},
       caption ? h('caption', { class: 'sr-only' }, caption) : null,
       h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.class }, c.label)))),
-      h('tbody', {}, rows.map((row) => h('tr', rowAttrs ? rowAttrs(row) : {}, columns.map((c) => h('td', { class: c.class }, c.cell(row))))))));
+      h('tbody', {}, rows.map((row) => h('tr', rowAttrs ? rowAttrs(row) : {},
+        columns.map((c) => h('td', { class: c.class, 'data-label': c.label }, c.cell(row))))))));
 }
 
 /** Previous/next paging over `total` rows; `go(offset)` changes the page. */
@@ -305,3 +318,16 @@ export function pager(total, offset, limit, go) {
 
 /** An empty-state message. */
 export const empty = (text = t('empty')) => h('p', { class: 'empty' }, text);
+
+/** Whether any of the filters `fields` is set in the query `params`. */
+export const filtering = (fields, params) => fields.some((k) => params.get(k === 'hq' ? 'q' : k));
+
+/**
+ * The empty state of a filtered list: "no cards match this filter" while
+ * a filter is set (with a way to clear it), else `text`.
+ */
+export function emptyList(fields, params, text, { what = 'cards', go } = {}) {
+  if (!filtering(fields, params)) return empty(text);
+  return h('p', { class: 'empty', id: 'empty-filtered' }, t(`empty.filtered.${what}`), ' ',
+    go ? h('button', { type: 'button', class: 'link', onclick: () => go(withoutFilters(fields, params)) }, t('filter.reset')) : null);
+}

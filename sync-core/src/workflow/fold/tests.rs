@@ -348,3 +348,48 @@ fn a_fast_clock_orders_events_but_does_not_date_them() {
         (Status::Fulfilled, 0)
     );
 }
+
+#[test]
+fn notes_are_kept_for_events_that_took_effect_the_latest_of_each_kind() {
+    let submit = event(EventKind::Submit, "wang", Role::Worker, 1, None);
+    let mut back = event(
+        EventKind::RequestInfo,
+        "chen",
+        Role::Supervisor,
+        2,
+        Some(submit.id),
+    );
+    back.note = Some("请补充住址".into());
+    let again = event(EventKind::Submit, "wang", Role::Worker, 3, Some(back.id));
+    let mut reject = event(
+        EventKind::Reject,
+        "chen",
+        Role::Supervisor,
+        4,
+        Some(again.id),
+    );
+    reject.note = Some("  不在帮扶范围内 ".into());
+    // Concurrent with the rejection, and later: it loses, so its note is no note of the card.
+    let mut approve = event(
+        EventKind::Approve,
+        "zhou",
+        Role::Supervisor,
+        5,
+        Some(again.id),
+    );
+    approve.note = Some("同意".into());
+    let folded = fold(&[submit, back, again, reject, approve]);
+    assert_eq!(folded.status, Status::Rejected);
+    let notes: Vec<(EventKind, &str, i64)> = folded
+        .notes
+        .iter()
+        .map(|n| (n.kind, n.text.as_str(), n.at))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            (EventKind::RequestInfo, "请补充住址", 2),
+            (EventKind::Reject, "不在帮扶范围内", 4)
+        ]
+    );
+}

@@ -2,7 +2,7 @@
 
 import { api, query } from '../api.js';
 import { t } from '../i18n.js';
-import { h, heading, filterForm, table, pager, empty, link, scopeName, tagChip, fmtNum } from '../ui.js';
+import { h, heading, filterForm, table, pager, emptyList, link, scopeName, tagChip, fmtNum } from '../ui.js';
 
 const LIMIT = 50;
 
@@ -24,7 +24,7 @@ export async function render(ctx) {
     heading(t('households.title'), t('households.intro')),
     form,
     h('div', { class: 'toolbar' }, h('p', { class: 'summary' }, t('pager.info', { from: page.total ? fmtNum(offset + 1) : 0, to: fmtNum(offset + page.items.length), total: fmtNum(page.total) }))),
-    page.items.length ? table(columns, page.items, { caption: t('households.title') }) : empty(),
+    page.items.length ? table(columns, page.items, { caption: t('households.title') }) : emptyList(['scope', 'hq'], p, t('households.empty'), { what: 'households', go: ctx.go }),
     pager(page.total, offset, LIMIT, (o) => {
       const next = new URLSearchParams(p);
       next.set('offset', o);

@@ -2,7 +2,7 @@
 
 import { api, query } from '../api.js';
 import { t, label } from '../i18n.js';
-import { h, heading, filterForm, exportLink, table, pager, empty, link, time, ago, scopeName, personName, urgencyBadge, fmtNum } from '../ui.js';
+import { h, heading, filterForm, exportLink, table, pager, emptyList, link, time, ago, scopeName, personName, urgencyBadge, fmtNum } from '../ui.js';
 import { actionButtons } from '../actions.js';
 
 const LIMIT = 50;
@@ -44,7 +44,7 @@ export async function render(ctx) {
       exportLink(filter)),
     rows.length
       ? table(columns, rows, { caption: t('queue.title'), rowAttrs: (w) => ({ dataset: { wish: w.id } }) })
-      : empty(t('queue.empty')),
+      : emptyList(FILTERS, p, t('queue.empty'), { go: ctx.go }),
     pager(page.total, offset, LIMIT, (o) => {
       const next = new URLSearchParams(p);
       next.set('offset', o);

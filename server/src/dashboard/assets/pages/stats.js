@@ -3,7 +3,7 @@
 // figure comes from the relay; this page only draws them.
 
 import { api, query, session } from '../api.js';
-import { t, label, STATUSES } from '../i18n.js';
+import { lang, t, label, STATUSES } from '../i18n.js';
 import { h, heading, exportLink, scopeName, scopeOptions, personName, unitName, table, fmtNum, fmt1, fmtDate } from '../ui.js';
 import { groupedBars, columns, bars, lines } from '../charts.js';
 
@@ -36,7 +36,7 @@ function leaderboards(boards, scope) {
         { label: t('col.who'), cell: (x) => name(x.who) },
         { label: t('col.points'), class: 'num', cell: (x) => fmtNum(x.points) },
         { label: t('col.done'), class: 'num', cell: (x) => fmtNum(x.wishes) },
-      ], list.slice(0, 10).map((x, i) => ({ ...x, rank: i + 1 })), { caption: title })
+      ], list.slice(0, 10).map((x, i) => ({ ...x, rank: i + 1 })), { caption: title, stack: false })
       : h('p', { class: 'empty' }, t('empty')));
   // The first three of each street and community.
   const places = (byPlace) => Object.entries(byPlace ?? {}).map(([place, list]) => h('li', {},
@@ -68,7 +68,7 @@ function tile(key, value, note) {
 function printHeader(scope) {
   const now = new Date();
   const day = [now.getFullYear(), now.getMonth() + 1, now.getDate()].map((n) => String(n).padStart(2, '0')).join('-');
-  const shown = scope || session.scopes.join(', ');
+  const shown = scope ? scopeName(scope) : session.scopes.map(scopeName).join('、');
   return h('div', { class: 'print-header', id: 'print-header' },
     h('p', { class: 'print-title' }, `Doorstep ${t('brand')} · ${t('stats.title')}`),
     h('p', {},
@@ -114,7 +114,17 @@ export async function render(ctx) {
   return [
     printHeader(scope),
     heading(t('stats.title'), t('stats.intro')),
-    h('div', { class: 'toolbar' }, form, exportLink({ scope })),
+    h('div', { class: 'toolbar' }, form,
+      h('div', { class: 'row wrap' },
+        h('a', {
+          class: 'button secondary',
+          id: 'stats-csv',
+          href: `/v1/export/stats.csv${query({ scope, lang })}`,
+          download: 'stats.csv',
+          title: t('stats.csv.title'),
+        }, '⤓ ', t('stats.csv')),
+        exportLink({ scope }),
+        h('button', { type: 'button', class: 'secondary', id: 'stats-print', onclick: () => window.print() }, t('stats.print')))),
     h('div', { class: 'kpis', id: 'kpis' },
       KPIS.map((k) => tile(k, fmtNum(total[k]))),
       tile('satisfaction', total.satisfaction === null ? '–' : fmt1(total.satisfaction), t('stats.of5')),

@@ -2,7 +2,7 @@
 
 import { api, query } from '../api.js';
 import { t, label } from '../i18n.js';
-import { h, heading, filterForm, exportLink, table, pager, empty, link, time, scopeName, holderName, statusBadge, urgencyBadge, fmtNum } from '../ui.js';
+import { h, heading, filterForm, exportLink, table, pager, emptyList, link, time, scopeName, holderName, statusBadge, urgencyBadge, fmtNum } from '../ui.js';
 
 const LIMIT = 50;
 const FILTERS = ['status', 'scope', 'category', 'urgency', 'q', 'from', 'to'];
@@ -29,7 +29,7 @@ export async function render(ctx) {
     h('div', { class: 'toolbar' },
       h('p', { class: 'summary' }, t('pager.info', { from: page.total ? fmtNum(offset + 1) : 0, to: fmtNum(offset + page.items.length), total: fmtNum(page.total) })),
       exportLink(filter)),
-    page.items.length ? table(columns, page.items, { caption: t('wishes.title'), rowAttrs: (w) => ({ dataset: { wish: w.id } }) }) : empty(),
+    page.items.length ? table(columns, page.items, { caption: t('wishes.title'), rowAttrs: (w) => ({ dataset: { wish: w.id } }) }) : emptyList(FILTERS, p, t('wishes.empty'), { go: ctx.go }),
     pager(page.total, offset, LIMIT, (o) => {
       const next = new URLSearchParams(p);
       next.set('offset', o);
