@@ -37,6 +37,10 @@ describe('accounts and the audit log in the dashboard', { timeout: 600_000 }, ()
     seenUser = watch(user.page, base);
     await logIn(admin.page, base, 'admin', ADMIN_PASSWORD, '/users');
     await admin.page.waitForURL(`${base}/users`);
+    // Let the first page finish (its icon too) before a test navigates.
+    await admin.page.locator('main h1').waitFor();
+    await admin.page.locator('main[aria-busy]').waitFor({ state: 'detached' });
+    await seenAdmin.settle();
   });
 
   after(async () => {

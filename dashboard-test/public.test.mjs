@@ -133,7 +133,7 @@ describe('the public counts page in Chromium', { timeout: 600_000 }, () => {
     await page.emulateMedia({ media: 'print' });
     assert.equal(await header.isVisible(), true, 'the print header');
     assert.match(await header.locator('.print-title').textContent(), /督导工作台 · 统计$/);
-    assert.equal(await header.locator('[data-print="scope"]').textContent(), '范围：longgang/yuanshan');
+    assert.equal(await header.locator('[data-print="scope"]').textContent(), '范围：园山街道', 'the scope by its place name');
     assert.equal(await header.locator('time').getAttribute('datetime'), today());
     assert.match(await header.locator('[data-print="date"]').textContent(), /^打印日期：\d{4}\D\d\d\D\d\d$/);
     assert.equal(await page.locator('main h1').isVisible(), true, 'the title');
@@ -150,7 +150,7 @@ describe('the public counts page in Chromium', { timeout: 600_000 }, () => {
     await page.locator('main[aria-busy]').waitFor({ state: 'detached' });
     await page.locator('#print-header').waitFor({ state: 'attached' });
     await page.emulateMedia({ media: 'print' });
-    assert.equal(await header.locator('[data-print="scope"]').textContent(), '范围：longgang');
+    assert.equal(await header.locator('[data-print="scope"]').textContent(), '范围：龙岗区', 'their own scope by its place name');
     await page.emulateMedia({ media: 'screen' });
   });
 });
