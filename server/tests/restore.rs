@@ -182,6 +182,16 @@ fn run(how: Restore) {
                 ],
             );
             assert!(out.contains("new feed epoch"), "{out}");
+            let log = process::doorstep(
+                BIN,
+                &["audit", "--db", db.to_str().unwrap(), "--action", "restore"],
+            );
+            assert!(
+                log.lines()
+                    .nth(1)
+                    .is_some_and(|l| l.contains("restore") && l.contains(backup.to_str().unwrap())),
+                "the restore is in the audit log: {log}"
+            );
         }
         Restore::ByHand | Restore::PlainCopy => {
             for leftover in ["district.sqlite-wal", "district.sqlite-shm"] {
