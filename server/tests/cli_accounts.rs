@@ -267,3 +267,37 @@ fn every_account_command_is_in_the_audit_log() {
     let bad = refused(&run(&["audit", "--db", db, "--action", "hacked"], None));
     assert!(bad.contains("the actions are"), "{bad}");
 }
+
+#[test]
+fn a_listing_cut_short_by_its_reader_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("district.sqlite");
+    let db = db.to_str().unwrap();
+    ok(&run(&["device", "list", "--db", db], None));
+    // More than a pipe holds: the listing is still being written when the
+    // reader (`| head -1`) goes away.
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+         INSERT INTO audit_log (at, actor, action, target, detail)
+         SELECT i, 'cli', 'user_added', 'user' || i, 'worker in longgang' FROM n;",
+    )
+    .unwrap();
+    drop(conn);
+    let mut child = Command::new(BIN)
+        .args(["audit", "--db", db, "--limit", "5000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("time"), "{first}");
+    // The reader is gone.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.trim().is_empty(), "nothing said: {stderr}");
+}
