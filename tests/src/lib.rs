@@ -5,6 +5,7 @@
 pub mod http;
 pub mod pictures;
 pub mod process;
+pub mod storage;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

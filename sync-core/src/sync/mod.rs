@@ -96,11 +96,16 @@ pub enum DriveError<E> {
     Core(#[from] crate::Error),
 }
 
-/// Serves one encoded request under `policy` and returns the encoded response.
-pub fn serve(store: &mut Store, policy: &dyn Policy, request: &[u8]) -> Result<Vec<u8>> {
+/// Serves one encoded request under `policy` and returns the encoded
+/// response, over any [`storage::SyncStorage`].
+pub fn serve(
+    store: &mut dyn storage::SyncStorage,
+    policy: &dyn Policy,
+    request: &[u8],
+) -> Result<Vec<u8>> {
     match Message::decode(request)? {
         Message::Request(request) => {
-            Ok(Message::Response(store.serve_sync(policy, &request)?).encode()?)
+            Ok(Message::Response(serve_sync(store, policy, &request)?).encode()?)
         }
         _ => Err(WireError::Malformed("expected a request".into()).into()),
     }
