@@ -145,6 +145,13 @@ async fn off_thread(username: UserId, now: i64) -> AppResult<(OneTimeCode, Strin
         .map_err(|e| AppError::Internal(e.to_string()))?
 }
 
+/// An account as it stands after a change.
+fn read_back(store: &dyn crate::store::RelayStore, username: &UserId) -> AppResult<User> {
+    store
+        .user(username.as_str())?
+        .ok_or_else(|| AppError::NotFound("no such user".into()))
+}
+
 /// The account `name`, if the caller may manage it.
 async fn managed(state: &AppState, auth: &AuthUser, name: &str) -> AppResult<User> {
     let name = user_name(name)?;
@@ -244,9 +251,7 @@ pub(super) async fn change(
                     .detail(what.join("; "))
                     .from_peer(peer),
             )?;
-            store
-                .user(username.as_str())?
-                .ok_or_else(|| AppError::NotFound("no such user".into()))
+            read_back(store, &username)
         })
         .await?;
     Ok(Json(user))
@@ -333,9 +338,7 @@ async fn standing(
                     .on(username.as_str())
                     .from_peer(peer),
             )?;
-            store
-                .user(username.as_str())?
-                .ok_or_else(|| AppError::NotFound("no such user".into()))
+            read_back(store, &username)
         })
         .await?;
     Ok(Json(user))
