@@ -41,8 +41,10 @@
 //! `ON CONFLICT`, `FOR UPDATE`, data-modifying `WITH`, `= ANY` over text
 //! arrays), except:
 //!
-//! - `pg_notify` (the wake-up hint) is PostgreSQL's: elsewhere the poll
-//!   wakes waiters, [`WakeOptions::poll_interval`] late;
+//! - `LISTEN` and `pg_notify` (the wake-up hint) are PostgreSQL's: on the
+//!   others [`store_record`]'s statement must leave the `pg_notify` out and
+//!   the listener stay off, and the poll wakes waiters,
+//!   [`WakeOptions::poll_interval`] late;
 //! - CockroachDB runs transactions SERIALIZABLE, so writers meeting at the
 //!   feed's counter row retry (SQLSTATE 40001) where PostgreSQL queues them;
 //! - the tests' `DROP DATABASE … WITH (FORCE)` is PostgreSQL 13's.
