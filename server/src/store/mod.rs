@@ -18,6 +18,7 @@ mod audit;
 mod contract;
 mod people;
 mod photos;
+pub mod postgres;
 mod sqlite;
 mod users;
 
