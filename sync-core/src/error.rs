@@ -140,6 +140,9 @@ pub enum Error {
     /// The SQLite store failed.
     #[error("storage: {0}")]
     Storage(#[from] rusqlite::Error),
+    /// A store other than SQLite (the relay's PostgreSQL) failed.
+    #[error("storage: {0}")]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
     /// The device directory refused a registration.
     #[error(transparent)]
     Register(#[from] crate::store::RegisterError),

@@ -180,6 +180,20 @@ impl CorrectedTimes {
         self.created
     }
 
+    /// The corrected times of `corrections` (all a record has), as any
+    /// store keeps them.
+    pub fn from_corrections<'a>(corrections: impl IntoIterator<Item = &'a Correction>) -> Self {
+        let mut times = CorrectedTimes::default();
+        for c in corrections {
+            if c.item == CREATED {
+                times.created = Some((c.at, c.offset));
+            } else {
+                times.events.insert(c.item.clone(), (c.at, c.offset));
+            }
+        }
+        times
+    }
+
     /// True when nothing was corrected.
     pub fn is_empty(&self) -> bool {
         self.events.is_empty() && self.created.is_none()
@@ -188,24 +202,18 @@ impl CorrectedTimes {
 
 /// The corrected times kept for `record`.
 pub(crate) fn corrected_times(conn: &Connection, record: RecordId) -> Result<CorrectedTimes> {
-    let mut times = CorrectedTimes::default();
     let mut stmt = conn
         .prepare_cached("SELECT item, at, offset_ms FROM clock_corrections WHERE record_id = ?1")?;
-    for row in stmt.query_map([record.to_string()], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })? {
-        let (item, at, offset) = row?;
-        if item == CREATED {
-            times.created = Some((at, offset));
-        } else {
-            times.events.insert(item, (at, offset));
-        }
-    }
-    Ok(times)
+    let kept = stmt
+        .query_map([record.to_string()], |r| {
+            Ok(Correction {
+                item: r.get(0)?,
+                at: r.get(1)?,
+                offset: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(CorrectedTimes::from_corrections(&kept))
 }
 
 impl Store {

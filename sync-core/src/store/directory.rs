@@ -142,7 +142,10 @@ pub struct Registration<'a> {
     pub key: Option<PublicKey>,
 }
 
-fn standing_of(
+/// A device's standing from its revocation (time and kind, `retired` or
+/// `lost`) and its user's disabling: the rule every store's directory reads
+/// its rows with.
+pub fn standing_of(
     revoked_at: Option<i64>,
     revoke_kind: Option<&str>,
     disabled_at: Option<i64>,

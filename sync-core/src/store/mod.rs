@@ -38,7 +38,7 @@ pub(crate) use clock::{corrections, write_corrections};
 pub(crate) use directory::{CachedDirectory, DeviceCache};
 pub use directory::{
     DeviceEntry, Directory, RegisterError, Registration, RevokeKind, Standing, UserEntry,
-    device_name,
+    device_name, standing_of,
 };
 pub use feed::Feed;
 pub use names::{Profile, Unit, check_phone};
