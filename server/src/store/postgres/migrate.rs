@@ -23,11 +23,18 @@ struct Migration {
 }
 
 /// Every migration, oldest first; versions count up from 1 without holes.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "001_records.sql",
-    sql: include_str!("../../../migrations/postgres/001_records.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "001_records.sql",
+        sql: include_str!("../../../migrations/postgres/001_records.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "002_engine.sql",
+        sql: include_str!("../../../migrations/postgres/002_engine.sql"),
+    },
+];
 
 /// The schema version this relay writes.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
@@ -101,10 +108,12 @@ fn lost_race(e: &Error) -> bool {
         Error::Db(db) | Error::Migration { source: db, .. } => db,
         _ => return false,
     };
-    // unique_violation, duplicate_table, duplicate_object,
+    // unique_violation, duplicate_table, duplicate_object, duplicate_column
+    // (an ALTER TABLE … ADD COLUMN that waited for the other migration's),
     // serialization_failure, deadlock_detected
-    db.code()
-        .is_some_and(|state| ["23505", "42P07", "42710", "40001", "40P01"].contains(&state.code()))
+    db.code().is_some_and(|state| {
+        ["23505", "42P07", "42710", "42701", "40001", "40P01"].contains(&state.code())
+    })
 }
 
 #[cfg(test)]
