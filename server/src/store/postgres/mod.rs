@@ -7,7 +7,12 @@
 //! row lock ([`lock_record`], [`store_record`]), a feed that is gapless
 //! and in commit order ([`feed_after`]), and long polls woken across
 //! relays by `LISTEN/NOTIFY` with a poll behind it
-//! ([`PgStore::wait_for_feed`]). The relay does not serve from it yet.
+//! ([`PgStore::wait_for_feed`]).
+//!
+//! On it, [`PgEngine`] is sync-core's engine storage (`SyncStorage`, its
+//! `PullView` and `Directory`): the engine runs over PostgreSQL unchanged,
+//! and keeps the same storage contract as over SQLite
+//! (`server/tests/pg_contract.rs`). The relay does not serve from it yet.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -52,14 +57,18 @@
 //! Connections are plain (no TLS) for now: a socket on the same machine
 //! or a private network.
 
+mod accounts;
+mod engine;
 mod error;
 mod feed;
 mod migrate;
+mod pull;
 mod records;
 pub mod testing;
 mod wake;
 
 pub use deadpool_postgres::{Client, Transaction};
+pub use engine::PgEngine;
 pub use error::{Error, Result};
 pub use feed::{FeedPage, feed_after, feed_head};
 pub use migrate::{SCHEMA_VERSION, migrate, schema_version};
