@@ -11,11 +11,12 @@ use doorstep_tests::storage::{Subject, check};
 use doorstep_tests::{Phone, household, relay_peer, test_clock, wish};
 use server::store::postgres::testing::TestDatabase;
 use server::store::postgres::{PgEngine, PgOptions};
+use sync_core::doc::EventInput;
 use sync_core::keys::SigSet;
 use sync_core::store::Registration;
 use sync_core::sync::storage::{HeldWrite, RecordWrite, SyncStorage};
 use sync_core::sync::{self, SyncReport};
-use sync_core::{DeviceId, RecordId, RecordKind, Role, ScopePath};
+use sync_core::{DeviceId, EventKind, RecordId, RecordKind, Role, ScopePath, Status};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -255,4 +256,67 @@ fn a_pull_dropped_unfinished_leaves_its_connection_fit_for_writes() {
         })
         .expect("a write on the one pooled connection after the dropped pull");
     assert_eq!(engine.feed_seq().unwrap(), 1);
+}
+
+/// Stores the phone's copy of `id` in `engine`, as the engine would.
+fn put_from(engine: &mut PgEngine, phone: &Phone, id: RecordId) {
+    let doc = phone.store.doc(id).unwrap();
+    let now = engine.now();
+    engine
+        .put_record(&RecordWrite {
+            record: &doc.read().unwrap(),
+            doc: &doc.save(),
+            heads: &doc.heads(),
+            sigs: &SigSet::default(),
+            is_new: engine.stored(id).unwrap().is_none(),
+            corrections: &[],
+            now,
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_claimed_wish_reads_with_its_holder_and_taker() {
+    let Some(db) = database("claimed_facts") else {
+        return;
+    };
+    let mut engine = open(&db);
+    let clock = test_clock(3_000_000);
+    let community = "longgang/yuanshan/xikeng";
+    let mut wang = Phone::new("wang", Role::Worker, &[community], clock.clone());
+    let mut zhou = Phone::new(
+        "zhou",
+        Role::Supervisor,
+        &["longgang/yuanshan"],
+        clock.clone(),
+    );
+    let mut hu = Phone::new("hu", Role::Volunteer, &[community], clock);
+    let home = household(&mut wang, "西坑村三巷5号");
+    let card = wish(&mut wang, home, "一台轮椅");
+    wang.meet(&mut zhou);
+    let author = zhou.author.clone();
+    zhou.store
+        .append_event(&author, card, &EventInput::new(EventKind::Approve))
+        .unwrap();
+    zhou.meet(&mut hu);
+    let author = hu.author.clone();
+    hu.store
+        .append_event(&author, card, &EventInput::new(EventKind::Claim))
+        .unwrap();
+    put_from(&mut engine, &hu, card.record());
+
+    let view = engine.pull_view().unwrap();
+    let facts = view
+        .read_facts(card.record(), &hu.author.user, None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(facts.status, Some(Status::Claimed));
+    assert_eq!(facts.holder_user.as_ref(), Some(&hu.author.user));
+    assert!(facts.took_part, "the claimant took it on");
+    let other = view
+        .read_facts(card.record(), &wang.author.user, None)
+        .unwrap()
+        .unwrap();
+    assert!(!other.took_part, "the worker did not");
+    view.finish().unwrap();
 }
