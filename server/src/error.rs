@@ -344,6 +344,15 @@ impl From<sync_core::Error> for AppError {
             E::Register(sync_core::store::RegisterError::Revoked) => AppError::DeviceRevoked,
             E::Register(e) => AppError::Conflict(e.to_string()),
             E::Storage(e) => e.into(),
+            E::Backend(e) => match e.downcast::<crate::store::postgres::Error>() {
+                Ok(pg) => (*pg).into(),
+                Err(e) => AppError::Internal(e.to_string()),
+            },
+            // Other relays kept writing the record: the phone tries again.
+            E::Contended(id) => AppError::Storage {
+                fault: StorageFault::Unavailable,
+                detail: format!("record {id} is being written by other relays"),
+            },
             E::Photo(e) => crate::photos::refusal(e),
             other => AppError::Internal(other.to_string()),
         }

@@ -250,7 +250,7 @@ fn a_pull_dropped_unfinished_leaves_its_connection_fit_for_writes() {
             doc: &doc.save(),
             heads: &doc.heads(),
             sigs: &SigSet::default(),
-            is_new: true,
+            base: None,
             corrections: &[],
             now,
         })
@@ -262,13 +262,14 @@ fn a_pull_dropped_unfinished_leaves_its_connection_fit_for_writes() {
 fn put_from(engine: &mut PgEngine, phone: &Phone, id: RecordId) {
     let doc = phone.store.doc(id).unwrap();
     let now = engine.now();
+    let base = engine.stored(id).unwrap().map(|s| s.heads);
     engine
         .put_record(&RecordWrite {
             record: &doc.read().unwrap(),
             doc: &doc.save(),
             heads: &doc.heads(),
             sigs: &SigSet::default(),
-            is_new: engine.stored(id).unwrap().is_none(),
+            base: base.as_deref(),
             corrections: &[],
             now,
         })

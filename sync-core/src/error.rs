@@ -143,6 +143,12 @@ pub enum Error {
     /// A store other than SQLite (the relay's PostgreSQL) failed.
     #[error("storage: {0}")]
     Backend(Box<dyn std::error::Error + Send + Sync>),
+    /// Another writer stored the record after it was read here, so a
+    /// write made from what was read would drop that writer's changes
+    /// (see [`crate::sync::storage::RecordWrite::base`]). Reading the
+    /// record again and redoing the write is safe.
+    #[error("record {0} was stored by another writer meanwhile")]
+    Contended(crate::ids::RecordId),
     /// The device directory refused a registration.
     #[error(transparent)]
     Register(#[from] crate::store::RegisterError),

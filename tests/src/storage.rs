@@ -61,6 +61,7 @@ pub fn check(fresh: &mut dyn FnMut() -> Box<dyn Subject>) {
     clock_readings_are_kept_for_registered_devices(&mut *fresh());
     a_new_epoch_keeps_the_records(&mut *fresh());
     the_engine_over_it_brings_two_phones_to_the_same_records(&mut *fresh());
+    a_write_from_a_stale_version_is_refused(&mut *fresh());
 }
 
 const XIKENG: &str = "longgang/yuanshan/xikeng";
@@ -70,23 +71,77 @@ fn worker(name: &str, scope: &str) -> Phone {
     Phone::new(name, Role::Worker, &[scope], test_clock(1_000_000))
 }
 
-/// Stores `id` as the phone's copy of it reads, as the engine would.
-fn put_from(storage: &mut dyn SyncStorage, phone: &Phone, id: RecordId, is_new: bool) {
+/// Stores `id` as the phone's copy of it reads, as the engine would: made
+/// from the version stored now.
+fn put_from(storage: &mut dyn SyncStorage, phone: &Phone, id: RecordId) {
+    let base = storage.stored(id).unwrap().map(|s| s.heads);
+    try_put_from(storage, phone, id, base.as_deref()).expect("put_record");
+}
+
+/// Stores `id` as the phone's copy of it reads, saying it was made from
+/// the stored version with heads `base`.
+fn try_put_from(
+    storage: &mut dyn SyncStorage,
+    phone: &Phone,
+    id: RecordId,
+    base: Option<&[u8]>,
+) -> sync_core::Result<()> {
     let doc = phone.store.doc(id).expect("the phone's document");
     let record = doc.read().expect("a readable record");
     let corrections: Vec<Correction> = Vec::new();
     let now = storage.now();
-    storage
-        .put_record(&RecordWrite {
-            record: &record,
-            doc: &doc.save(),
-            heads: &doc.heads(),
-            sigs: &SigSet::default(),
-            is_new,
-            corrections: &corrections,
-            now,
-        })
-        .expect("put_record");
+    storage.put_record(&RecordWrite {
+        record: &record,
+        doc: &doc.save(),
+        heads: &doc.heads(),
+        sigs: &SigSet::default(),
+        base,
+        corrections: &corrections,
+        now,
+    })
+}
+
+/// A write made from a version that is no longer the stored one (another
+/// relay stored the record in between) is refused, and changes nothing:
+/// storing it would drop the other writer's changes.
+fn a_write_from_a_stale_version_is_refused(subject: &mut dyn Subject) {
+    let mut phone = worker("wang", XIKENG);
+    let home = household(&mut phone, "西坑村三巷5号");
+    let storage = subject.storage();
+    put_from(storage, &phone, home.record());
+    let first = storage.stored(home.record()).unwrap().unwrap().heads;
+    let author = phone.author.clone();
+    let mut move_to = |phone: &mut Phone, address: &str| {
+        phone
+            .store
+            .update_household(
+                &author,
+                home,
+                &HouseholdPatch {
+                    address: Some(address.into()),
+                    ..HouseholdPatch::default()
+                },
+            )
+            .unwrap();
+    };
+    move_to(&mut phone, "西坑村三巷7号");
+    put_from(storage, &phone, home.record());
+    let second = storage.stored(home.record()).unwrap().unwrap();
+    let seq = storage.feed_seq().unwrap();
+
+    move_to(&mut phone, "西坑村三巷9号");
+    for stale in [Some(first.as_slice()), None] {
+        let refused = try_put_from(storage, &phone, home.record(), stale);
+        assert!(
+            matches!(refused, Err(sync_core::Error::Contended(id)) if id == home.record()),
+            "a write from {stale:?} over a newer version: {refused:?}"
+        );
+        let now = storage.stored(home.record()).unwrap().unwrap();
+        assert_eq!(now.heads, second.heads, "a refused write changes nothing");
+        assert_eq!(storage.feed_seq().unwrap(), seq, "nor moves the feed");
+    }
+    try_put_from(storage, &phone, home.record(), Some(&second.heads))
+        .expect("a write from the stored version");
 }
 
 fn heads_of(phone: &Phone, id: RecordId) -> Vec<u8> {
@@ -103,8 +158,8 @@ fn written_records_read_back_and_move_along_the_feed(subject: &mut dyn Subject) 
         0,
         "an empty store's feed is at 0"
     );
-    put_from(storage, &phone, home.record(), true);
-    put_from(storage, &phone, card.record(), true);
+    put_from(storage, &phone, home.record());
+    put_from(storage, &phone, card.record());
     assert_eq!(storage.feed_seq().unwrap(), 2, "one position per write");
     let stored = storage.stored(home.record()).unwrap().expect("stored");
     assert_eq!(
@@ -129,7 +184,7 @@ fn written_records_read_back_and_move_along_the_feed(subject: &mut dyn Subject) 
             },
         )
         .unwrap();
-    put_from(storage, &phone, home.record(), false);
+    put_from(storage, &phone, home.record());
     assert_eq!(storage.feed_seq().unwrap(), 3);
 
     let view = storage.pull_view().unwrap();
@@ -185,8 +240,8 @@ fn the_feed_is_filtered_by_scope(subject: &mut dyn Subject) {
     let here = household(&mut west, "西坑村一巷1号");
     let there = household(&mut east, "东坑村二巷2号");
     let storage = subject.storage();
-    put_from(storage, &west, here.record(), true);
-    put_from(storage, &east, there.record(), true);
+    put_from(storage, &west, here.record());
+    put_from(storage, &east, there.record());
     let xikeng = [ScopePath::new(XIKENG).unwrap()];
     let street = [ScopePath::new("longgang/yuanshan").unwrap()];
     let view = storage.pull_view().unwrap();
@@ -219,8 +274,8 @@ fn read_facts_give_kind_status_and_holder(subject: &mut dyn Subject) {
     // The helper's card is submitted.
     let card = wish(&mut phone, home, "一台轮椅");
     let storage = subject.storage();
-    put_from(storage, &phone, home.record(), true);
-    put_from(storage, &phone, card.record(), true);
+    put_from(storage, &phone, home.record());
+    put_from(storage, &phone, card.record());
     let view = storage.pull_view().unwrap();
     let someone = UserId::new("hu").unwrap();
     let facts = view
@@ -273,7 +328,7 @@ fn a_new_epoch_keeps_the_records(subject: &mut dyn Subject) {
     let mut phone = worker("wang", XIKENG);
     let home = household(&mut phone, "西坑村三巷5号");
     let storage = subject.storage();
-    put_from(storage, &phone, home.record(), true);
+    put_from(storage, &phone, home.record());
     let before = storage.feed().unwrap();
     assert_eq!(
         storage.feed().unwrap().epoch(),

@@ -9,7 +9,10 @@ use super::query::scope_clause;
 use super::{Feed, Store, StoredRecord, load_stored, write_corrections, write_record};
 use crate::error::Result;
 use crate::ids::{DeviceId, RecordId, ScopePath, UnitId, UserId};
-use crate::sync::storage::{FeedHeads, HeldWrite, PullView, ReadFacts, RecordWrite, SyncStorage};
+use crate::sync::Decision;
+use crate::sync::storage::{
+    FeedHeads, HeldRow, HeldWrite, PullView, ReadFacts, RecordWrite, SyncStorage,
+};
 use crate::sync::{ClockReading, PendingReport};
 
 impl SyncStorage for Store {
@@ -55,15 +58,25 @@ impl SyncStorage for Store {
     }
 
     fn put_record(&mut self, write: &RecordWrite<'_>) -> Result<()> {
+        let id = write.record.meta().id;
         let tx = self.conn_mut().transaction()?;
-        write_corrections(&tx, write.record.meta().id, write.corrections)?;
+        // One connection writes, so this holds unless a caller read the
+        // record, wrote it through another path, and then wrote this.
+        let current: Option<Vec<u8>> = tx
+            .prepare_cached("SELECT heads FROM records WHERE id = ?1")?
+            .query_row([id.to_string()], |r| r.get(0))
+            .optional()?;
+        if current.as_deref() != write.base {
+            return Err(crate::Error::Contended(id));
+        }
+        write_corrections(&tx, id, write.corrections)?;
         write_record(
             &tx,
             write.record,
             write.doc,
             write.heads,
             write.sigs,
-            write.is_new,
+            write.is_new(),
             write.now,
         )?;
         tx.commit()?;
@@ -96,6 +109,63 @@ impl SyncStorage for Store {
             tx: self.conn_mut().transaction()?,
         }))
     }
+
+    fn held_rows(&self, decided: bool) -> Result<Vec<HeldRow>> {
+        let mut stmt = self.connection().prepare_cached(&format!(
+            "SELECT {HELD} FROM quarantine WHERE (?1 OR decision IS NULL)
+             ORDER BY received_at DESC, id DESC"
+        ))?;
+        let rows = stmt
+            .query_map([decided], held_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().collect()
+    }
+
+    fn held_row(&self, id: i64) -> Result<Option<HeldRow>> {
+        self.connection()
+            .prepare_cached(&format!("SELECT {HELD} FROM quarantine WHERE id = ?1"))?
+            .query_row([id], held_row)
+            .optional()?
+            .transpose()
+    }
+
+    fn decide(&mut self, id: i64, decision: Decision, by: &UserId, now: i64) -> Result<()> {
+        self.connection()
+            .prepare_cached(
+                "UPDATE quarantine SET decision = ?2, decided_by = ?3, decided_at = ?4 WHERE id = ?1",
+            )?
+            .execute(params![id, decision.as_str(), by.as_str(), now])?;
+        Ok(())
+    }
+}
+
+const HELD: &str = "id, record_id, kind, community, payload, lost, carrier, received_at,
+    decision, decided_by, decided_at";
+
+/// A held update from a row of [`HELD`]; the outer error is SQLite's.
+fn held_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<HeldRow>> {
+    let record: String = r.get(1)?;
+    let kind: String = r.get(2)?;
+    let lost: String = r.get(5)?;
+    let carrier: String = r.get(6)?;
+    let decision: Option<String> = r.get(8)?;
+    let (id, community, payload, received_at) = (r.get(0)?, r.get(3)?, r.get(4)?, r.get(7)?);
+    let (decided_by, decided_at) = (r.get(9)?, r.get(10)?);
+    Ok((|| {
+        Ok(HeldRow {
+            id,
+            record: record.parse()?,
+            kind: kind.parse()?,
+            community,
+            payload,
+            lost: lost.split(',').filter_map(|d| d.parse().ok()).collect(),
+            carrier: carrier.parse()?,
+            received_at,
+            decision: decision.as_deref().and_then(Decision::parse),
+            decided_by,
+            decided_at,
+        })
+    })())
 }
 
 /// A pull's snapshot: one read transaction.

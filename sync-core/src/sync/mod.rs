@@ -28,7 +28,7 @@ pub use messages::{
 };
 pub use peer::PeerSession;
 pub use policy::{Incoming, PeerPolicy, Policy, RETIREMENT_GRACE_MS, Refusal, RelayPolicy};
-pub use quarantine::{Decision, Held, HeldAuthor};
+pub use quarantine::{Decision, Held, HeldAuthor, decide_held, held};
 pub use server::{PULL_PAGE_BYTES, serve_sync};
 pub use wire::{
     MAGIC, MAX_BODY_BYTES, MAX_CHANGES, MAX_MESSAGE_BYTES, MAX_RECONCILE, MAX_RECORD_BYTES,

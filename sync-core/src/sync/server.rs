@@ -80,7 +80,7 @@ pub fn serve_sync(
     let cache = DeviceCache::default();
     let mut client_heads: HashMap<RecordId, Vec<ChangeHash>> = HashMap::new();
     for update in &request.push {
-        match accept(storage, policy, &cache, update)? {
+        match accept_again_if_contended(storage, policy, &cache, update)? {
             Ok(()) => {
                 response.accepted.push(update.id);
                 client_heads.insert(update.id, hashes_from_wire(&update.heads));
@@ -177,9 +177,33 @@ fn hold(
     })
 }
 
+/// How many times a pushed record is merged and checked again when other
+/// writers (relays over the same database) store it meanwhile, before
+/// the sync fails and the phone, which keeps its work, tries again later.
+const CONTENDED_RETRIES: usize = 16;
+
+/// [`accept`], done again from what is stored now each time another
+/// writer stored the record between the read and the write: every check
+/// runs on the record as it will be stored, and nothing the other writer
+/// stored is lost.
+pub(crate) fn accept_again_if_contended(
+    storage: &mut dyn SyncStorage,
+    policy: &dyn Policy,
+    cache: &DeviceCache,
+    update: &RecordUpdate,
+) -> Result<Result<(), Refusal>> {
+    let mut tries = 0;
+    loop {
+        match accept(storage, policy, cache, update) {
+            Err(crate::Error::Contended(_)) if tries < CONTENDED_RETRIES => tries += 1,
+            done => return done,
+        }
+    }
+}
+
 /// Applies one pushed record if it passes every check. The outer error is
 /// a storage failure; the inner one a refusal of this record.
-pub(crate) fn accept(
+fn accept(
     storage: &mut dyn SyncStorage,
     policy: &dyn Policy,
     cache: &DeviceCache,
@@ -272,7 +296,7 @@ pub(crate) fn accept(
         doc: &bytes,
         heads: &after_doc.heads(),
         sigs: &sigs,
-        is_new: before_doc.is_none(),
+        base: stored.as_ref().map(|s| s.heads.as_slice()),
         corrections: &corrections,
         now,
     })?;

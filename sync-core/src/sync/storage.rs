@@ -21,6 +21,7 @@ use crate::store::{Directory, StoredRecord};
 use crate::workflow::Status;
 
 use super::messages::{ClockReading, PendingReport};
+use super::quarantine::Decision;
 
 pub use crate::store::{Correction, Feed};
 
@@ -35,8 +36,13 @@ pub struct RecordWrite<'a> {
     pub heads: &'a [automerge::ChangeHash],
     /// The signatures of its changes.
     pub sigs: &'a SigSet,
-    /// Whether the store had no such record before.
-    pub is_new: bool,
+    /// The heads (as stored, 32 bytes each) of the stored version this
+    /// write was made from, or `None` if the store had no such record.
+    /// A store whose writers can race (several relays over one database)
+    /// must check, under the record's lock, that it still holds exactly
+    /// this version, and refuse the write with [`crate::Error::Contended`]
+    /// if not: storing it would drop what the other writer stored.
+    pub base: Option<&'a [u8]>,
     /// Times corrected for devices with wrong clocks.
     pub corrections: &'a [Correction],
     /// When it arrived (ms).
@@ -44,6 +50,11 @@ pub struct RecordWrite<'a> {
 }
 
 impl RecordWrite<'_> {
+    /// Whether the store had no such record before.
+    pub fn is_new(&self) -> bool {
+        self.base.is_none()
+    }
+
     /// The heads as stored: 32 bytes each.
     pub fn heads_bytes(&self) -> Vec<u8> {
         heads_to_bytes(self.heads)
@@ -70,6 +81,33 @@ pub struct HeldWrite<'a> {
     pub carrier: DeviceId,
     /// When (ms).
     pub now: i64,
+}
+
+/// A held update as the store keeps it (see [`super::held`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldRow {
+    /// Names it.
+    pub id: i64,
+    /// The record.
+    pub record: RecordId,
+    /// Its kind.
+    pub kind: RecordKind,
+    /// Its community.
+    pub community: String,
+    /// The update as it was pushed (postcard).
+    pub payload: Vec<u8>,
+    /// The lost devices whose changes it carries.
+    pub lost: Vec<DeviceId>,
+    /// The device that delivered it.
+    pub carrier: DeviceId,
+    /// When it arrived (ms).
+    pub received_at: i64,
+    /// The decision, once made.
+    pub decision: Option<Decision>,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// When (ms).
+    pub decided_at: Option<i64>,
 }
 
 /// What the read rule needs to know of a record, from its materialized rows.
@@ -186,4 +224,14 @@ pub trait SyncStorage: Directory {
 
     /// A snapshot to fill a pull from.
     fn pull_view(&mut self) -> Result<Box<dyn PullView + '_>>;
+
+    /// Held updates, newest first (by arrival, then by id); decided ones
+    /// too when `decided`.
+    fn held_rows(&self, decided: bool) -> Result<Vec<HeldRow>>;
+
+    /// One held update.
+    fn held_row(&self, id: i64) -> Result<Option<HeldRow>>;
+
+    /// Keeps a supervisor's decision about held update `id`.
+    fn decide(&mut self, id: i64, decision: Decision, by: &UserId, now: i64) -> Result<()>;
 }

@@ -12,12 +12,14 @@
 //! feed position last ([`store_record`]), so the feed stays gapless and in
 //! commit order across relays.
 
-use deadpool_postgres::Transaction;
-use sync_core::ids::DeviceId;
+use deadpool_postgres::{GenericClient, Transaction};
+use sync_core::ids::{DeviceId, UserId};
 use sync_core::store::{Clock, CorrectedTimes, system_clock};
 use sync_core::store::{Feed, StoredRecord as CoreRecord};
-use sync_core::sync::storage::{Correction, HeldWrite, PullView, RecordWrite, SyncStorage};
-use sync_core::sync::{ClockReading, PendingReport};
+use sync_core::sync::storage::{
+    Correction, HeldRow, HeldWrite, PullView, RecordWrite, SyncStorage,
+};
+use sync_core::sync::{ClockReading, Decision, PendingReport};
 use sync_core::workflow::{fold_timed, takers};
 use sync_core::{Record, RecordId};
 use tokio::runtime::Runtime;
@@ -228,7 +230,7 @@ impl SyncStorage for PgEngine {
     }
 
     fn put_record(&mut self, write: &RecordWrite<'_>) -> sync_core::Result<()> {
-        Ok(self.block_on(put_record(&self.store, write))?)
+        self.block_on(put_record(&self.store, write))
     }
 
     fn hold(&mut self, held: &HeldWrite<'_>) -> sync_core::Result<()> {
@@ -261,18 +263,109 @@ impl SyncStorage for PgEngine {
     fn pull_view(&mut self) -> sync_core::Result<Box<dyn PullView + '_>> {
         Ok(Box::new(PgPull::begin(self)?))
     }
+
+    fn held_rows(&self, decided: bool) -> sync_core::Result<Vec<HeldRow>> {
+        let rows = self.block_on(async {
+            let client = self.store.client().await?;
+            let stmt = client
+                .prepare_cached(&format!(
+                    "SELECT {HELD} FROM quarantine WHERE ($1 OR decision IS NULL)
+                     ORDER BY received_at DESC, id DESC"
+                ))
+                .await?;
+            Ok::<_, Error>(client.query(&stmt, &[&decided]).await?)
+        })?;
+        rows.iter().map(held_row).collect()
+    }
+
+    fn held_row(&self, id: i64) -> sync_core::Result<Option<HeldRow>> {
+        let row = self.block_on(async {
+            let client = self.store.client().await?;
+            let stmt = client
+                .prepare_cached(&format!("SELECT {HELD} FROM quarantine WHERE id = $1"))
+                .await?;
+            Ok::<_, Error>(client.query_opt(&stmt, &[&id]).await?)
+        })?;
+        row.as_ref().map(held_row).transpose()
+    }
+
+    fn decide(
+        &mut self,
+        id: i64,
+        decision: Decision,
+        by: &UserId,
+        now: i64,
+    ) -> sync_core::Result<()> {
+        self.block_on(async {
+            let client = self.store.client().await?;
+            client
+                .execute(
+                    "UPDATE quarantine SET decision = $2, decided_by = $3, decided_at = $4
+                     WHERE id = $1",
+                    &[&id, &decision.as_str(), &by.as_str(), &now],
+                )
+                .await?;
+            Ok::<_, Error>(())
+        })?;
+        Ok(())
+    }
 }
 
-/// Writes `write` in one transaction: lock, corrections, facts, takers,
-/// and the record with its feed position last.
-async fn put_record(store: &PgStore, write: &RecordWrite<'_>) -> Result<()> {
+const HELD: &str = "id, record_id, kind, community, payload, lost, carrier, received_at,
+    decision, decided_by, decided_at";
+
+/// A held update from a row of [`HELD`].
+fn held_row(r: &tokio_postgres::Row) -> sync_core::Result<HeldRow> {
+    let get = |e: tokio_postgres::Error| sync_core::Error::from(Error::from(e));
+    let record: Uuid = r.try_get(1).map_err(get)?;
+    let kind: String = r.try_get(2).map_err(get)?;
+    let lost: String = r.try_get(5).map_err(get)?;
+    let carrier: String = r.try_get(6).map_err(get)?;
+    let decision: Option<String> = r.try_get(8).map_err(get)?;
+    Ok(HeldRow {
+        id: r.try_get(0).map_err(get)?,
+        record: RecordId::from_bytes(*record.as_bytes()),
+        kind: kind.parse()?,
+        community: r.try_get(3).map_err(get)?,
+        payload: r.try_get(4).map_err(get)?,
+        lost: lost.split(',').filter_map(|d| d.parse().ok()).collect(),
+        carrier: carrier.parse()?,
+        received_at: r.try_get(7).map_err(get)?,
+        decision: decision.as_deref().and_then(Decision::parse),
+        decided_by: r.try_get(9).map_err(get)?,
+        decided_at: r.try_get(10).map_err(get)?,
+    })
+}
+
+/// Writes `write` in one transaction, if the record is still the version
+/// the write was made from (another relay may have stored it since the
+/// engine read it: then the engine merges again).
+async fn put_record(store: &PgStore, write: &RecordWrite<'_>) -> sync_core::Result<()> {
+    let id = write.record.meta().id;
+    let mut client = store.client().await.map_err(Error::from)?;
+    let tx = client.transaction().await.map_err(Error::from)?;
+    let locked = lock_record(&tx, id).await?;
+    if locked.current().map(|c| c.heads.as_slice()) != write.base {
+        return Err(sync_core::Error::Contended(id));
+    }
+    write_locked(&tx, locked, write).await?;
+    tx.commit().await.map_err(Error::from)?;
+    Ok(())
+}
+
+/// Writes a record whose row `locked` holds, inside its transaction:
+/// corrections, read facts, takers, materialized rows, and the record with
+/// its feed position last. Returns the position.
+pub(super) async fn write_locked(
+    tx: &Transaction<'_>,
+    locked: records::Locked<'_>,
+    write: &RecordWrite<'_>,
+) -> Result<i64> {
     let record = write.record;
     let id = record.meta().id;
-    let mut client = store.client().await?;
-    let tx = client.transaction().await?;
-    let locked = lock_record(&tx, id).await?;
-    write_corrections(&tx, id, write.corrections).await?;
-    write_facts(&tx, record).await?;
+    write_corrections(tx, id, write.corrections).await?;
+    write_facts(tx, record).await?;
+    super::relay::read_model::materialize(tx, write).await?;
     let stored = records::RecordWrite {
         community: record.meta().community.clone(),
         kind: record.meta().kind,
@@ -281,9 +374,7 @@ async fn put_record(store: &PgStore, write: &RecordWrite<'_>) -> Result<()> {
         sigs: write.sigs.to_blob(),
         updated_at: write.now,
     };
-    store_record(&tx, locked, &stored).await?;
-    tx.commit().await?;
-    Ok(())
+    store_record(tx, locked, &stored).await
 }
 
 async fn write_corrections(tx: &Transaction<'_>, id: RecordId, list: &[Correction]) -> Result<()> {
@@ -300,17 +391,15 @@ async fn write_corrections(tx: &Transaction<'_>, id: RecordId, list: &[Correctio
     Ok(())
 }
 
-/// The wish card's status, holder and takers, folded by sync-core under
-/// the corrected times the record has (all of them, kept before this).
-async fn write_facts(tx: &Transaction<'_>, record: &Record) -> Result<()> {
-    let id = key(record.meta().id.as_bytes());
-    let Record::Wish(w) = record else {
-        return Ok(());
-    };
-    let rows = tx
+/// The times the relay corrected in record `id` for devices with wrong clocks.
+pub(super) async fn corrected_times(
+    client: &impl GenericClient,
+    id: RecordId,
+) -> Result<CorrectedTimes> {
+    let rows = client
         .query(
             "SELECT item, at, offset_ms FROM clock_corrections WHERE record_id = $1",
-            &[&id],
+            &[&key(id.as_bytes())],
         )
         .await?;
     let corrections = rows
@@ -323,7 +412,17 @@ async fn write_facts(tx: &Transaction<'_>, record: &Record) -> Result<()> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let times = CorrectedTimes::from_corrections(&corrections);
+    Ok(CorrectedTimes::from_corrections(&corrections))
+}
+
+/// The wish card's status, holder and takers, folded by sync-core under
+/// the corrected times the record has (all of them, kept before this).
+async fn write_facts(tx: &Transaction<'_>, record: &Record) -> Result<()> {
+    let id = key(record.meta().id.as_bytes());
+    let Record::Wish(w) = record else {
+        return Ok(());
+    };
+    let times = corrected_times(tx, record.meta().id).await?;
     let corrected = (!times.is_empty()).then(|| fold_timed(&w.events, &|e| times.event(e)));
     let state = corrected.as_ref().unwrap_or(&w.state);
     let holder = state.holder.as_ref();

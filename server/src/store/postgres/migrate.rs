@@ -34,6 +34,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "002_engine.sql",
         sql: include_str!("../../../migrations/postgres/002_engine.sql"),
     },
+    Migration {
+        version: 3,
+        name: "003_relay.sql",
+        sql: include_str!("../../../migrations/postgres/003_relay.sql"),
+    },
 ];
 
 /// The schema version this relay writes.

@@ -64,6 +64,7 @@ mod feed;
 mod migrate;
 mod pull;
 mod records;
+mod relay;
 pub mod testing;
 mod wake;
 
