@@ -9,6 +9,7 @@ use serde::Deserialize;
 use sync_core::points::PointsRules;
 
 use crate::error::{AppError, AppResult};
+use crate::store::StoreLocation;
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
@@ -76,6 +77,10 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// The SQLite file.
     pub db: PathBuf,
+    /// The store, when it is not the SQLite file `db`: a PostgreSQL
+    /// database that several relays share (`postgres://USER@HOST/DB`, or
+    /// libpq's `host=… dbname=…`), or `sqlite:PATH`.
+    pub store: Option<String>,
     /// The signing key file; defaults to the database path with `.key` appended.
     pub key_file: Option<PathBuf>,
     /// A signing secret given directly (at least 32 bytes), instead of a key file.
@@ -147,6 +152,7 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             db: PathBuf::from("doorstep.sqlite"),
+            store: None,
             key_file: None,
             jwt_secret: None,
             access_ttl_secs: 15 * 60,
@@ -193,6 +199,11 @@ impl Settings {
         [
             format!("listen = {}", self.listen),
             format!("db = {}", self.db.display()),
+            format!(
+                "store = {}",
+                self.store_location()
+                    .map_or("(not readable)".to_owned(), |s| s.describe())
+            ),
             format!("key_file = {}", path(&self.key_file)),
             format!("jwt_secret = {}", set(self.jwt_secret.is_some())),
             format!("access_ttl_secs = {}", self.access_ttl_secs),
@@ -231,6 +242,14 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Where the store is: `store` if set, else the SQLite file `db`.
+    pub fn store_location(&self) -> AppResult<StoreLocation> {
+        match &self.store {
+            Some(text) => StoreLocation::parse(text).map_err(AppError::BadRequest),
+            None => Ok(StoreLocation::Sqlite(self.db.clone())),
+        }
+    }
+
     /// The size limit in bytes.
     pub fn max_db_bytes(&self) -> Option<u64> {
         self.max_db_mb.map(|mb| mb.saturating_mul(1 << 20))
@@ -247,9 +266,15 @@ impl Settings {
 
     /// The photo folder to use.
     pub fn photos_path(&self) -> PathBuf {
-        self.photos_dir
-            .clone()
-            .unwrap_or_else(|| crate::photos::backup::folder_beside(&self.db))
+        if let Some(dir) = &self.photos_dir {
+            return dir.clone();
+        }
+        match self.store_location() {
+            Ok(StoreLocation::Sqlite(db)) => crate::photos::backup::folder_beside(&db),
+            // Relays sharing a database share a photo folder too (a
+            // network file system), set with `photos_dir`.
+            _ => PathBuf::from("doorstep-photos"),
+        }
     }
 
     /// How long an unreferenced photo is kept.

@@ -55,6 +55,64 @@ use crate::state::AppState;
 /// takes the database's serving lock, and starts a new feed epoch if the
 /// database went back in time (see [`restore`]).
 pub fn open_state(settings: Settings) -> AppResult<AppState> {
+    match settings.store_location()? {
+        store::StoreLocation::Sqlite(db) => open_sqlite_state(Settings { db, ..settings }),
+        store::StoreLocation::Postgres(conninfo) => open_postgres_state(settings, &conninfo),
+    }
+}
+
+/// Opens a PostgreSQL store that other relays may be serving too: no
+/// file to lock, and the signing secret is the database's unless the
+/// settings give one, so that every relay accepts every relay's tokens.
+fn open_postgres_state(settings: Settings, conninfo: &str) -> AppResult<AppState> {
+    let tls = tls::Tls::from_settings(&settings)?;
+    let engine = store::open_postgres(conninfo)?;
+    let keys = match (&settings.jwt_secret, &settings.key_file) {
+        (Some(secret), _) => Keys::from_secret(secret.as_bytes())?,
+        (None, Some(file)) => Keys::load_or_create(file)?,
+        (None, None) => Keys::from_secret(&engine.relay_secret()?)?,
+    };
+    let db = Db::from_store(engine);
+    let (max_bytes, summary, places) = (
+        settings.max_db_bytes(),
+        settings.summary(),
+        settings.places.clone(),
+    );
+    db.blocking(move |store| prepare(store, max_bytes, &summary, &places))?;
+    let photos_dir = settings.photos_path();
+    let photos = photos::Photos::open(&photos_dir).map_err(|e| {
+        AppError::Internal(format!(
+            "cannot open the photo folder {}: {e}",
+            photos_dir.display()
+        ))
+    })?;
+    let mut state = AppState::new(db, keys, settings, photos);
+    state.tls = tls;
+    Ok(state)
+}
+
+/// What every start does to the store: its size limit, the settings in
+/// the audit log, the places' names.
+fn prepare(
+    store: &mut dyn store::RelayStore,
+    max_bytes: Option<u64>,
+    summary: &str,
+    places: &std::collections::BTreeMap<String, String>,
+) -> AppResult<()> {
+    store.set_size_limit(max_bytes)?;
+    audit::settings_at_start(store, summary, state::now_ms())?;
+    for (path, name) in places {
+        let place = sync_core::ScopePath::new(path.as_str())
+            .map_err(|e| AppError::BadRequest(format!("[places] {path:?}: {e}")))?;
+        store
+            .set_place_name(&place, Some(name))
+            .map_err(|e| AppError::BadRequest(format!("[places] {path:?}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Opens the SQLite file `settings.db`, taking its serving lock.
+fn open_sqlite_state(settings: Settings) -> AppResult<AppState> {
     let lock = restore::ServingLock::take(&settings.db)?;
     let mut store = sync_core::Store::open(&settings.db)
         .map_err(|e| AppError::Internal(format!("cannot open {}: {e}", settings.db.display())))?;
@@ -78,14 +136,12 @@ pub fn open_state(settings: Settings) -> AppResult<AppState> {
         Some(secret) => Keys::from_secret(secret.as_bytes())?,
         None => Keys::load_or_create(&settings.key_path())?,
     };
-    store::RelayStore::set_size_limit(&mut store, settings.max_db_bytes())?;
-    audit::settings_at_start(&mut store, &settings.summary(), state::now_ms())?;
-    for (path, name) in &settings.places {
-        let place = sync_core::ScopePath::new(path.as_str())
-            .map_err(|e| AppError::BadRequest(format!("[places] {path:?}: {e}")))?;
-        store::People::set_place_name(&mut store, &place, Some(name))
-            .map_err(|e| AppError::BadRequest(format!("[places] {path:?}: {e}")))?;
-    }
+    prepare(
+        &mut store,
+        settings.max_db_bytes(),
+        &settings.summary(),
+        &settings.places,
+    )?;
     let high_water = restore::HighWater::beside(&settings.db);
     let photos = photos::Photos::open(&photos_dir).map_err(|e| {
         AppError::Internal(format!(
@@ -160,9 +216,13 @@ pub async fn serve_until(
             "the open-file limit allows fewer connections than max_connections"
         );
     }
+    let store = state.settings.store_location().map_or_else(
+        |_| state.settings.db.display().to_string(),
+        |s| s.describe(),
+    );
     tracing::info!(
         %addr,
-        db = %state.settings.db.display(),
+        db = %store,
         max_connections = limits.max_connections,
         header_timeout_secs = limits.header_timeout.as_secs(),
         "doorstep relay listening"

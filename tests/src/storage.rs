@@ -111,7 +111,7 @@ fn a_write_from_a_stale_version_is_refused(subject: &mut dyn Subject) {
     put_from(storage, &phone, home.record());
     let first = storage.stored(home.record()).unwrap().unwrap().heads;
     let author = phone.author.clone();
-    let mut move_to = |phone: &mut Phone, address: &str| {
+    let move_to = |phone: &mut Phone, address: &str| {
         phone
             .store
             .update_household(

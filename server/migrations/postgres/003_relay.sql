@@ -205,3 +205,13 @@ ALTER TABLE quarantine ADD COLUMN decided_by text;
 ALTER TABLE quarantine ADD COLUMN decided_at bigint;
 CREATE UNIQUE INDEX quarantine_by_id ON quarantine (id);
 CREATE INDEX quarantine_by_community ON quarantine (community, decision);
+
+-- ---- the relay's signing secret ---------------------------------------------
+
+-- What every relay signs access tokens and derives dashboard devices' keys
+-- with, unless given one (`jwt_secret`, a key file): made by whichever
+-- relay starts first, so that a token from one relay is good at the others.
+CREATE TABLE relay_secret (
+    id     smallint PRIMARY KEY CHECK (id = 1),
+    secret bytea NOT NULL CHECK (length(secret) >= 32)
+);

@@ -27,7 +27,7 @@ use crate::audit::{self, Action};
 use crate::config::{LogFormat, Settings, folder_exists, listen_address};
 use crate::error::{AppError, AppResult};
 use crate::state::now_ms;
-use crate::store::RelayStore;
+use crate::store::{RelayStore, StoreLocation};
 use crate::{bind, demo, init_logging, open_state, restore, run, serve, when};
 
 /// Doorstep relay: sync for offline field work, and the supervisors' API.
@@ -47,6 +47,9 @@ enum Command {
     Serve(ServeArgs),
     /// Seeds a demo district (through simulated phones) and runs the relay on it.
     Demo(DemoArgs),
+    /// Moves a district between stores.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Manages users.
     #[command(subcommand)]
     User(users::UserCommand),
@@ -121,8 +124,13 @@ struct ServeArgs {
     #[arg(long, env = "DOORSTEP_LISTEN", value_parser = listen_address)]
     listen: Option<SocketAddr>,
     /// SQLite database file [default: doorstep.sqlite].
-    #[arg(long, env = "DOORSTEP_DB")]
+    #[arg(long, env = "DOORSTEP_DB", conflicts_with = "store")]
     db: Option<PathBuf>,
+    /// The store instead of a SQLite file: a PostgreSQL database that
+    /// several relays share (postgres://USER@HOST/DATABASE, or libpq's
+    /// host=… dbname=…), or sqlite:PATH.
+    #[arg(long, env = "DOORSTEP_STORE", hide_env_values = true)]
+    store: Option<String>,
     /// Settings file (TOML).
     #[arg(long, env = "DOORSTEP_CONFIG")]
     config: Option<PathBuf>,
@@ -165,6 +173,43 @@ pub(crate) struct DbArg {
     /// SQLite database file.
     #[arg(long, env = "DOORSTEP_DB", default_value = "doorstep.sqlite")]
     pub(crate) db: PathBuf,
+    /// The store instead of a SQLite file: a PostgreSQL database
+    /// (postgres://USER@HOST/DATABASE, or libpq's host=… dbname=…), or
+    /// sqlite:PATH.
+    #[arg(long, env = "DOORSTEP_STORE", hide_env_values = true)]
+    pub(crate) store: Option<String>,
+}
+
+impl DbArg {
+    /// Where the store is: `--store` if given, else `--db`.
+    pub(crate) fn location(&self) -> AppResult<StoreLocation> {
+        match &self.store {
+            Some(text) => StoreLocation::parse(text).map_err(AppError::BadRequest),
+            None => Ok(StoreLocation::Sqlite(self.db.clone())),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreCommand {
+    /// Copies a district from its SQLite file onto an empty PostgreSQL
+    /// database, then checks that every record's heads are equal and every
+    /// table whole. Run it with the relay stopped; then start the relays
+    /// with --store. Phones stay logged in and reconcile once.
+    Copy {
+        /// The relay's SQLite file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The PostgreSQL database (postgres://USER@HOST/DATABASE, or
+        /// libpq's host=… dbname=…); it must hold no district yet.
+        #[arg(long, hide_env_values = true)]
+        to: String,
+        /// The relay's signing key file, whose secret moves into the
+        /// database so that tokens issued before stay good [default: the
+        /// SQLite file's path + `.key`, if it exists].
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -236,6 +281,10 @@ fn execute(cli: Cli) -> AppResult<()> {
             }
             if let Some(db) = args.db {
                 settings.db = db;
+                settings.store = None;
+            }
+            if args.store.is_some() {
+                settings.store = args.store;
             }
             if args.key_file.is_some() {
                 settings.key_file = args.key_file;
@@ -260,7 +309,9 @@ fn execute(cli: Cli) -> AppResult<()> {
                 settings.log_format = format;
             }
             init_logging(settings.log_format);
-            folder_exists(&settings.db, "the database")?;
+            if let StoreLocation::Sqlite(db) = settings.store_location()? {
+                folder_exists(&db, "the database")?;
+            }
             runtime()?.block_on(run(settings))
         }
         Command::Demo(args) => {
@@ -285,6 +336,9 @@ fn execute(cli: Cli) -> AppResult<()> {
             let seeded = demo::seed_if_empty(&settings.db, &keys)?;
             demo::print_welcome(&settings, seeded);
             runtime.block_on(async move { serve(listener, open_state(settings)?).await })
+        }
+        Command::Store(StoreCommand::Copy { from, to, key_file }) => {
+            copy_store(&from, &to, key_file)
         }
         Command::User(command) => users::user(command),
         Command::Device(command) => device(command),
@@ -352,6 +406,47 @@ fn execute(cli: Cli) -> AppResult<()> {
     }
 }
 
+fn copy_store(from: &std::path::Path, to: &str, key_file: Option<PathBuf>) -> AppResult<()> {
+    let StoreLocation::Postgres(conninfo) =
+        StoreLocation::parse(to).map_err(AppError::BadRequest)?
+    else {
+        return Err(AppError::BadRequest(format!(
+            "--to {to}: not a PostgreSQL database; write postgres://USER@HOST/DATABASE"
+        )));
+    };
+    let key = key_file.clone().unwrap_or_else(|| default_key_path(from));
+    let secret = if key.exists() || key_file.is_some() {
+        Some(crate::auth::Keys::load_or_create(&key)?.device_secret())
+    } else {
+        None
+    };
+    let mut engine = crate::store::open_postgres(&conninfo)?;
+    let report = crate::store::postgres::copy_to_postgres(from, secret.as_deref(), &mut engine)?;
+    audited(
+        &mut engine,
+        Action::Restore,
+        &crate::store::redact(&conninfo),
+        format!("copied from {}", from.display()),
+    )?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "copied {} to {}: {} records, each with equal heads",
+        from.display(),
+        crate::store::redact(&conninfo),
+        report.records
+    );
+    for (table, rows) in &report.tables {
+        let _ = writeln!(out, "  {table:<18} {rows:>8} rows");
+    }
+    let _ = writeln!(
+        out,
+        "start the relays with --store {}; phones reconcile once at their next sync",
+        crate::store::redact(&conninfo)
+    );
+    Ok(())
+}
+
 fn default_key_path(db: &std::path::Path) -> PathBuf {
     Settings {
         db: db.to_path_buf(),
@@ -393,10 +488,8 @@ fn print_restored(backup: &std::path::Path, db: &std::path::Path, report: &resto
     );
 }
 
-pub(crate) fn open(db: &DbArg) -> AppResult<Store> {
-    folder_exists(&db.db, "the database")?;
-    Store::open(&db.db)
-        .map_err(|e| AppError::Internal(format!("cannot open {}: {e}", db.db.display())))
+pub(crate) fn open(db: &DbArg) -> AppResult<Box<dyn RelayStore>> {
+    db.location()?.open()
 }
 
 fn audit_log(db: &DbArg, action: Option<&str>, who: Option<String>, limit: u32) -> AppResult<()> {
@@ -431,7 +524,7 @@ fn audit_log(db: &DbArg, action: Option<&str>, who: Option<String>, limit: u32) 
 /// Records in the audit log what a command did, as the relay's command line
 /// run by this machine's user.
 pub(crate) fn audited(
-    store: &mut Store,
+    store: &mut dyn RelayStore,
     action: Action,
     target: &str,
     detail: impl Into<String>,
@@ -462,13 +555,14 @@ fn device(command: DeviceCommand) -> AppResult<()> {
         }
     };
     let mut store = open(&db)?;
-    let id = find_device(&store, &device_id)?;
-    RelayStore::revoke_device(&mut store, id, kind, now_ms())?;
+    let store = store.as_mut();
+    let id = find_device(store, &device_id)?;
+    store.revoke_device(id, kind, now_ms())?;
     let how = match kind {
         RevokeKind::Retired => "retired",
         RevokeKind::Lost => "lost",
     };
-    audited(&mut store, Action::DeviceRevoked, &id.to_string(), how)?;
+    audited(store, Action::DeviceRevoked, &id.to_string(), how)?;
     match kind {
         RevokeKind::Retired => println!(
             "retired {id}: it may still deliver the work it made before, and nothing newer"
@@ -482,7 +576,7 @@ fn device(command: DeviceCommand) -> AppResult<()> {
 
 /// The device whose id is `text` or starts with it (at least 4 characters,
 /// and only one device).
-fn find_device(store: &Store, text: &str) -> AppResult<DeviceId> {
+fn find_device(store: &dyn RelayStore, text: &str) -> AppResult<DeviceId> {
     if let Ok(id) = text.parse() {
         return Ok(id);
     }

@@ -10,7 +10,6 @@ use crate::accounts;
 use crate::audit::Action;
 use crate::error::{AppError, AppResult};
 use crate::state::now_ms;
-use crate::store::RelayStore;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum UserCommand {
@@ -97,12 +96,13 @@ pub(crate) fn user(command: UserCommand) -> AppResult<()> {
             let role = parse_role(&role)?;
             let scopes = parse_scopes(scopes)?;
             let mut store = open(&db)?;
+            let store = store.as_mut();
             let password = read_password(password, &username)?;
-            accounts::add_user(&mut store, &username, role, &scopes, &password, now_ms())?;
-            profile.apply(&mut store, &username)?;
+            accounts::add_user(store, &username, role, &scopes, &password, now_ms())?;
+            profile.apply(store, &username)?;
             let names: Vec<&str> = scopes.iter().map(ScopePath::as_str).collect();
             let detail = format!("{role} in {}", names.join(", "));
-            audited(&mut store, Action::UserAdded, username.as_str(), detail)?;
+            audited(store, Action::UserAdded, username.as_str(), detail)?;
             println!("added {role} {username}");
             Ok(())
         }
@@ -118,10 +118,11 @@ pub(crate) fn user(command: UserCommand) -> AppResult<()> {
             let role = role.as_deref().map(parse_role).transpose()?;
             let scopes = parse_scopes(scopes)?;
             let mut store = open(&db)?;
+            let store = store.as_mut();
             if role.is_some() || !scopes.is_empty() {
                 store.set_role(&username, role, &scopes)?;
             }
-            profile.apply(&mut store, &username)?;
+            profile.apply(store, &username)?;
             let mut what = Vec::new();
             if let Some(role) = role {
                 what.push(format!("role {role}"));
@@ -131,7 +132,7 @@ pub(crate) fn user(command: UserCommand) -> AppResult<()> {
                 what.push(format!("scopes {}", names.join(", ")));
             }
             audited(
-                &mut store,
+                store,
                 Action::UserChanged,
                 username.as_str(),
                 what.join("; "),
@@ -147,12 +148,13 @@ pub(crate) fn user(command: UserCommand) -> AppResult<()> {
             let username =
                 UserId::new(username).map_err(|e| AppError::BadRequest(e.to_string()))?;
             let mut store = open(&db)?;
+            let store = store.as_mut();
             if store.user(username.as_str())?.is_none() {
                 return Err(AppError::NotFound(format!("no user {username}")));
             }
             let password = read_password(password, &username)?;
-            accounts::set_password(&mut store, &username, &password, now_ms())?;
-            audited(&mut store, Action::PasswordReset, username.as_str(), "")?;
+            accounts::set_password(store, &username, &password, now_ms())?;
+            audited(store, Action::PasswordReset, username.as_str(), "")?;
             println!(
                 "changed the password of {username}; their sessions have ended on every device"
             );
@@ -185,8 +187,9 @@ pub(crate) fn user(command: UserCommand) -> AppResult<()> {
         }
         UserCommand::Disable { username, db } => {
             let mut store = open(&db)?;
+            let store = store.as_mut();
             store.disable_user(&username, now_ms())?;
-            audited(&mut store, Action::UserDisabled, &username, "")?;
+            audited(store, Action::UserDisabled, &username, "")?;
             println!(
                 "disabled {username}: no more logins; their phones may still deliver what they made before"
             );
@@ -194,8 +197,9 @@ pub(crate) fn user(command: UserCommand) -> AppResult<()> {
         }
         UserCommand::Enable { username, db } => {
             let mut store = open(&db)?;
+            let store = store.as_mut();
             store.enable_user(&username)?;
-            audited(&mut store, Action::UserEnabled, &username, "")?;
+            audited(store, Action::UserEnabled, &username, "")?;
             println!("enabled {username}");
             Ok(())
         }

@@ -16,12 +16,14 @@
 mod audit;
 #[cfg(test)]
 mod contract;
+mod location;
 mod people;
 mod photos;
 pub mod postgres;
 mod sqlite;
 mod users;
 
+pub use location::{StoreLocation, open_postgres, redact};
 pub use people::People;
 pub use photos::PhotoIndex;
 

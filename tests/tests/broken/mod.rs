@@ -4,9 +4,9 @@
 use sync_core::error::Result;
 use sync_core::store::{DeviceEntry, Directory, StoredRecord, UserEntry};
 use sync_core::sync::storage::{
-    Feed, FeedHeads, HeldWrite, PullView, ReadFacts, RecordWrite, SyncStorage,
+    Feed, FeedHeads, HeldRow, HeldWrite, PullView, ReadFacts, RecordWrite, SyncStorage,
 };
-use sync_core::sync::{ClockReading, PendingReport};
+use sync_core::sync::{ClockReading, Decision, PendingReport};
 use sync_core::{DeviceId, RecordId, ScopePath, Store, UnitId, UserId};
 
 use doorstep_tests::Phone;
@@ -106,6 +106,15 @@ impl SyncStorage for IgnoresScopes {
     }
     fn pull_view(&mut self) -> Result<Box<dyn PullView + '_>> {
         Ok(Box::new(View(self.0.pull_view()?)))
+    }
+    fn held_rows(&self, decided: bool) -> Result<Vec<HeldRow>> {
+        self.0.held_rows(decided)
+    }
+    fn held_row(&self, id: i64) -> Result<Option<HeldRow>> {
+        self.0.held_row(id)
+    }
+    fn decide(&mut self, id: i64, decision: Decision, by: &UserId, now: i64) -> Result<()> {
+        self.0.decide(id, decision, by, now)
     }
 }
 

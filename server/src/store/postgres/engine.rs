@@ -70,6 +70,24 @@ impl PgEngine {
         })
     }
 
+    /// The secret the relays sign access tokens with (see the table
+    /// `relay_secret`), made by the first relay to ask.
+    pub fn relay_secret(&self) -> Result<Vec<u8>> {
+        self.block_on(async {
+            let client = self.store.client().await?;
+            client
+                .execute(
+                    "INSERT INTO relay_secret (id, secret) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+                    &[&random::<32>()?.to_vec()],
+                )
+                .await?;
+            let row = client
+                .query_one("SELECT secret FROM relay_secret WHERE id = 1", &[])
+                .await?;
+            Ok(row.try_get(0)?)
+        })
+    }
+
     /// The store underneath, for what is not the engine's (long polls, pool figures).
     pub fn store(&self) -> &PgStore {
         &self.store

@@ -58,6 +58,7 @@
 //! or a private network.
 
 mod accounts;
+mod copy;
 mod engine;
 mod error;
 mod feed;
@@ -68,6 +69,7 @@ mod relay;
 pub mod testing;
 mod wake;
 
+pub use copy::{CopyReport, copy_to_postgres};
 pub use deadpool_postgres::{Client, Transaction};
 pub use engine::PgEngine;
 pub use error::{Error, Result};
