@@ -45,6 +45,14 @@ pub struct Metrics {
     pub db_bytes: Gauge,
     /// Records stored (set when scraped).
     pub records: Gauge,
+    /// Database connections the pool holds open (a PostgreSQL store; set when scraped).
+    pub pool_connections: Gauge,
+    /// Of those, the idle ones.
+    pub pool_idle: Gauge,
+    /// Requests waiting for a connection.
+    pub pool_waiting: Gauge,
+    /// The most connections the pool opens.
+    pub pool_max: Gauge,
     /// Logins refused for a wrong user name or password.
     pub login_failures: Counter,
     /// Logins refused unchecked, after too many failures for the name.
@@ -81,6 +89,10 @@ impl Default for Metrics {
             bytes_out: Counter::default(),
             sync_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
             db_bytes: Gauge::default(),
+            pool_connections: Gauge::default(),
+            pool_idle: Gauge::default(),
+            pool_waiting: Gauge::default(),
+            pool_max: Gauge::default(),
             records: Gauge::default(),
             login_failures: Counter::default(),
             logins_throttled: Counter::default(),
@@ -128,10 +140,30 @@ impl Default for Metrics {
         );
         registry.register(
             "db_size_bytes",
-            "Size of the SQLite database",
+            "Size of the database",
             metrics.db_bytes.clone(),
         );
         registry.register("records_stored", "Records stored", metrics.records.clone());
+        registry.register(
+            "store_pool_connections",
+            "Database connections open (PostgreSQL store)",
+            metrics.pool_connections.clone(),
+        );
+        registry.register(
+            "store_pool_idle",
+            "Database connections open and idle (PostgreSQL store)",
+            metrics.pool_idle.clone(),
+        );
+        registry.register(
+            "store_pool_waiting",
+            "Requests waiting for a database connection (PostgreSQL store)",
+            metrics.pool_waiting.clone(),
+        );
+        registry.register(
+            "store_pool_max",
+            "The most database connections the pool opens (PostgreSQL store)",
+            metrics.pool_max.clone(),
+        );
         registry.register(
             "login_failures",
             "Logins refused for a wrong user name or password",

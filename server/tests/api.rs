@@ -532,14 +532,12 @@ fn try_login(
 }
 
 fn devices_of(relay: &TestRelay, username: &'static str) -> i64 {
-    relay
-        .sql()
-        .query_row(
-            "SELECT COUNT(*) FROM devices WHERE username = ?1",
-            [username],
-            |r| r.get(0),
-        )
-        .unwrap()
+    let devices = relay
+        .state
+        .db
+        .blocking(|store| store.list_devices())
+        .unwrap();
+    devices.iter().filter(|d| d.username == username).count() as i64
 }
 
 #[test]

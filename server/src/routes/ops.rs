@@ -127,10 +127,17 @@ pub(super) async fn metrics(
             "/metrics answers this machine only; for a Prometheus elsewhere, set metrics_token and send it as a bearer token".into(),
         ));
     }
-    let (usage, photos) = state
+    let (usage, photos, pool) = state
         .db
-        .run(|store| Ok((store.usage()?, store.photo_totals()?)))
+        .run(|store| Ok((store.usage()?, store.photo_totals()?, store.pool())))
         .await?;
+    if let Some(pool) = pool {
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        state.metrics.pool_connections.set(gauge(pool.open));
+        state.metrics.pool_idle.set(gauge(pool.idle));
+        state.metrics.pool_waiting.set(gauge(pool.waiting));
+        state.metrics.pool_max.set(gauge(pool.max));
+    }
     state.metrics.db_bytes.set(usage.bytes);
     state.metrics.records.set(usage.records);
     let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);

@@ -333,4 +333,25 @@ pub trait RelayStore: PhotoIndex + People + Send + 'static {
 
     /// Ends a dashboard session. Unknown secrets are ignored.
     fn end_web_session(&mut self, secret: &str, now: i64) -> AppResult<()>;
+
+    // ---- operations -----------------------------------------------------------
+
+    /// The figures of the store's connection pool, if it has one (a
+    /// database server's store; a SQLite file has none).
+    fn pool(&self) -> Option<PoolFigures> {
+        None
+    }
+}
+
+/// A connection pool's figures, for `/metrics`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolFigures {
+    /// Connections open.
+    pub open: usize,
+    /// Of those, idle.
+    pub idle: usize,
+    /// Requests waiting for one.
+    pub waiting: usize,
+    /// The most it opens.
+    pub max: usize,
 }

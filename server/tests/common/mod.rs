@@ -1,4 +1,7 @@
-//! A relay on a loopback port for tests, over a real SQLite file.
+//! A relay on a loopback port for tests, over a real SQLite file, or over
+//! a PostgreSQL database of its own when `DOORSTEP_TEST_STORE=postgres`
+//! (under `scripts/with-postgres`): the suites that look only through the
+//! relay's API run on both stores.
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
@@ -11,6 +14,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use doorstep_tests::http::HttpPhone;
 use server::config::Settings;
 use server::state::AppState;
+use server::store::postgres::testing::TestDatabase;
 use sync_core::doc::EventInput;
 use sync_core::model::{Category, Urgency};
 use sync_core::store::Clock;
@@ -28,6 +32,31 @@ pub struct TestRelay {
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The database of a relay over PostgreSQL; dropped last.
+    postgres: Option<TestDatabase>,
+}
+
+/// Whether the relays of this run are over PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("DOORSTEP_TEST_STORE").is_ok_and(|s| s == "postgres")
+}
+
+/// A database of its own for a relay, named after the running test.
+fn test_database() -> TestDatabase {
+    let label = std::thread::current()
+        .name()
+        .unwrap_or("relay")
+        .rsplit("::")
+        .next()
+        .unwrap_or("relay")
+        .to_owned();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(TestDatabase::create(&label)).expect(
+        "DOORSTEP_TEST_STORE=postgres needs DOORSTEP_TEST_PG (run under scripts/with-postgres)",
+    )
 }
 
 impl TestRelay {
@@ -40,8 +69,14 @@ impl TestRelay {
     pub fn start_with(settings: Settings) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("relay.sqlite");
+        let postgres = on_postgres().then(test_database);
         let settings = Settings {
             db: db.clone(),
+            store: postgres.as_ref().map(|pg| pg.conninfo().to_owned()),
+            photos_dir: settings
+                .photos_dir
+                .clone()
+                .or_else(|| postgres.as_ref().map(|_| dir.path().join("photos"))),
             ..settings
         };
         let state = server::open_state(settings).unwrap();
@@ -72,6 +107,7 @@ impl TestRelay {
             _dir: dir,
             shutdown: Some(tx),
             thread: Some(thread),
+            postgres,
         };
         relay.add_user("wang", Role::Worker, &[XIKENG]);
         relay.add_user("zhao", Role::Worker, &[XIKENG]);
@@ -94,6 +130,10 @@ impl TestRelay {
     /// A read-only connection to the relay's SQLite file, opened beside the
     /// running relay, to look at what is really stored.
     pub fn sql(&self) -> rusqlite::Connection {
+        assert!(
+            self.postgres.is_none(),
+            "this test reads the relay's SQLite file: run it without DOORSTEP_TEST_STORE"
+        );
         rusqlite::Connection::open_with_flags(&self.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .unwrap()
     }
@@ -109,6 +149,9 @@ impl TestRelay {
 
     /// Everything stored about records, and the feed position.
     pub fn snapshot(&self) -> (Vec<(String, i64, Vec<u8>)>, i64) {
+        if let Some(pg) = &self.postgres {
+            return postgres_snapshot(pg);
+        }
         let sql = self.sql();
         let rows = sql
             .prepare("SELECT id, seq, doc FROM records ORDER BY id")
@@ -124,6 +167,34 @@ impl TestRelay {
             .unwrap();
         (rows, seq)
     }
+}
+
+/// [`TestRelay::snapshot`] of a relay over PostgreSQL.
+fn postgres_snapshot(pg: &TestDatabase) -> (Vec<(String, i64, Vec<u8>)>, i64) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let pool = pg.pool(1);
+        let client = pool.get().await.unwrap();
+        let rows = client
+            .query(
+                "SELECT id::text, seq, doc FROM records WHERE seq IS NOT NULL ORDER BY id",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        let seq: i64 = client
+            .query_one("SELECT seq FROM feed_counter WHERE id = 1", &[])
+            .await
+            .unwrap()
+            .get(0);
+        (rows, seq)
+    })
 }
 
 impl Drop for TestRelay {

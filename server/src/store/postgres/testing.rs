@@ -25,6 +25,7 @@ pub const TEST_PG_VAR: &str = "DOORSTEP_TEST_PG";
 pub struct TestDatabase {
     admin: Config,
     config: Config,
+    conninfo: String,
     name: String,
 }
 
@@ -71,6 +72,7 @@ impl TestDatabase {
         Some(TestDatabase {
             admin,
             config,
+            conninfo: format!("{conninfo} dbname={name}"),
             name,
         })
     }
@@ -78,6 +80,11 @@ impl TestDatabase {
     /// How to connect to this database.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// How to connect to this database, as `--store` takes it.
+    pub fn conninfo(&self) -> &str {
+        &self.conninfo
     }
 
     /// The database's name.

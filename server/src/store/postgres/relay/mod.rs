@@ -35,7 +35,7 @@ use sync_core::{
 use super::PgEngine;
 use crate::accounts::{Credentials, Device, User, WebSession};
 use crate::error::AppResult;
-use crate::store::{Changes, Headroom, RelayStore, Usage};
+use crate::store::{Changes, Headroom, PoolFigures, RelayStore, Usage};
 
 impl RelayStore for PgEngine {
     fn serve_sync(
@@ -280,5 +280,15 @@ impl RelayStore for PgEngine {
 
     fn end_web_session(&mut self, secret: &str, now: i64) -> AppResult<()> {
         accounts::end_web_session(self, secret, now)
+    }
+
+    fn pool(&self) -> Option<PoolFigures> {
+        let status = self.store().pool_status();
+        Some(PoolFigures {
+            open: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+            max: status.max_size,
+        })
     }
 }

@@ -153,16 +153,22 @@ pub(super) fn feed_position(pg: &mut PgEngine) -> AppResult<(u64, i64)> {
 }
 
 pub(super) fn probe_write(pg: &mut PgEngine) -> AppResult<()> {
-    // A write that takes and rolls back a row lock on the feed's counter:
-    // it fails when the database cannot be written (read-only, full, gone).
-    pg.block_on(async {
-        let mut client = pg.store().client().await?;
-        let tx = client.transaction().await?;
-        tx.execute("UPDATE feed_counter SET seq = seq WHERE id = 1", &[])
+    // A connection, and a database that takes writes (not a standby, not
+    // set read-only). Nothing is written: every relay probes, and a write
+    // would queue behind the phones' writes.
+    let read_only: String = pg.block_on(async {
+        let client = pg.store().client().await?;
+        let row = client
+            .query_one("SELECT current_setting('transaction_read_only')", &[])
             .await?;
-        tx.rollback().await?;
-        Ok::<_, Error>(())
+        Ok::<_, Error>(row.try_get(0)?)
     })?;
+    if read_only == "on" {
+        return Err(AppError::Storage {
+            fault: crate::error::StorageFault::ReadOnly,
+            detail: "the PostgreSQL database takes no writes (a standby, or read-only)".into(),
+        });
+    }
     Ok(())
 }
 
