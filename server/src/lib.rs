@@ -72,6 +72,7 @@ fn open_postgres_state(settings: Settings, conninfo: &str) -> AppResult<AppState
         (None, Some(file)) => Keys::load_or_create(file)?,
         (None, None) => Keys::from_secret(&engine.relay_secret()?)?,
     };
+    let heads = engine.store().feed_heads();
     let db = Db::from_store(engine);
     let (max_bytes, summary, places) = (
         settings.max_db_bytes(),
@@ -88,7 +89,31 @@ fn open_postgres_state(settings: Settings, conninfo: &str) -> AppResult<AppState
     })?;
     let mut state = AppState::new(db, keys, settings, photos);
     state.tls = tls;
+    wake_on_other_relays(heads, Arc::clone(&state.live))?;
     Ok(state)
+}
+
+/// Wakes this relay's waiting dashboards when any relay over the database
+/// writes (PostgreSQL's notifications, or the store's poll behind them),
+/// until the store closes.
+fn wake_on_other_relays(
+    mut heads: tokio::sync::watch::Receiver<i64>,
+    live: Arc<state::Live>,
+) -> AppResult<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| AppError::Internal(format!("cannot start a runtime: {e}")))?;
+    std::thread::Builder::new()
+        .name("doorstep-feed-wake".into())
+        .spawn(move || {
+            runtime.block_on(async {
+                while heads.changed().await.is_ok() {
+                    live.notify();
+                }
+            });
+        })
+        .map_err(|e| AppError::Internal(format!("cannot start a thread: {e}")))?;
+    Ok(())
 }
 
 /// What every start does to the store: its size limit, the settings in

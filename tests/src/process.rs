@@ -81,6 +81,20 @@ pub fn serve(bin: &str, db: &std::path::Path) -> Started {
     start(command, Duration::from_secs(60))
 }
 
+/// Starts `doorstep serve` (the binary at `bin`) over the store `store`
+/// (`--store`: a PostgreSQL connection string) on a free loopback port,
+/// with its photos in `photos`.
+pub fn serve_store(bin: &str, store: &str, photos: &std::path::Path) -> Started {
+    let mut command = Command::new(bin);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--store", store])
+        .arg("--photos-dir")
+        .arg(photos)
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null());
+    start(command, Duration::from_secs(60))
+}
+
 /// Stops a relay with SIGTERM, as an init system would, and waits for it.
 pub fn stop(mut child: Child) {
     let _ = Command::new("kill")

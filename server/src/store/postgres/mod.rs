@@ -199,6 +199,12 @@ impl PgStore {
         self.waker.wait_after(cursor, timeout).await
     }
 
+    /// The newest feed position known to be committed, through any relay,
+    /// as it moves; it closes when this store is dropped.
+    pub fn feed_heads(&self) -> watch::Receiver<i64> {
+        self.waker.heads()
+    }
+
     /// The backend process id of the connection listening for other
     /// relays' writes, while it is listening; `None` while it reconnects.
     pub fn listener(&self) -> watch::Receiver<Option<i32>> {

@@ -94,6 +94,11 @@ impl Waker {
         self.head()
     }
 
+    /// A receiver of the newest position known to be committed.
+    pub(super) fn heads(&self) -> watch::Receiver<i64> {
+        self.head.subscribe()
+    }
+
     /// The listener's backend process id while it is connected and
     /// listening, `None` while it is not.
     pub(super) fn listener(&self) -> watch::Receiver<Option<i32>> {
