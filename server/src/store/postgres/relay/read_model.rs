@@ -13,14 +13,24 @@
 //! the inverted index (every term of every phrase, the first character of
 //! a one-character query), and sync-core's [`QueryPart::matches`] then
 //! keeps the candidates whose terms hold each phrase in order, as FTS5's
-//! phrase query does on SQLite (see `lists`).
+//! phrase query does on SQLite (module `sql`); a list with a text query is
+//! therefore counted and paged after that check. (FTS5's `unicode61`
+//! also folds Latin diacritics, é as e, which the terms do not: a query
+//! that differs from the text only so matches on SQLite alone.)
+
+mod figures;
+mod lists;
+mod sql;
+
+pub(super) use figures::{changes, stats, usage};
+pub(super) use lists::{conflicts, households, list_wishes, visits, wish_extras};
 
 use deadpool_postgres::Transaction;
+use sync_core::Record;
 use sync_core::model::{Household, Visit, WishCard};
 use sync_core::store::{searchable_text, tokens};
 use sync_core::sync::storage::RecordWrite;
 use sync_core::workflow::{Folded, fold_timed};
-use sync_core::{Record, RecordKind};
 use uuid::Uuid;
 
 use crate::store::postgres::engine::{corrected_times, key};
@@ -28,62 +38,6 @@ use crate::store::postgres::error::Result as PgResult;
 
 #[cfg(doc)]
 use sync_core::store::{QueryPart, query_parts};
-
-use std::collections::HashMap;
-
-use sync_core::store::{
-    ConflictRow, HouseholdRow, Page, StatsReport, VisitRow, WishExtras, WishFilter, WishRow,
-};
-use sync_core::{HouseholdId, ScopePath};
-
-use crate::error::AppResult;
-use crate::store::postgres::PgEngine;
-use crate::store::{Changes, Usage};
-
-pub(super) fn list_wishes(_pg: &PgEngine, _filter: &WishFilter) -> AppResult<Page<WishRow>> {
-    todo!()
-}
-
-pub(super) fn wish_extras(
-    _pg: &PgEngine,
-    _ids: &[String],
-) -> AppResult<HashMap<String, WishExtras>> {
-    todo!()
-}
-
-pub(super) fn households(
-    _pg: &PgEngine,
-    _scopes: &[ScopePath],
-    _q: Option<&str>,
-    _limit: u32,
-    _offset: u32,
-) -> AppResult<Page<HouseholdRow>> {
-    todo!()
-}
-
-pub(super) fn visits(_pg: &PgEngine, _household: HouseholdId) -> AppResult<Vec<VisitRow>> {
-    todo!()
-}
-
-pub(super) fn conflicts(
-    _pg: &PgEngine,
-    _scopes: &[ScopePath],
-    _include_resolved: bool,
-) -> AppResult<Vec<ConflictRow>> {
-    todo!()
-}
-
-pub(super) fn stats(_pg: &PgEngine, _scopes: &[ScopePath]) -> AppResult<StatsReport> {
-    todo!()
-}
-
-pub(super) fn changes(_pg: &PgEngine, _scopes: &[ScopePath], _since: i64) -> AppResult<Changes> {
-    todo!()
-}
-
-pub(super) fn usage(_pg: &PgEngine) -> AppResult<Usage> {
-    todo!()
-}
 
 /// Replaces the materialized rows, search terms and photo references of
 /// `write`'s record, inside the transaction that stores it (after its
@@ -386,7 +340,6 @@ async fn search_terms(tx: &Transaction<'_>, id: Uuid, record: &Record) -> PgResu
     initials.sort_unstable();
     initials.dedup();
     let meta = record.meta();
-    let kind: RecordKind = meta.kind;
     let upsert = tx
         .prepare_cached(
             "INSERT INTO search (record_id, kind, community, terms, initials)
@@ -400,7 +353,7 @@ async fn search_terms(tx: &Transaction<'_>, id: Uuid, record: &Record) -> PgResu
         &upsert,
         &[
             &id,
-            &kind.as_str(),
+            &meta.kind.as_str(),
             &meta.community.as_str(),
             &terms,
             &initials,
