@@ -88,6 +88,13 @@ impl PgEngine {
         })
     }
 
+    /// Replaces the clock (tests use a clock of their own, as with
+    /// sync-core's `Store::with_clock`).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The store underneath, for what is not the engine's (long polls, pool figures).
     pub fn store(&self) -> &PgStore {
         &self.store
