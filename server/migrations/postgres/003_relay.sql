@@ -88,15 +88,20 @@ CREATE TABLE wish_notes (
 );
 
 -- Full-text search: each record's text as sync-core's search terms (CJK
--- bigrams and words), matched by array containment through an inverted
--- index, which PostgreSQL (GIN), YugabyteDB and CockroachDB all have.
+-- bigrams and words, in text order), matched by array containment through
+-- an inverted index, which PostgreSQL (GIN), YugabyteDB and CockroachDB all
+-- have; the candidates are then checked term by term for a phrase's order.
+-- `initials` holds the first character of every term, for a query of one
+-- CJK character (any term starting with it matches).
 CREATE TABLE search (
     record_id uuid PRIMARY KEY,
     kind      text NOT NULL,
     community text NOT NULL,
-    terms     text[] NOT NULL
+    terms     text[] NOT NULL,
+    initials  text[] NOT NULL
 );
 CREATE INDEX search_by_terms ON search USING gin (terms);
+CREATE INDEX search_by_initials ON search USING gin (initials);
 
 -- The photos a wish card refers to, as its document lists them.
 CREATE TABLE photo_refs (

@@ -3,7 +3,7 @@
 use rusqlite::{Transaction, params};
 
 use super::clock::corrected_times;
-use super::search::index_body;
+use super::search::{index_body, searchable_text};
 use crate::error::Result;
 use crate::model::{Household, Record, Visit, WishCard};
 use crate::workflow::fold_timed;
@@ -27,25 +27,18 @@ pub(crate) fn materialize(
     // Times the relay corrected for devices whose clocks were wrong.
     let times = corrected_times(tx, record.meta().id)?;
     let created_at = times.created(record.meta().created_at);
-    let body = match record {
-        Record::Household(h) => {
-            household(tx, h, created_at, rowid, now)?;
-            format!("{} {} {}", h.address, h.head_name, h.notes)
-        }
-        Record::Visit(v) => {
-            visit(tx, v)?;
-            format!("{} {}", v.notes, v.needs)
-        }
+    match record {
+        Record::Household(h) => household(tx, h, created_at, rowid, now)?,
+        Record::Visit(v) => visit(tx, v)?,
         Record::Wish(w) => {
             let corrected = (!times.is_empty()).then(|| fold_timed(&w.events, &|e| times.event(e)));
             let state = corrected.as_ref().unwrap_or(&w.state);
             wish(tx, w, state, created_at, rowid, is_new, now)?;
             super::photos::materialize_refs(tx, w, is_new, now)?;
-            w.text.clone()
         }
-    };
+    }
     tx.prepare_cached("INSERT INTO search (rowid, body) VALUES (?1, ?2)")?
-        .execute(params![rowid, index_body(&body)])?;
+        .execute(params![rowid, index_body(&searchable_text(record))])?;
     Ok(())
 }
 

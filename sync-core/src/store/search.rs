@@ -8,6 +8,8 @@
 //! as words. A query goes through the same transformation and becomes an
 //! FTS5 phrase, so 轮椅 matches the bigram and 大爷的轮椅 matches adjacent bigrams.
 
+use crate::model::Record;
+
 fn is_cjk(c: char) -> bool {
     matches!(c as u32,
         0x3400..=0x4DBF      // CJK Extension A
@@ -18,8 +20,9 @@ fn is_cjk(c: char) -> bool {
         | 0xAC00..=0xD7AF) // Hangul syllables
 }
 
-/// Splits text into the tokens that are indexed, in order.
-pub(crate) fn tokens(text: &str) -> Vec<String> {
+/// Splits text into the tokens that are indexed, in order: the search
+/// terms of a store that keeps them itself rather than in FTS5.
+pub fn tokens(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut run: Vec<char> = Vec::new();
     let mut word = String::new();
@@ -54,22 +57,60 @@ pub(crate) fn tokens(text: &str) -> Vec<String> {
     out
 }
 
+/// The text a record is found by: a household's address, head and notes,
+/// a visit's notes and needs, a wish card's text.
+pub fn searchable_text(record: &Record) -> String {
+    match record {
+        Record::Household(h) => format!("{} {} {}", h.address, h.head_name, h.notes),
+        Record::Visit(v) => format!("{} {}", v.notes, v.needs),
+        Record::Wish(w) => w.text.clone(),
+    }
+}
+
 /// The text stored in the FTS index for `text`.
 pub(crate) fn index_body(text: &str) -> String {
     tokens(text).join(" ")
 }
 
-/// An FTS5 MATCH expression for a user's query, or `None` if it has nothing
-/// to search for. Each whitespace-separated part must match (as a phrase).
-pub(crate) fn match_expression(query: &str) -> Option<String> {
-    let phrases: Vec<String> = query
+/// What one whitespace-separated part of a search query asks of a record's
+/// terms ([`tokens`] of its [`searchable_text`]). Every part of a query
+/// must match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueryPart {
+    /// These terms, one right after the other (an FTS5 phrase).
+    Phrase(Vec<String>),
+    /// A term starting with this (a lone CJK character: an FTS5 prefix
+    /// query, since the character's bigrams start with it).
+    Prefix(String),
+}
+
+impl QueryPart {
+    /// Whether a record indexed as `terms` matches this part, as FTS5
+    /// matches its MATCH expression ([`match_expression`]).
+    pub fn matches(&self, terms: &[String]) -> bool {
+        match self {
+            QueryPart::Phrase(phrase) => {
+                !phrase.is_empty()
+                    && terms
+                        .windows(phrase.len())
+                        .any(|window| window == phrase.as_slice())
+            }
+            QueryPart::Prefix(prefix) => terms.iter().any(|t| t.starts_with(prefix.as_str())),
+        }
+    }
+}
+
+/// The parts of a user's query; none if it has nothing to search for (and
+/// then nothing matches).
+pub fn query_parts(query: &str) -> Vec<QueryPart> {
+    query
         .split_whitespace()
         .filter_map(|part| {
             let mut toks = tokens(part);
             // A lone CJK query character: the run's last-character token covers
             // the end of a run; bigrams cover the rest, hence the prefix query.
             if toks.len() == 1 && toks[0].chars().count() == 1 && toks[0].chars().all(is_cjk) {
-                return Some(format!("\"{}\"*", toks.remove(0)));
+                return Some(QueryPart::Prefix(toks.remove(0)));
             }
             // Drop the trailing single character of a CJK run (`轮椅` → `轮椅 椅`):
             // in the index that token only follows the run's final bigram.
@@ -83,7 +124,19 @@ pub(crate) fn match_expression(query: &str) -> Option<String> {
                     toks.pop();
                 }
             }
-            (!toks.is_empty()).then(|| format!("\"{}\"", toks.join(" ").replace('"', "")))
+            (!toks.is_empty()).then_some(QueryPart::Phrase(toks))
+        })
+        .collect()
+}
+
+/// An FTS5 MATCH expression for a user's query, or `None` if it has nothing
+/// to search for. Each whitespace-separated part must match (as a phrase).
+pub(crate) fn match_expression(query: &str) -> Option<String> {
+    let phrases: Vec<String> = query_parts(query)
+        .into_iter()
+        .map(|part| match part {
+            QueryPart::Prefix(c) => format!("\"{c}\"*"),
+            QueryPart::Phrase(toks) => format!("\"{}\"", toks.join(" ").replace('"', "")),
         })
         .collect();
     (!phrases.is_empty()).then(|| phrases.join(" AND "))

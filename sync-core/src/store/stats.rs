@@ -136,6 +136,85 @@ fn median(values: &mut [f64]) -> Option<f64> {
     })
 }
 
+/// One wish card as the published figures count it: its materialized
+/// row's community, status and times.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatsRow {
+    /// The card's community.
+    pub community: String,
+    /// Its current status.
+    pub status: Status,
+    /// First submission (ms).
+    pub submitted_at: Option<i64>,
+    /// First review decision (ms).
+    pub reviewed_at: Option<i64>,
+    /// Fulfilment (ms).
+    pub fulfilled_at: Option<i64>,
+    /// Resident's confirmation (ms).
+    pub confirmed_at: Option<i64>,
+    /// Resident's rating.
+    pub rating: Option<i64>,
+}
+
+/// The figures for the cards `rows` (those under `scopes`, all cards if
+/// empty), per community, per street and in total, with the places'
+/// display names from `names` (path → name): what every store's `stats`
+/// returns from its rows.
+pub fn stats_report(
+    scopes: &[ScopePath],
+    rows: impl IntoIterator<Item = StatsRow>,
+    names: &BTreeMap<String, String>,
+) -> StatsReport {
+    let mut communities: BTreeMap<String, ScopeStats> = BTreeMap::new();
+    for row in rows {
+        communities
+            .entry(row.community.clone())
+            .or_insert_with(|| ScopeStats {
+                scope: row.community,
+                ..ScopeStats::default()
+            })
+            .add(
+                row.status,
+                row.submitted_at,
+                row.reviewed_at,
+                row.fulfilled_at,
+                row.confirmed_at,
+                row.rating,
+            );
+    }
+    let mut streets: BTreeMap<String, ScopeStats> = BTreeMap::new();
+    let mut total = ScopeStats {
+        scope: scopes
+            .iter()
+            .map(ScopePath::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
+        ..ScopeStats::default()
+    };
+    for (path, stats) in &communities {
+        let street = CommunityPath::new(path.clone())
+            .map(|c| c.street().as_str().to_owned())
+            .unwrap_or_else(|_| path.clone());
+        streets
+            .entry(street.clone())
+            .or_insert_with(|| ScopeStats {
+                scope: street,
+                ..ScopeStats::default()
+            })
+            .merge(stats);
+        total.merge(stats);
+    }
+    let named = |mut stats: ScopeStats| {
+        stats.name = names.get(&stats.scope).cloned();
+        stats.finish()
+    };
+    StatsReport {
+        total: named(total),
+        streets: streets.into_values().map(named).collect(),
+        communities: communities.into_values().map(named).collect(),
+    }
+}
+
 impl Store {
     /// Statistics for the cards under `scopes` (all cards if empty).
     pub fn stats(&self, scopes: &[ScopePath]) -> Result<StatsReport> {
@@ -150,60 +229,23 @@ impl Store {
             "SELECT community, status, submitted_at, reviewed_at, fulfilled_at, confirmed_at, rating
              FROM wishes {where_sql}"
         ))?;
-        let mut communities: BTreeMap<String, ScopeStats> = BTreeMap::new();
         let mut rows = stmt.query(params_from_iter(args.iter()))?;
+        let mut cards = Vec::new();
         while let Some(r) = rows.next()? {
-            let community: String = r.get(0)?;
             let status: String = r.get(1)?;
             let Ok(status) = status.parse::<Status>() else {
                 continue;
             };
-            communities
-                .entry(community.clone())
-                .or_insert_with(|| ScopeStats {
-                    scope: community,
-                    ..ScopeStats::default()
-                })
-                .add(
-                    status,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                );
+            cards.push(StatsRow {
+                community: r.get(0)?,
+                status,
+                submitted_at: r.get(2)?,
+                reviewed_at: r.get(3)?,
+                fulfilled_at: r.get(4)?,
+                confirmed_at: r.get(5)?,
+                rating: r.get(6)?,
+            });
         }
-        let mut streets: BTreeMap<String, ScopeStats> = BTreeMap::new();
-        let mut total = ScopeStats {
-            scope: scopes
-                .iter()
-                .map(ScopePath::as_str)
-                .collect::<Vec<_>>()
-                .join(","),
-            ..ScopeStats::default()
-        };
-        for (path, stats) in &communities {
-            let street = CommunityPath::new(path.clone())
-                .map(|c| c.street().as_str().to_owned())
-                .unwrap_or_else(|_| path.clone());
-            streets
-                .entry(street.clone())
-                .or_insert_with(|| ScopeStats {
-                    scope: street,
-                    ..ScopeStats::default()
-                })
-                .merge(stats);
-            total.merge(stats);
-        }
-        let names = self.place_names()?;
-        let named = |mut stats: ScopeStats| {
-            stats.name = names.get(&stats.scope).cloned();
-            stats.finish()
-        };
-        Ok(StatsReport {
-            total: named(total),
-            streets: streets.into_values().map(named).collect(),
-            communities: communities.into_values().map(named).collect(),
-        })
+        Ok(stats_report(scopes, cards, &self.place_names()?))
     }
 }
