@@ -11,8 +11,8 @@ use super::Store;
 use super::query::scope_clause;
 use crate::error::Result;
 use crate::ids::{CommunityPath, ScopePath, UnitId, UserId, WishId};
-use crate::points::PointsRules;
 use crate::model::{Category, Urgency};
+use crate::points::PointsRules;
 use crate::workflow::{Folded, Holder, Status};
 
 /// One award: a confirmed wish and what it earned.

@@ -70,6 +70,13 @@ impl PgEngine {
         })
     }
 
+    /// This store reading the time from `clock` rather than the system's
+    /// (tests and simulations, as sync-core's `Store::with_clock`).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The store underneath, for what is not the engine's (long polls, pool figures).
     pub fn store(&self) -> &PgStore {
         &self.store

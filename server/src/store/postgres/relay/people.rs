@@ -148,7 +148,10 @@ async fn user_exists(client: &impl GenericClient, user: &UserId) -> Result<bool>
     let stmt = client
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1)")
         .await?;
-    Ok(client.query_one(&stmt, &[&user.as_str()]).await?.try_get(0)?)
+    Ok(client
+        .query_one(&stmt, &[&user.as_str()])
+        .await?
+        .try_get(0)?)
 }
 
 impl People for PgEngine {
@@ -183,7 +186,9 @@ impl People for PgEngine {
     fn place_names(&self) -> AppResult<BTreeMap<String, String>> {
         Ok(self.block_on(async {
             let client = self.store().client().await?;
-            let stmt = client.prepare_cached("SELECT path, name FROM places").await?;
+            let stmt = client
+                .prepare_cached("SELECT path, name FROM places")
+                .await?;
             client
                 .query(&stmt, &[])
                 .await?
@@ -257,7 +262,7 @@ impl People for PgEngine {
         unit: Option<Option<&UnitId>>,
     ) -> AppResult<()> {
         self.block_on(async {
-            let mut client = self.store().client().await.map_err(Error::from)?;
+            let mut client = self.store().client().await?;
             let tx = client.transaction().await.map_err(Error::from)?;
             if !user_exists(&tx, user).await? {
                 return Err(sync_core::Error::NotFound(format!("user {user}")).into());
@@ -377,10 +382,7 @@ impl People for PgEngine {
             let client = self.store().client().await?;
             let stmt = client.prepare_cached(&sql).await?;
             client
-                .query(
-                    &stmt,
-                    &[&reader.user.as_str(), &unit, &scope_texts(scopes)],
-                )
+                .query(&stmt, &[&reader.user.as_str(), &unit, &scope_texts(scopes)])
                 .await?
                 .iter()
                 .map(held_card)

@@ -10,6 +10,7 @@
 //! other's) leave it marked while referred to, and the next sweep heals it.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use deadpool_postgres::GenericClient;
 use sync_core::doc::RecordDoc;
@@ -93,9 +94,9 @@ impl PhotoIndex for PgEngine {
                     "INSERT INTO stored_photos
                        (sha256, bytes, width, height, thumb_bytes, stored_at, uploaded_by,
                         unreferenced_since)
-                     SELECT $1, $2, $3, $4, $5, $6, $7,
-                            CASE WHEN EXISTS (SELECT 1 FROM photo_refs WHERE sha256 = $1)
-                                 THEN NULL ELSE $6 END
+                     VALUES ($1, $2, $3, $4, $5, $6, $7,
+                             CASE WHEN EXISTS (SELECT 1 FROM photo_refs WHERE sha256 = $1)
+                                  THEN NULL ELSE $6::bigint END)
                      ON CONFLICT (sha256) DO NOTHING",
                 )
                 .await?;
@@ -156,7 +157,7 @@ impl PhotoIndex for PgEngine {
         sha256: &PhotoRef,
     ) -> AppResult<PhotoAccess> {
         self.block_on(async {
-            let client = self.store().client().await.map_err(Error::from)?;
+            let client = self.store().client().await?;
             // The reference, whether it is purged, and the stored photo, from
             // one snapshot.
             let stmt = client
@@ -222,7 +223,7 @@ impl PhotoIndex for PgEngine {
             in_scopes("r.community", 2)
         );
         self.block_on(async {
-            let client = self.store().client().await.map_err(Error::from)?;
+            let client = self.store().client().await?;
             let stmt = client.prepare_cached(&sql).await.map_err(Error::from)?;
             let rows = client
                 .query(&stmt, &[&before, &scope_texts(readable)])
@@ -241,14 +242,18 @@ impl PhotoIndex for PgEngine {
                     .map_err(Error::from)?
                     .parse()
                     .map_err(corrupt)?;
-                if !docs.contains_key(&record) {
-                    let Some(stored) = load_record(&client, record).await? else {
-                        return Err(sync_core::Error::NotFound(format!("record {record}")).into());
-                    };
-                    let adders = RecordDoc::load(&stored.doc)?.photo_adders()?;
-                    docs.insert(record, adders);
-                }
-                let from = docs[&record]
+                let adders = match docs.entry(record) {
+                    Entry::Occupied(known) => known.into_mut(),
+                    Entry::Vacant(slot) => {
+                        let Some(stored) = load_record(&client, record).await? else {
+                            return Err(
+                                sync_core::Error::NotFound(format!("record {record}")).into()
+                            );
+                        };
+                        slot.insert(RecordDoc::load(&stored.doc)?.photo_adders()?)
+                    }
+                };
+                let from = adders
                     .iter()
                     .find(|(photo, _)| photo.sha256 == sha256)
                     .and_then(|(_, device)| *device);
@@ -265,6 +270,8 @@ impl PhotoIndex for PgEngine {
     }
 
     fn photo_sweep_candidates(&self, cutoff: i64) -> AppResult<Vec<PhotoRef>> {
+        // Marked at the same moment: by hash (lowercase hex, the same in any
+        // collation), where SQLite happens to list them as they were stored.
         Ok(self.block_on(async {
             let client = self.store().client().await?;
             let stmt = client
