@@ -2,14 +2,20 @@
 //!
 //! The checks take a `&mut dyn RelayStore`, so a second implementation (a
 //! distributed SQL engine for a large district) is held to the same promises
-//! by adding one line per check below. They run here against the SQLite
-//! store the relay ships with, on a real file.
+//! by adding one line per check below. They run against the SQLite store
+//! the relay ships with, on a real file, and against the PostgreSQL store
+//! ([`on_postgres`]), where the same steps must also leave both stores
+//! showing the same accounts ([`accounts::snapshot`]).
+
+mod accounts;
 
 use sync_core::keys::DeviceKey;
 use sync_core::store::RevokeKind;
 use sync_core::{DeviceId, Role, ScopePath, Store, UserId};
 
 use super::RelayStore;
+use super::postgres::testing::TestDatabase;
+use super::postgres::{PgEngine, PgOptions};
 use crate::error::AppError;
 
 const DAY: i64 = 86_400_000;
@@ -294,6 +300,36 @@ fn on_sqlite(check: fn(&mut dyn RelayStore)) {
     check(&mut store);
 }
 
+/// Runs `check` on a fresh PostgreSQL store (a database of its own), then
+/// on a fresh SQLite store, and asserts that both show the same accounts
+/// after it. Without `DOORSTEP_TEST_PG` it skips (run under
+/// `scripts/with-postgres`), except under `CI=true`, where it fails.
+fn on_postgres(label: &str, check: fn(&mut dyn RelayStore)) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let Some(db) = runtime.block_on(TestDatabase::create(label)) else {
+        return;
+    };
+    drop(runtime);
+    let mut options = PgOptions::new(db.config().clone());
+    options.pool_size = 2;
+    let on_postgres = {
+        let mut engine = PgEngine::open(options).unwrap();
+        check(&mut engine);
+        accounts::snapshot(&mut engine)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("relay.sqlite")).unwrap();
+    check(&mut store);
+    assert_eq!(
+        on_postgres,
+        accounts::snapshot(&mut store),
+        "PostgreSQL and SQLite show different accounts after the same steps"
+    );
+}
+
 #[test]
 fn sqlite_keeps_users() {
     on_sqlite(users);
@@ -317,4 +353,84 @@ fn sqlite_keeps_web_sessions() {
 #[test]
 fn sqlite_answers_when_empty() {
     on_sqlite(empty_records);
+}
+
+#[test]
+fn sqlite_keeps_passwords_and_one_time_codes() {
+    on_sqlite(accounts::passwords);
+}
+
+#[test]
+fn sqlite_changes_roles_and_scopes() {
+    on_sqlite(accounts::roles);
+}
+
+#[test]
+fn sqlite_disables_and_enables_users() {
+    on_sqlite(accounts::disabling);
+}
+
+#[test]
+fn sqlite_keeps_the_device_rules() {
+    on_sqlite(accounts::device_rules);
+}
+
+#[test]
+fn sqlite_replaces_web_devices() {
+    on_sqlite(accounts::web_devices);
+}
+
+#[test]
+fn sqlite_filters_the_audit_log() {
+    on_sqlite(accounts::audit_log);
+}
+
+#[test]
+fn postgres_keeps_users() {
+    on_postgres("contract_users", users);
+}
+
+#[test]
+fn postgres_keeps_devices() {
+    on_postgres("contract_devices", devices);
+}
+
+#[test]
+fn postgres_rotates_refresh_tokens() {
+    on_postgres("contract_refresh_tokens", refresh_tokens);
+}
+
+#[test]
+fn postgres_keeps_web_sessions() {
+    on_postgres("contract_web_sessions", web_sessions);
+}
+
+#[test]
+fn postgres_keeps_passwords_and_one_time_codes() {
+    on_postgres("contract_passwords", accounts::passwords);
+}
+
+#[test]
+fn postgres_changes_roles_and_scopes() {
+    on_postgres("contract_roles", accounts::roles);
+}
+
+#[test]
+fn postgres_disables_and_enables_users() {
+    on_postgres("contract_disabling", accounts::disabling);
+}
+
+#[test]
+fn postgres_keeps_the_device_rules() {
+    on_postgres("contract_device_rules", accounts::device_rules);
+}
+
+#[test]
+fn postgres_replaces_web_devices() {
+    on_postgres("contract_web_devices", accounts::web_devices);
+}
+
+#[test]
+fn postgres_filters_the_audit_log() {
+    on_postgres("contract_audit_log", accounts::audit_log);
 }

@@ -614,7 +614,7 @@ const UNLIMITED_PAGES: u64 = 4_294_967_294;
 
 /// Refresh-token families that are dashboard sessions start with this; such
 /// tokens are never traded at `/v1/auth/refresh`.
-const SESSION_FAMILY: &str = "web:";
+pub(super) const SESSION_FAMILY: &str = "web:";
 
 fn changes(conn: &rusqlite::Connection, scopes: &[ScopePath], since: i64) -> AppResult<Changes> {
     let seq: i64 = conn.query_row("SELECT coalesce(max(seq), 0) FROM records", [], |r| {

@@ -61,7 +61,9 @@ pub enum RevokeKind {
 }
 
 impl RevokeKind {
-    fn as_str(self) -> &'static str {
+    /// The stable text form stored with a revoked device: `retired` or
+    /// `lost`.
+    pub fn as_str(self) -> &'static str {
         match self {
             RevokeKind::Retired => "retired",
             RevokeKind::Lost => "lost",

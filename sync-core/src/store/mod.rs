@@ -45,14 +45,14 @@ pub use names::{Profile, Unit, check_phone};
 pub use notes::WishExtras;
 pub use photos::PhotoUpload;
 pub(crate) use photos::requeue_photo_uploads;
-pub use points::{Leaderboards, LedgerEntry, Score};
+pub use points::{Confirmed, Leaderboards, LedgerEntry, Score};
 pub use query::{ConflictRow, HouseholdRow, Page, VisitRow, WishFilter, WishRow};
 pub use reports::DeviceReport;
 pub use search::{QueryPart, query_parts, searchable_text, tokens};
 pub use stats::{ScopeStats, StatsReport, StatsRow, StatusCounts, stats_report};
 pub use stored_photos::{PendingPhoto, PhotoAccess, PhotoTotals, StoredPhoto};
 pub use sync_state::{PeerId, Rejection};
-pub use wall::{Delivery, HeldCard, WallCard};
+pub use wall::{Delivery, HeldCard, WallCard, reads_wall};
 
 use crate::doc::{Author, EventInput, HistoryEntry, RecordDoc, heads_to_bytes};
 use crate::error::{Error, Result};

@@ -11,6 +11,7 @@ use super::Store;
 use super::query::scope_clause;
 use crate::error::Result;
 use crate::ids::{CommunityPath, ScopePath, UnitId, UserId, WishId};
+use crate::model::{Category, Urgency};
 use crate::points::PointsRules;
 use crate::workflow::{Folded, Holder, Status};
 
@@ -73,6 +74,92 @@ fn ranked(totals: BTreeMap<String, (u32, u32)>) -> Vec<Score> {
     out
 }
 
+/// A confirmed wish held by a volunteer or a unit, as a store reads it,
+/// before the rules price it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Confirmed {
+    /// The wish.
+    pub wish: WishId,
+    /// Its community.
+    pub community: CommunityPath,
+    /// Its urgency.
+    pub urgency: Urgency,
+    /// Its category.
+    pub category: Category,
+    /// Who holds it.
+    pub holder: Holder,
+    /// The resident's rating.
+    pub rating: Option<u8>,
+    /// When the resident confirmed (ms).
+    pub confirmed_at: Option<i64>,
+}
+
+impl Confirmed {
+    /// Its entry in the ledger by `rules`; `None` if it earns nothing.
+    pub fn entry(self, rules: &PointsRules) -> Option<LedgerEntry> {
+        let state = Folded {
+            status: Status::Confirmed,
+            holder: Some(self.holder.clone()),
+            rating: self.rating,
+            ..Folded::default()
+        };
+        let points = rules.earned_by(self.urgency, self.category, &state)?;
+        Some(LedgerEntry {
+            wish: self.wish,
+            community: self.community,
+            user: self.holder.user,
+            unit: self.holder.unit,
+            points,
+            confirmed_at: self.confirmed_at,
+            rating: self.rating,
+        })
+    }
+}
+
+impl Leaderboards {
+    /// The leaderboards of a ledger: volunteers overall, per community and
+    /// per street, and partner units.
+    pub fn of(ledger: &[LedgerEntry]) -> Leaderboards {
+        let mut volunteers: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+        let mut units: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+        let mut community: BTreeMap<String, BTreeMap<String, (u32, u32)>> = BTreeMap::new();
+        let mut street: BTreeMap<String, BTreeMap<String, (u32, u32)>> = BTreeMap::new();
+        let add = |map: &mut BTreeMap<String, (u32, u32)>, who: &str, points: u32| {
+            let entry = map.entry(who.to_owned()).or_default();
+            entry.0 = entry.0.saturating_add(points);
+            entry.1 += 1;
+        };
+        for entry in ledger {
+            if let Some(unit) = &entry.unit {
+                add(&mut units, unit.as_str(), entry.points);
+            }
+            let Some(user) = &entry.user else {
+                continue;
+            };
+            add(&mut volunteers, user.as_str(), entry.points);
+            let place = entry.community.as_scope();
+            add(
+                community.entry(place.as_str().to_owned()).or_default(),
+                user.as_str(),
+                entry.points,
+            );
+            add(
+                street
+                    .entry(entry.community.street().as_str().to_owned())
+                    .or_default(),
+                user.as_str(),
+                entry.points,
+            );
+        }
+        Leaderboards {
+            volunteers: ranked(volunteers),
+            units: ranked(units),
+            by_community: community.into_iter().map(|(k, v)| (k, ranked(v))).collect(),
+            by_street: street.into_iter().map(|(k, v)| (k, ranked(v))).collect(),
+        }
+    }
+}
+
 impl Store {
     /// The ledger of the scopes, by `rules`: one entry per confirmed wish
     /// held by a volunteer or a unit, latest confirmation first.
@@ -120,30 +207,20 @@ impl Store {
             .collect::<rusqlite::Result<Vec<Row>>>()?;
         let mut out = Vec::with_capacity(rows.len());
         for (id, community, urgency, category, rating, user, unit, confirmed_at) in rows {
-            let rating = rating.and_then(|r| u8::try_from(r).ok());
-            let holder = Holder {
-                user: user.map(UserId::new).transpose()?,
-                unit: unit.map(UnitId::new).transpose()?,
-                name: None,
-            };
-            let state = Folded {
-                status: Status::Confirmed,
-                holder: Some(holder.clone()),
-                rating,
-                ..Folded::default()
-            };
-            let Some(points) = rules.earned_by(urgency.parse()?, category.parse()?, &state) else {
-                continue;
-            };
-            out.push(LedgerEntry {
+            let confirmed = Confirmed {
                 wish: id.parse()?,
                 community: CommunityPath::new(community)?,
-                user: holder.user,
-                unit: holder.unit,
-                points,
+                urgency: urgency.parse()?,
+                category: category.parse()?,
+                holder: Holder {
+                    user: user.map(UserId::new).transpose()?,
+                    unit: unit.map(UnitId::new).transpose()?,
+                    name: None,
+                },
+                rating: rating.and_then(|r| u8::try_from(r).ok()),
                 confirmed_at,
-                rating,
-            });
+            };
+            out.extend(confirmed.entry(rules));
         }
         Ok(out)
     }
@@ -151,44 +228,6 @@ impl Store {
     /// Leaderboards of the scopes: volunteers overall, per community and
     /// per street, and partner units.
     pub fn leaderboards(&self, scopes: &[ScopePath], rules: &PointsRules) -> Result<Leaderboards> {
-        let mut volunteers: BTreeMap<String, (u32, u32)> = BTreeMap::new();
-        let mut units: BTreeMap<String, (u32, u32)> = BTreeMap::new();
-        let mut community: BTreeMap<String, BTreeMap<String, (u32, u32)>> = BTreeMap::new();
-        let mut street: BTreeMap<String, BTreeMap<String, (u32, u32)>> = BTreeMap::new();
-        let add = |map: &mut BTreeMap<String, (u32, u32)>, who: &str, points: u32| {
-            let entry = map.entry(who.to_owned()).or_default();
-            entry.0 = entry.0.saturating_add(points);
-            entry.1 += 1;
-        };
-        for entry in self.points_ledger(scopes, rules)? {
-            if let Some(unit) = &entry.unit {
-                add(&mut units, unit.as_str(), entry.points);
-            }
-            let Some(user) = &entry.user else {
-                continue;
-            };
-            add(&mut volunteers, user.as_str(), entry.points);
-            let place = entry.community.as_scope();
-            add(
-                community.entry(place.as_str().to_owned()).or_default(),
-                user.as_str(),
-                entry.points,
-            );
-            {
-                add(
-                    street
-                        .entry(entry.community.street().as_str().to_owned())
-                        .or_default(),
-                    user.as_str(),
-                    entry.points,
-                );
-            }
-        }
-        Ok(Leaderboards {
-            volunteers: ranked(volunteers),
-            units: ranked(units),
-            by_community: community.into_iter().map(|(k, v)| (k, ranked(v))).collect(),
-            by_street: street.into_iter().map(|(k, v)| (k, ranked(v))).collect(),
-        })
+        Ok(Leaderboards::of(&self.points_ledger(scopes, rules)?))
     }
 }

@@ -92,6 +92,48 @@ fn wall_card(r: &Row<'_>) -> Result<WallCard> {
     })
 }
 
+/// Whether `reader` reads the wall at all: the approved wishes of their
+/// scopes, which nobody holds yet.
+pub fn reads_wall(reader: &Reader) -> bool {
+    let on_wall = Sight {
+        status: Status::Approved,
+        holder: None,
+        took_part: false,
+    };
+    reader.reads(crate::RecordKind::Wish, Some(on_wall))
+}
+
+impl HeldCard {
+    /// What `reader` gets of a wish they (or their unit) hold or took on
+    /// at some point, as a store read it: `delivery` is the household's
+    /// (whatever `theirs` says). `None` if they may not read it; else the
+    /// card with `theirs` set, and the delivery fields only while it is
+    /// theirs to deliver.
+    pub fn seen_by(self, reader: &Reader) -> Option<HeldCard> {
+        let theirs = matches!(
+            self.status,
+            Status::Claimed | Status::Fulfilled | Status::Confirmed
+        ) && holds(Some(&self.holder), &reader.user, reader.unit.as_ref());
+        let sight = Sight {
+            status: self.status,
+            holder: Some(&self.holder),
+            // A store reads only wishes they hold or took on.
+            took_part: true,
+        };
+        if !reader.reads(crate::RecordKind::Wish, Some(sight)) {
+            return None;
+        }
+        let delivery = self
+            .delivery
+            .filter(|_| reader.sees_delivery(self.status, Some(&self.holder)));
+        Some(HeldCard {
+            theirs,
+            delivery,
+            ..self
+        })
+    }
+}
+
 fn in_scopes(scopes: &[ScopePath], args: &mut Vec<Sql>) -> String {
     let refs: Vec<&ScopePath> = scopes.iter().collect();
     scope_clause("w.community", &refs, args)
@@ -101,12 +143,7 @@ impl Store {
     /// The approved wishes of `scopes` that `reader` may see on the wall,
     /// longest waiting first.
     pub fn wall(&self, reader: &Reader, scopes: &[ScopePath], limit: u32) -> Result<Vec<WallCard>> {
-        let on_wall = Sight {
-            status: Status::Approved,
-            holder: None,
-            took_part: false,
-        };
-        if scopes.is_empty() || !reader.reads(crate::RecordKind::Wish, Some(on_wall)) {
+        if scopes.is_empty() || !reads_wall(reader) {
             return Ok(Vec::new());
         }
         let mut args = Vec::new();
@@ -162,35 +199,21 @@ impl Store {
                 unit: unit.map(UnitId::new).transpose()?,
                 name: None,
             };
-            let holds_it = matches!(
-                status,
-                Status::Claimed | Status::Fulfilled | Status::Confirmed
-            ) && holds(Some(&holder), &reader.user, reader.unit.as_ref());
-            let sight = Sight {
-                status,
-                holder: Some(&holder),
-                // The query found only wishes they hold or took on.
-                took_part: true,
-            };
-            if !reader.reads(crate::RecordKind::Wish, Some(sight)) {
-                continue;
-            }
-            let delivery = match (
-                reader.sees_delivery(status, Some(&holder)),
-                row.get::<_, Option<String>>(15)?,
-            ) {
-                (true, Some(address)) => Some(Delivery {
-                    address,
-                    contact: row.get::<_, Option<String>>(16)?.unwrap_or_default(),
-                    phone: row.get::<_, Option<String>>(17)?.unwrap_or_default(),
-                }),
-                _ => None,
-            };
-            out.push(HeldCard {
+            let delivery = row
+                .get::<_, Option<String>>(15)?
+                .map(|address| -> Result<Delivery> {
+                    Ok(Delivery {
+                        address,
+                        contact: row.get::<_, Option<String>>(16)?.unwrap_or_default(),
+                        phone: row.get::<_, Option<String>>(17)?.unwrap_or_default(),
+                    })
+                })
+                .transpose()?;
+            let held = HeldCard {
                 card,
                 status,
                 holder,
-                theirs: holds_it,
+                theirs: false,
                 checked_in_at: row.get(11)?,
                 fulfilled_at: row.get(12)?,
                 confirmed_at: row.get(13)?,
@@ -198,7 +221,8 @@ impl Store {
                     .get::<_, Option<i64>>(14)?
                     .and_then(|r| u8::try_from(r).ok()),
                 delivery,
-            });
+            };
+            out.extend(held.seen_by(reader));
         }
         Ok(out)
     }

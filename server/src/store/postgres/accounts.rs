@@ -9,6 +9,8 @@ use sync_core::store::{
     DeviceEntry, Directory, RegisterError, Registration, UserEntry, device_name, standing_of,
 };
 
+use deadpool_postgres::Transaction;
+
 use super::PgStore;
 use super::engine::{PgEngine, key};
 use super::error::{Error, Result};
@@ -133,9 +135,30 @@ async fn enroll(
         )
         .await?;
     }
+    let refused = register(&tx, reg, name, now).await?;
+    if refused.is_none() {
+        tx.commit().await?;
+    }
+    Ok(refused)
+}
+
+/// Registers `reg.device` (named `name`, as [`device_name`] makes it) in
+/// `tx` by the directory's rules, as sync-core's `Store::register` does: a
+/// device belongs to one user, takes the first key it presents and keeps
+/// it, and stays revoked. The refusal, if any (then nothing was written;
+/// the caller commits otherwise).
+pub(super) async fn register(
+    tx: &Transaction<'_>,
+    reg: &Registration<'_>,
+    name: &str,
+    now: i64,
+) -> Result<Option<RegisterError>> {
+    // The user's row locked: one registration of their devices at a time,
+    // so that two relays registering the same new device cannot both
+    // insert it.
     let exists = tx
         .query_opt(
-            "SELECT 1 FROM users WHERE username = $1",
+            "SELECT 1 FROM users WHERE username = $1 FOR UPDATE",
             &[&reg.user.as_str()],
         )
         .await?
@@ -190,6 +213,5 @@ async fn enroll(
             .await?;
         }
     }
-    tx.commit().await?;
     Ok(None)
 }
