@@ -5,18 +5,20 @@
 //!   further attempt must wait, twice as long after every new failure (up to
 //!   a cap); a right password ends the wait's count. Unknown names are
 //!   throttled the same way, so the throttle tells nothing about who exists.
-//!   Phones already logged in are not affected: they sync with refresh
-//!   tokens, never with the password.
+//!   The failures are counted in the store, so that a restart forgets none
+//!   and every relay over one store throttles the same count. Phones
+//!   already logged in are not affected: they sync with refresh tokens,
+//!   never with the password.
 //! - **No user enumeration by timing.** A name that does not exist is checked
 //!   against a stand-in hash, so it costs what a wrong password costs.
 //! - **Hashing off the store thread.** Argon2 is slow by design; it runs on
 //!   blocking threads, at most a few at once, so a burst of logins cannot
 //!   hold up syncs or starve the machine's cores.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
@@ -26,6 +28,7 @@ use crate::accounts::{self, User};
 use crate::audit::{self, Action, Entry};
 use crate::error::{AppError, AppResult};
 use crate::state::{AppState, now_ms};
+use crate::store::RelayStore;
 
 /// How failed logins are throttled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,39 +58,45 @@ impl Default for ThrottlePolicy {
     }
 }
 
-/// The most user names whose failures are remembered at once (about a
-/// megabyte). Beyond it, the names with the fewest failures are forgotten
-/// first, the oldest of them first: a name being guessed at has many, and a
-/// flood of other names, one each, cannot push it out.
-const MAX_NAMES: usize = 10_000;
+impl ThrottlePolicy {
+    /// How long a name must wait after `failures` wrong passwords in a row,
+    /// counted from the last of them; `None` while they are free.
+    pub fn wait(&self, failures: u32) -> Option<Duration> {
+        failures
+            .checked_sub(self.free_failures)
+            .filter(|&beyond| beyond > 0)
+            .map(|beyond| {
+                let doubling = 2u32.saturating_pow(beyond - 1);
+                self.first_wait.saturating_mul(doubling).min(self.max_wait)
+            })
+    }
+}
 
-/// Failed logins per user name, in memory (a restart forgets them).
+/// How often (ms) a relay forgets the names whose failures no longer count.
+const PRUNE_EVERY_MS: i64 = 10 * 60 * 1000;
+
+/// A duration in whole milliseconds, as the store's times are.
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Failed logins per user name, counted in the store: a restart forgets
+/// nothing, and every relay over one store throttles the same failures.
+/// The rules (what is free, how long to wait, when failures are forgotten)
+/// are the policy's, here; the store keeps only the failures.
 #[derive(Debug)]
 pub struct LoginThrottle {
     policy: ThrottlePolicy,
-    capacity: usize,
-    names: Mutex<HashMap<String, Failures>>,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Failures {
-    count: u32,
-    last: Instant,
-    blocked_until: Option<Instant>,
+    /// When this relay last forgot stale names (ms).
+    pruned_at: AtomicI64,
 }
 
 impl LoginThrottle {
     /// A throttle with `policy`.
     pub fn new(policy: ThrottlePolicy) -> Self {
-        Self::with_capacity(policy, MAX_NAMES)
-    }
-
-    /// A throttle with `policy` that remembers at most `capacity` names.
-    pub fn with_capacity(policy: ThrottlePolicy, capacity: usize) -> Self {
         Self {
             policy,
-            capacity: capacity.max(1),
-            names: Mutex::new(HashMap::new()),
+            pruned_at: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -96,61 +105,49 @@ impl LoginThrottle {
     }
 
     /// `Err(wait)` if `username` may not try a password before `wait` has
-    /// passed.
-    pub fn check(&self, username: &str, now: Instant) -> Result<(), Duration> {
-        let names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
-        match names
-            .get(&Self::key(username))
-            .and_then(|f| f.blocked_until)
-        {
-            Some(until) if until > now => Err(until - now),
+    /// passed (times in ms), by the failures `store` holds.
+    pub fn check(
+        &self,
+        store: &dyn RelayStore,
+        username: &str,
+        now: i64,
+    ) -> AppResult<Result<(), Duration>> {
+        let failures = store.login_failures(&Self::key(username))?;
+        let until = failures
+            .last
+            .zip(self.policy.wait(failures.count))
+            .map(|(last, wait)| last.saturating_add(millis(wait)));
+        Ok(match until {
+            Some(until) if until > now => Err(Duration::from_millis(
+                u64::try_from(until - now).unwrap_or(u64::MAX),
+            )),
             _ => Ok(()),
-        }
+        })
     }
 
-    /// Counts a wrong password for `username`.
-    pub fn failed(&self, username: &str, now: Instant) {
-        let policy = self.policy;
-        let key = Self::key(username);
-        let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
-        if names.len() >= self.capacity && !names.contains_key(&key) {
-            names.retain(|_, f| now.saturating_duration_since(f.last) < policy.forget_after);
-            if names.len() >= self.capacity
-                && let Some(least) = names
-                    .iter()
-                    .min_by_key(|(_, f)| (f.count, f.last))
-                    .map(|(k, _)| k.clone())
-            {
-                names.remove(&least);
-            }
+    /// Counts a wrong password for `username` at `now` (ms). Now and then
+    /// it also forgets the names whose failures can no longer count: their
+    /// last came longer ago than both the quiet spell that forgets them and
+    /// the longest wait.
+    pub fn failed(&self, store: &mut dyn RelayStore, username: &str, now: i64) -> AppResult<()> {
+        let forget = millis(self.policy.forget_after);
+        store.record_login_failure(&Self::key(username), now, now.saturating_sub(forget))?;
+        let pruned = self.pruned_at.load(Ordering::Relaxed);
+        if now.saturating_sub(pruned) >= PRUNE_EVERY_MS
+            && self
+                .pruned_at
+                .compare_exchange(pruned, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let stale = forget.max(millis(self.policy.max_wait));
+            store.forget_stale_login_failures(now.saturating_sub(stale))?;
         }
-        let entry = names.entry(key).or_insert(Failures {
-            count: 0,
-            last: now,
-            blocked_until: None,
-        });
-        if now.saturating_duration_since(entry.last) >= policy.forget_after {
-            entry.count = 0;
-        }
-        entry.count = entry.count.saturating_add(1);
-        entry.last = now;
-        entry.blocked_until = entry
-            .count
-            .checked_sub(policy.free_failures)
-            .filter(|&beyond| beyond > 0)
-            .map(|beyond| {
-                let doubling = 2u32.saturating_pow(beyond - 1);
-                now + policy
-                    .first_wait
-                    .saturating_mul(doubling)
-                    .min(policy.max_wait)
-            });
+        Ok(())
     }
 
     /// Forgets `username`'s failures after a right password.
-    pub fn succeeded(&self, username: &str) {
-        let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
-        names.remove(&Self::key(username));
+    pub fn succeeded(&self, store: &mut dyn RelayStore, username: &str) -> AppResult<()> {
+        store.forget_login_failures(&Self::key(username))
     }
 }
 
@@ -191,11 +188,13 @@ fn stand_in_hash() -> AppResult<&'static str> {
 }
 
 /// `Err` if `username` must wait before trying a password again.
-fn not_throttled(state: &AppState, username: &str) -> AppResult<()> {
+async fn not_throttled(state: &AppState, username: &str) -> AppResult<()> {
+    let logins = state.logins.clone();
+    let name = username.to_owned();
     state
-        .logins
-        .throttle
-        .check(username, Instant::now())
+        .db
+        .run(move |store| logins.throttle.check(store, &name, now_ms()))
+        .await?
         .map_err(|wait| {
             state.metrics.logins_throttled.inc();
             tracing::warn!(user = %username, wait_secs = wait.as_secs(), "login throttled");
@@ -229,14 +228,14 @@ pub async fn authenticate(
     peer: Option<SocketAddr>,
 ) -> AppResult<User> {
     let logins = &state.logins;
-    not_throttled(state, username)?;
+    not_throttled(state, username).await?;
     let _permit = logins
         .hashing
         .acquire()
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
     // Again: attempts that queued for hashing while the name failed.
-    not_throttled(state, username)?;
+    not_throttled(state, username).await?;
     let name = username.to_owned();
     let credentials = state.db.run(move |store| store.credentials(&name)).await?;
     let hash = match &credentials {
@@ -254,7 +253,15 @@ pub async fn authenticate(
     };
     match credentials {
         Some(credentials) if matches => {
-            logins.throttle.succeeded(username);
+            let (logins, name) = (state.logins.clone(), username.to_owned());
+            let forgotten = state
+                .db
+                .run(move |store| logins.throttle.succeeded(store, &name))
+                .await;
+            if let Err(e) = forgotten {
+                // The right password is not refused for it: the count stays.
+                tracing::error!(error = %e, user = %username, "cannot forget failed logins");
+            }
             if credentials.user.disabled {
                 note(state, refused("disabled")).await;
                 return Err(AppError::Forbidden("this user is disabled".into()));
@@ -271,10 +278,17 @@ pub async fn authenticate(
             Ok(credentials.user)
         }
         _ => {
-            logins.throttle.failed(username, Instant::now());
+            let (logins, name) = (state.logins.clone(), username.to_owned());
+            let counted = state
+                .db
+                .run(move |store| logins.throttle.failed(store, &name, now_ms()))
+                .await;
             state.metrics.login_failures.inc();
             tracing::info!(user = %username, "wrong user name or password");
             note(state, refused("wrong user name or password")).await;
+            // A failure the throttle could not count is not answered as a
+            // mere wrong password: the next guess would go uncounted too.
+            counted?;
             Err(AppError::Unauthorized("wrong user name or password".into()))
         }
     }
@@ -331,132 +345,4 @@ pub async fn change_password(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn policy() -> ThrottlePolicy {
-        ThrottlePolicy {
-            free_failures: 3,
-            first_wait: Duration::from_secs(10),
-            max_wait: Duration::from_secs(60),
-            forget_after: Duration::from_secs(3600),
-        }
-    }
-
-    #[test]
-    fn free_failures_cost_nothing_then_waits_double_up_to_the_cap() {
-        let throttle = LoginThrottle::new(policy());
-        let t0 = Instant::now();
-        for _ in 0..3 {
-            throttle.failed("wang", t0);
-            assert_eq!(throttle.check("wang", t0), Ok(()));
-        }
-        let mut now = t0;
-        for expected in [10, 20, 40, 60, 60] {
-            throttle.failed("wang", now);
-            assert_eq!(
-                throttle.check("wang", now),
-                Err(Duration::from_secs(expected))
-            );
-            // Still blocked a moment before the wait ends; free after it.
-            let almost = now + Duration::from_secs(expected) - Duration::from_millis(1);
-            assert!(throttle.check("wang", almost).is_err());
-            now += Duration::from_secs(expected);
-            assert_eq!(throttle.check("wang", now), Ok(()));
-        }
-    }
-
-    #[test]
-    fn names_are_throttled_apart_and_a_success_clears_the_count() {
-        let throttle = LoginThrottle::new(policy());
-        let now = Instant::now();
-        for _ in 0..4 {
-            throttle.failed("wang", now);
-        }
-        assert!(throttle.check("wang", now).is_err());
-        assert!(
-            throttle.check(" WANG ", now).is_err(),
-            "case and spaces do not dodge it"
-        );
-        assert_eq!(throttle.check("li", now), Ok(()));
-        throttle.succeeded("wang");
-        assert_eq!(throttle.check("wang", now), Ok(()));
-        throttle.failed("wang", now);
-        assert_eq!(
-            throttle.check("wang", now),
-            Ok(()),
-            "the count starts again"
-        );
-    }
-
-    #[test]
-    fn failures_are_forgotten_after_a_quiet_spell() {
-        let throttle = LoginThrottle::new(policy());
-        let t0 = Instant::now();
-        for _ in 0..4 {
-            throttle.failed("wang", t0);
-        }
-        let later = t0 + Duration::from_secs(3600);
-        throttle.failed("wang", later);
-        assert_eq!(
-            throttle.check("wang", later),
-            Ok(()),
-            "one failure after an hour is free"
-        );
-    }
-
-    #[test]
-    fn memory_stays_bounded_under_a_spray_of_names() {
-        let throttle = LoginThrottle::new(policy());
-        let now = Instant::now();
-        for i in 0..MAX_NAMES + 50 {
-            throttle.failed(&format!("user{i}"), now + Duration::from_millis(i as u64));
-        }
-        let remembered = throttle.names.lock().unwrap().len();
-        assert!(remembered <= MAX_NAMES, "{remembered} names remembered");
-        // The latest names are the ones kept.
-        for _ in 0..3 {
-            throttle.failed(&format!("user{}", MAX_NAMES + 49), now);
-        }
-        assert!(
-            throttle
-                .check(&format!("user{}", MAX_NAMES + 49), now)
-                .is_err()
-        );
-    }
-
-    #[test]
-    fn a_flood_of_other_names_does_not_wipe_a_guessed_names_count() {
-        let throttle = LoginThrottle::with_capacity(policy(), 100);
-        let t0 = Instant::now();
-        for _ in 0..4 {
-            throttle.failed("wang", t0);
-        }
-        assert!(throttle.check("wang", t0).is_err());
-        // Ten times the capacity of other names, each tried once, later.
-        for i in 0..1_000u64 {
-            let at = t0 + Duration::from_millis(i + 1);
-            throttle.failed(&format!("flood{i}"), at);
-        }
-        let now = t0 + Duration::from_secs(1);
-        assert!(
-            throttle.check("wang", now).is_err(),
-            "wang's failures are remembered through the flood"
-        );
-        throttle.failed("wang", now + Duration::from_secs(10));
-        assert_eq!(
-            throttle.check("wang", now + Duration::from_secs(10)),
-            Err(Duration::from_secs(20)),
-            "and the next failure doubles the wait"
-        );
-        assert!(throttle.names.lock().unwrap().len() <= 100);
-    }
-
-    #[test]
-    fn the_stand_in_hash_matches_no_password() {
-        let hash = stand_in_hash().unwrap();
-        assert!(!password_matches(hash, "").unwrap());
-        assert!(!password_matches(hash, "doorstep-demo").unwrap());
-        assert_eq!(stand_in_hash().unwrap(), hash, "made once");
-    }
-}
+mod tests;

@@ -527,7 +527,7 @@ fn cards_stored_before_the_wall_read_as_new_ones_after_the_migration() {
              ALTER TABLE users DROP COLUMN display_name; ALTER TABLE users DROP COLUMN phone;
              ALTER TABLE users DROP COLUMN unit; DROP TABLE units;
              DROP TABLE audit_log; ALTER TABLE users DROP COLUMN must_change_password;
-             ALTER TABLE users DROP COLUMN password_expires_at;
+             ALTER TABLE users DROP COLUMN password_expires_at; DROP TABLE login_failures;
              PRAGMA user_version = 6;",
         )
         .unwrap();
@@ -605,7 +605,7 @@ fn an_export_reads_the_address_and_the_reasons_also_of_cards_stored_before_schem
     // Back to schema 8, as a relay from before the notes left its file.
     rusqlite::Connection::open(&path)
         .unwrap()
-        .execute_batch("DROP TABLE wish_notes; PRAGMA user_version = 8;")
+        .execute_batch("DROP TABLE wish_notes; DROP TABLE login_failures; PRAGMA user_version = 8;")
         .unwrap();
     let store = Store::open(&path).unwrap();
     let extras = store

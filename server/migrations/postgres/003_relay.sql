@@ -173,8 +173,8 @@ CREATE TABLE refresh_tokens (
 CREATE INDEX refresh_tokens_by_device ON refresh_tokens (device_id);
 CREATE INDEX refresh_tokens_by_family ON refresh_tokens (family);
 
--- Failed logins, per user name and per client address, for the throttle
--- every relay applies alike.
+-- Failed logins, by subject (a user name as the login throttle keys it),
+-- so that every relay over the database counts the same failures.
 CREATE TABLE login_failures (
     subject text NOT NULL,
     at      bigint NOT NULL

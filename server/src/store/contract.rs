@@ -8,6 +8,7 @@
 //! showing the same accounts ([`accounts::snapshot`]).
 
 mod accounts;
+mod relays;
 
 use sync_core::keys::DeviceKey;
 use sync_core::store::RevokeKind;
@@ -386,6 +387,11 @@ fn sqlite_filters_the_audit_log() {
 }
 
 #[test]
+fn sqlite_counts_failed_logins() {
+    on_sqlite(accounts::login_failures);
+}
+
+#[test]
 fn postgres_keeps_users() {
     on_postgres("contract_users", users);
 }
@@ -433,4 +439,9 @@ fn postgres_replaces_web_devices() {
 #[test]
 fn postgres_filters_the_audit_log() {
     on_postgres("contract_audit_log", accounts::audit_log);
+}
+
+#[test]
+fn postgres_counts_failed_logins() {
+    on_postgres("contract_login_failures", accounts::login_failures);
 }

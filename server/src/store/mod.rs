@@ -17,6 +17,7 @@ mod audit;
 #[cfg(test)]
 mod contract;
 mod location;
+mod login_failures;
 mod people;
 mod photos;
 pub mod postgres;
@@ -85,8 +86,17 @@ pub struct Usage {
     pub bytes: i64,
 }
 
+/// A subject's run of failed logins (see [`RelayStore::login_failures`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoginFailures {
+    /// How many.
+    pub count: u32,
+    /// When the latest was (ms), if there was one.
+    pub last: Option<i64>,
+}
+
 /// The relay's storage: records with their sync state, and accounts
-/// (users, devices, refresh tokens, dashboard sessions).
+/// (users, devices, refresh tokens, dashboard sessions, failed logins).
 ///
 /// Methods take `&self` to read and `&mut self` to write. Times are
 /// milliseconds since the epoch, given by the caller.
@@ -333,6 +343,24 @@ pub trait RelayStore: PhotoIndex + People + Send + 'static {
 
     /// Ends a dashboard session. Unknown secrets are ignored.
     fn end_web_session(&mut self, secret: &str, now: i64) -> AppResult<()>;
+
+    // ---- failed logins, for the throttle (see `crate::login`) -------------
+
+    /// Records a failed login of `subject` at `at`. When the subject's last
+    /// failure came at or before `quiet_since`, its earlier failures are
+    /// forgotten first: a quiet spell ends a run of failures.
+    fn record_login_failure(&mut self, subject: &str, at: i64, quiet_since: i64) -> AppResult<()>;
+
+    /// The run of failed logins of `subject` (exactly that text): how many,
+    /// and when the latest was.
+    fn login_failures(&self, subject: &str) -> AppResult<LoginFailures>;
+
+    /// Forgets every failed login of `subject` (after a right password).
+    fn forget_login_failures(&mut self, subject: &str) -> AppResult<()>;
+
+    /// Forgets the failed logins of every subject whose latest failure came
+    /// at or before `quiet_since`, and returns how many subjects that was.
+    fn forget_stale_login_failures(&mut self, quiet_since: i64) -> AppResult<u64>;
 
     // ---- operations -----------------------------------------------------------
 

@@ -22,8 +22,9 @@ use sync_core::{
 };
 
 use super::audit;
+use super::login_failures;
 use super::users::{self, credentials, disable_user, enable_user, insert_user, list_users, user};
-use super::{Changes, Headroom, RelayStore, Usage};
+use super::{Changes, Headroom, LoginFailures, RelayStore, Usage};
 use crate::accounts::{Credentials, Device, User, WebSession, random_token, token_hash};
 use crate::error::{AppError, AppResult};
 
@@ -367,6 +368,22 @@ impl RelayStore for Store {
 
     fn end_web_session(&mut self, secret: &str, now: i64) -> AppResult<()> {
         end_web_session(self.connection(), secret, now)
+    }
+
+    fn record_login_failure(&mut self, subject: &str, at: i64, quiet_since: i64) -> AppResult<()> {
+        login_failures::record(self.connection(), subject, at, quiet_since)
+    }
+
+    fn login_failures(&self, subject: &str) -> AppResult<LoginFailures> {
+        login_failures::of(self.connection(), subject)
+    }
+
+    fn forget_login_failures(&mut self, subject: &str) -> AppResult<()> {
+        login_failures::forget(self.connection(), subject)
+    }
+
+    fn forget_stale_login_failures(&mut self, quiet_since: i64) -> AppResult<u64> {
+        login_failures::forget_stale(self.connection(), quiet_since)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Contract checks of accounts beyond the first ones (see the parent
 //! module): passwords and one-time codes, roles, disabling, the rules of
-//! device registration, web devices, and the audit log; and the snapshot
+//! device registration, web devices, the audit log and failed logins; and
+//! the snapshot
 //! two stores given the same steps must agree on.
 
 use std::fmt::Write as _;
@@ -14,7 +15,7 @@ use super::{DAY, SECRET, name, scope, with_users};
 use crate::accounts::Device;
 use crate::audit::{Action, Entry, Filter};
 use crate::error::AppError;
-use crate::store::RelayStore;
+use crate::store::{LoginFailures, RelayStore};
 
 /// What a store shows of its accounts: users with their passwords, devices
 /// (without their ids, which are random, and sorted, since devices made in
@@ -96,7 +97,9 @@ pub(super) fn passwords(store: &mut dyn RelayStore) {
 
     // Their own new password ends the code, and whatever began with it.
     let during = store.start_web_session(&wang, SECRET, DAY, 110).unwrap();
-    store.set_password(&wang, "hash-of-wang-2", None, 120).unwrap();
+    store
+        .set_password(&wang, "hash-of-wang-2", None, 120)
+        .unwrap();
     let chosen = store.credentials("wang").unwrap().unwrap();
     assert_eq!(
         (chosen.password_hash.as_str(), chosen.password_expires_at),
@@ -125,7 +128,11 @@ pub(super) fn roles(store: &mut dyn RelayStore) {
 
     // Scopes alone keep the role, replace the old ones, come back sorted by
     // their bytes (`-` before letters), each once.
-    let scopes = [scope("longgang/ab"), scope("longgang/a-c"), scope("longgang/ab")];
+    let scopes = [
+        scope("longgang/ab"),
+        scope("longgang/a-c"),
+        scope("longgang/ab"),
+    ];
     store.set_role(&wang, None, &scopes).unwrap();
     let moved = store.user("wang").unwrap().unwrap();
     assert_eq!(moved.role, Role::Supervisor);
@@ -190,7 +197,9 @@ pub(super) fn disabling(store: &mut dyn RelayStore) {
     let lost = phone_of(store, "wang", 80);
     let retired = phone_of(store, "wang", 81);
     store.revoke_device(lost, RevokeKind::Lost, 82).unwrap();
-    store.revoke_device(retired, RevokeKind::Retired, 83).unwrap();
+    store
+        .revoke_device(retired, RevokeKind::Retired, 83)
+        .unwrap();
     store.disable_user("wang", 84).unwrap();
     assert_eq!(store.device(lost).unwrap().unwrap().standing, "lost");
     assert_eq!(store.device(retired).unwrap().unwrap().standing, "retired");
@@ -251,20 +260,19 @@ pub(super) fn device_rules(store: &mut dyn RelayStore) {
     assert!(matches!(nobody, Err(AppError::Conflict(_))), "{nobody:?}");
 
     // Retired, then lost: lost from the first time; never back to retired.
-    store
-        .revoke_device(phone, RevokeKind::Retired, 20)
-        .unwrap();
+    store.revoke_device(phone, RevokeKind::Retired, 20).unwrap();
     let retired = store.device(phone).unwrap().unwrap();
     assert_eq!(
         (retired.standing.as_str(), retired.revoked_at),
         ("retired", Some(20))
     );
     store.revoke_device(phone, RevokeKind::Lost, 30).unwrap();
-    store
-        .revoke_device(phone, RevokeKind::Retired, 40)
-        .unwrap();
+    store.revoke_device(phone, RevokeKind::Retired, 40).unwrap();
     let lost = store.device(phone).unwrap().unwrap();
-    assert_eq!((lost.standing.as_str(), lost.revoked_at), ("lost", Some(20)));
+    assert_eq!(
+        (lost.standing.as_str(), lost.revoked_at),
+        ("lost", Some(20))
+    );
     // Seen after revocation still notes it; an unknown device is no error.
     store.device_seen(phone, 50).unwrap();
     assert_eq!(store.device(phone).unwrap().unwrap().last_seen, Some(50));
@@ -412,4 +420,58 @@ pub(super) fn audit_log(store: &mut dyn RelayStore) {
         ..Filter::default()
     };
     assert_eq!(read(store, many).len(), 5);
+}
+
+pub(super) fn login_failures(store: &mut dyn RelayStore) {
+    const HOUR: i64 = 3_600_000;
+    let none = LoginFailures::default();
+    let run = |count, last| LoginFailures {
+        count,
+        last: Some(last),
+    };
+    assert_eq!(store.login_failures("wang").unwrap(), none);
+    store.record_login_failure("wang", 10, 10 - HOUR).unwrap();
+    store.record_login_failure("wang", 20, 20 - HOUR).unwrap();
+    assert_eq!(store.login_failures("wang").unwrap(), run(2, 20));
+    store.record_login_failure("li", 25, 25 - HOUR).unwrap();
+    assert_eq!(store.login_failures("li").unwrap(), run(1, 25));
+    assert_eq!(
+        store.login_failures("Wang").unwrap(),
+        none,
+        "subjects are exact"
+    );
+    // Another relay's clock a little behind: counted; the latest stays last.
+    store.record_login_failure("wang", 15, 15 - HOUR).unwrap();
+    assert_eq!(store.login_failures("wang").unwrap(), run(3, 20));
+
+    // A quiet spell: the last failure at or before `quiet_since` ends the
+    // run; one after it does not.
+    store.record_login_failure("wang", 20 + HOUR, 20).unwrap();
+    assert_eq!(store.login_failures("wang").unwrap(), run(1, 20 + HOUR));
+    store.record_login_failure("wang", 21 + HOUR, 21).unwrap();
+    assert_eq!(store.login_failures("wang").unwrap(), run(2, 21 + HOUR));
+    assert_eq!(store.login_failures("li").unwrap(), run(1, 25), "li's own");
+
+    store.forget_login_failures("wang").unwrap();
+    assert_eq!(store.login_failures("wang").unwrap(), none);
+    assert_eq!(store.login_failures("li").unwrap(), run(1, 25));
+    store.forget_login_failures("nobody").unwrap();
+
+    // Stale subjects: those whose latest failure is at or before the time.
+    store
+        .record_login_failure("wang", 1000, 1000 - HOUR)
+        .unwrap();
+    store.record_login_failure("zhao", 5, 5 - HOUR).unwrap();
+    store.record_login_failure("zhao", 30, 30 - HOUR).unwrap();
+    assert_eq!(store.forget_stale_login_failures(29).unwrap(), 1);
+    assert_eq!(store.login_failures("li").unwrap(), none);
+    assert_eq!(
+        store.login_failures("zhao").unwrap(),
+        run(2, 30),
+        "a run is kept whole"
+    );
+    assert_eq!(store.forget_stale_login_failures(30).unwrap(), 1);
+    assert_eq!(store.login_failures("zhao").unwrap(), none);
+    assert_eq!(store.login_failures("wang").unwrap(), run(1, 1000));
+    assert_eq!(store.forget_stale_login_failures(0).unwrap(), 0);
 }

@@ -1,6 +1,6 @@
 //! Accounts on PostgreSQL: users (here), devices ([`devices`]), refresh
-//! tokens and dashboard sessions ([`sessions`]), and the audit log
-//! ([`audit`]). Each function is one step of [`crate::store::RelayStore`],
+//! tokens and dashboard sessions ([`sessions`]), the audit log
+//! ([`audit`]), and failed logins ([`failures`]). Each function is one step of [`crate::store::RelayStore`],
 //! answering as the SQLite store does (`store/users.rs`, `store/sqlite.rs`,
 //! `store/audit.rs`); a write of several statements is one transaction.
 //!
@@ -9,6 +9,7 @@
 
 mod audit;
 mod devices;
+mod failures;
 mod sessions;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,9 @@ use crate::store::sqlite::SESSION_FAMILY;
 pub(super) use audit::{append_audit, audit_log};
 pub(super) use devices::{
     device, device_seen, list_devices, register_device, revoke_device, web_device,
+};
+pub(super) use failures::{
+    forget_login_failures, forget_stale_login_failures, login_failures, record_login_failure,
 };
 pub(super) use sessions::{
     end_web_session, issue_refresh, rotate_refresh, start_web_session, web_session,
@@ -221,7 +225,11 @@ pub(super) fn disable_user(pg: &mut PgEngine, username: &str, now: i64) -> AppRe
         tx.commit().await?;
         Ok(true)
     })?;
-    if found { Ok(()) } else { Err(no_user(username)) }
+    if found {
+        Ok(())
+    } else {
+        Err(no_user(username))
+    }
 }
 
 pub(super) fn enable_user(pg: &mut PgEngine, username: &str) -> AppResult<()> {

@@ -7,7 +7,7 @@
 //! - [`read_model`]: the materialized rows and search terms, written in a
 //!   record's own transaction, and the lists and statistics read from them;
 //! - [`accounts`]: users, devices, refresh tokens, dashboard sessions, the
-//!   audit log;
+//!   audit log, failed logins;
 //! - `people` and `photos`: names, units, the wall and points, and the
 //!   photo index.
 
@@ -35,7 +35,7 @@ use sync_core::{
 use super::PgEngine;
 use crate::accounts::{Credentials, Device, User, WebSession};
 use crate::error::AppResult;
-use crate::store::{Changes, Headroom, PoolFigures, RelayStore, Usage};
+use crate::store::{Changes, Headroom, LoginFailures, PoolFigures, RelayStore, Usage};
 
 impl RelayStore for PgEngine {
     fn serve_sync(
@@ -280,6 +280,22 @@ impl RelayStore for PgEngine {
 
     fn end_web_session(&mut self, secret: &str, now: i64) -> AppResult<()> {
         accounts::end_web_session(self, secret, now)
+    }
+
+    fn record_login_failure(&mut self, subject: &str, at: i64, quiet_since: i64) -> AppResult<()> {
+        accounts::record_login_failure(self, subject, at, quiet_since)
+    }
+
+    fn login_failures(&self, subject: &str) -> AppResult<LoginFailures> {
+        accounts::login_failures(self, subject)
+    }
+
+    fn forget_login_failures(&mut self, subject: &str) -> AppResult<()> {
+        accounts::forget_login_failures(self, subject)
+    }
+
+    fn forget_stale_login_failures(&mut self, quiet_since: i64) -> AppResult<u64> {
+        accounts::forget_stale_login_failures(self, quiet_since)
     }
 
     fn pool(&self) -> Option<PoolFigures> {

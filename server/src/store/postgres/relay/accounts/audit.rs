@@ -72,7 +72,8 @@ pub(in crate::store::postgres::relay) fn audit_log(
         .filter(|w| !w.is_empty())
     {
         let p = q.arg(who.to_owned());
-        q.sql.push_str(&format!(" AND (actor = {p} OR target = {p})"));
+        q.sql
+            .push_str(&format!(" AND (actor = {p} OR target = {p})"));
     }
     if let Some(from) = filter.from {
         let p = q.arg(from);
@@ -90,11 +91,8 @@ pub(in crate::store::postgres::relay) fn audit_log(
     q.sql.push_str(&format!(" ORDER BY id DESC LIMIT {p}"));
     let rows = pg.block_on(async {
         let client = pg.store().client().await?;
-        let args: Vec<&(dyn ToSql + Sync)> = q
-            .args
-            .iter()
-            .map(|a| &**a as &(dyn ToSql + Sync))
-            .collect();
+        let args: Vec<&(dyn ToSql + Sync)> =
+            q.args.iter().map(|a| &**a as &(dyn ToSql + Sync)).collect();
         Ok::<_, Error>(client.query(&q.sql, &args).await?)
     })?;
     rows.iter()

@@ -245,8 +245,10 @@ pub(super) async fn web_device_in(
         kind: "web",
         key: Some(DeviceKey::derive(secret, device).public()),
     };
-    Ok(match register(tx, &registration, registration.name, now).await? {
-        Some(refusal) => Err(refusal),
-        None => Ok(device),
-    })
+    Ok(
+        match register(tx, &registration, registration.name, now).await? {
+            Some(refusal) => Err(refusal),
+            None => Ok(device),
+        },
+    )
 }
