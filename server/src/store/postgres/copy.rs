@@ -272,7 +272,7 @@ fn new_epoch(old: u64) -> [u8; 8] {
 }
 
 async fn refuse_unless_empty(to: &PgEngine) -> AppResult<()> {
-    let client = to.store().client().await.map_err(PgError::from)?;
+    let client = to.store().client().await?;
     let row = client
         .query_one(
             "SELECT (SELECT count(*) FROM records WHERE seq IS NOT NULL),

@@ -367,7 +367,7 @@ fn held_row(r: &tokio_postgres::Row) -> sync_core::Result<HeldRow> {
 /// engine read it: then the engine merges again).
 async fn put_record(store: &PgStore, write: &RecordWrite<'_>) -> sync_core::Result<()> {
     let id = write.record.meta().id;
-    let mut client = store.client().await.map_err(Error::from)?;
+    let mut client = store.client().await?;
     let tx = client.transaction().await.map_err(Error::from)?;
     let locked = lock_record(&tx, id).await?;
     if locked.current().map(|c| c.heads.as_slice()) != write.base {

@@ -111,7 +111,7 @@ fn edit<T>(
 ) -> AppResult<T> {
     let now = sync_core::sync::storage::SyncStorage::now(pg);
     pg.block_on(async {
-        let mut client = pg.store().client().await.map_err(Error::from)?;
+        let mut client = pg.store().client().await?;
         let tx = client.transaction().await.map_err(Error::from)?;
         let locked = lock_record(&tx, id).await?;
         let Some(current) = locked.current() else {
