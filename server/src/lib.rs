@@ -70,7 +70,12 @@ fn open_postgres_state(settings: Settings, conninfo: &str) -> AppResult<AppState
     let keys = match (&settings.jwt_secret, &settings.key_file) {
         (Some(secret), _) => Keys::from_secret(secret.as_bytes())?,
         (None, Some(file)) => Keys::load_or_create(file)?,
-        (None, None) => Keys::from_secret(&engine.relay_secret()?)?,
+        // Off the runtime: the store blocks on a runtime of its own.
+        (None, None) => {
+            let secret = std::thread::scope(|s| s.spawn(|| engine.relay_secret()).join())
+                .map_err(|_| AppError::Internal("reading the relay's secret panicked".into()))??;
+            Keys::from_secret(&secret)?
+        }
     };
     let heads = engine.store().feed_heads();
     let db = Db::from_store(engine);
