@@ -114,6 +114,9 @@ impl ScopeStats {
     }
 
     fn finish(mut self) -> Self {
+        // In order, so that two stores reading their rows in different
+        // orders give equal reports.
+        self.ratings.sort_unstable();
         if !self.ratings.is_empty() {
             self.satisfaction =
                 Some(self.ratings.iter().sum::<i64>() as f64 / self.ratings.len() as f64);
