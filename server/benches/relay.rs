@@ -4,6 +4,8 @@
 //! ```sh
 //! cargo bench -p server --bench relay                       # 0, 100k and 1M records
 //! DOORSTEP_BENCH_SIZES=0,100000 cargo bench -p server --bench relay
+//! # an empty store on PostgreSQL, behind one relay and behind two:
+//! DOORSTEP_BENCH_STORE=postgres scripts/with-postgres cargo bench -p server --bench relay
 //! ```
 //!
 //! Prints figures only; it asserts nothing about time. Stores with many
@@ -28,7 +30,7 @@ use sync_core::{
 
 mod common;
 
-use common::{PeakRss, cpu_secs, percentile, rss_mib, start};
+use common::{PeakRss, cpu_secs, percentile, rss_mib, start, start_with};
 const PASSWORD: &str = "bench password";
 const PHONES: usize = 200;
 const CARDS_PER_PHONE: usize = 50;
@@ -101,7 +103,7 @@ fn build_store(path: &Path, records: usize) {
     );
 }
 
-fn add_users(store: &mut Store) {
+fn add_users(store: &mut dyn server::store::RelayStore) {
     for c in 0..COMMUNITIES {
         let user = UserId::new(format!("worker{c}")).unwrap();
         let scope = ScopePath::new(format!("bench/load/c{c}")).unwrap();
@@ -122,9 +124,17 @@ struct LoadFigures {
 
 /// 200 phones in 20 communities: each pushes 50 new cards, then pulls.
 fn load(url: &str, pid: u32) -> LoadFigures {
+    load_on(&[url.to_owned()], &[pid])
+}
+
+/// [`load`] through several relays over one store: phone `p` logs in and
+/// syncs through relay `p % urls.len()`; the peak RSS is the largest
+/// relay's.
+fn load_on(urls: &[String], pids: &[u32]) -> LoadFigures {
     let phones: Vec<HttpPhone> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..PHONES)
             .map(|p| {
+                let url = &urls[p % urls.len()];
                 s.spawn(move || {
                     let clock = sync_core::store::system_clock();
                     HttpPhone::login(url, &format!("worker{}", p % COMMUNITIES), PASSWORD, clock)
@@ -170,7 +180,7 @@ fn load(url: &str, pid: u32) -> LoadFigures {
         })
         .collect();
 
-    let sampler = PeakRss::watch(pid);
+    let samplers: Vec<PeakRss> = pids.iter().map(|&pid| PeakRss::watch(pid)).collect();
     let wire = Arc::new(AtomicU64::new(0));
     let changes = Arc::new(AtomicU64::new(0));
     let rounds = Arc::new(Mutex::new(Vec::new()));
@@ -229,7 +239,7 @@ fn load(url: &str, pid: u32) -> LoadFigures {
             .collect()
     });
     let wall = started.elapsed().as_secs_f64();
-    let peak_rss = sampler.stop();
+    let peak_rss = samplers.into_iter().map(PeakRss::stop).fold(0.0, f64::max);
     let mut sync_ms = sync_ms;
     sync_ms.sort_by(f64::total_cmp);
     let mut round_ms = rounds.lock().unwrap().clone();
@@ -317,6 +327,69 @@ fn scenario(records: usize, dir: &Path) {
     );
 }
 
+/// An empty store on PostgreSQL (`DOORSTEP_TEST_PG`, as the tests'), behind
+/// `relays` relay processes.
+fn postgres_scenario(relays: usize) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = rt
+        .block_on(server::store::postgres::testing::TestDatabase::create(
+            &format!("bench_{relays}_relays"),
+        ))
+        .expect(
+            "DOORSTEP_BENCH_STORE=postgres needs DOORSTEP_TEST_PG: run under scripts/with-postgres",
+        );
+    {
+        let mut engine = server::store::open_postgres(db.conninfo()).unwrap();
+        add_users(&mut engine);
+    }
+    let photos = tempfile::tempdir().unwrap();
+    let photos_dir = photos.path().to_str().unwrap();
+    let started: Vec<_> = (0..relays)
+        .map(|_| start_with(&["--store", db.conninfo(), "--photos-dir", photos_dir]))
+        .collect();
+    let urls: Vec<String> = started.iter().map(|(_, url)| url.clone()).collect();
+    let pids: Vec<u32> = started.iter().map(|(child, _)| child.id()).collect();
+    std::thread::sleep(Duration::from_secs(1));
+    let idle_before: Vec<f64> = pids.iter().map(|&pid| rss_mib(pid)).collect();
+    let cpu_before: Vec<f64> = pids.iter().map(|&pid| cpu_secs(pid)).collect();
+    let figures = load_on(&urls, &pids);
+    let relay_cpu: f64 = pids
+        .iter()
+        .zip(&cpu_before)
+        .map(|(&pid, before)| cpu_secs(pid) - before)
+        .sum();
+    for (mut child, _) in started {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let accepted = (PHONES * (CARDS_PER_PHONE + 1)) as f64;
+    println!("\n## PostgreSQL, empty store, {relays} relay(s) over it");
+    println!(
+        "  syncs: {} in {:.2} s = {:.0} syncs/s, {:.0} records accepted/s",
+        figures.syncs,
+        figures.wall,
+        figures.syncs as f64 / figures.wall,
+        accepted / figures.wall
+    );
+    println!(
+        "  sync latency: p50 {:.0} ms, p99 {:.0} ms",
+        percentile(&figures.sync_ms, 0.5),
+        percentile(&figures.sync_ms, 0.99)
+    );
+    println!(
+        "  relay CPU: {relay_cpu:.1} s in all ({:.1} ms per sync); PostgreSQL's own CPU is not counted",
+        relay_cpu * 1000.0 / figures.syncs.max(1) as f64
+    );
+    println!(
+        "  relay RSS: idle {:?} MiB, peak under load {:.0} MiB (the largest relay)",
+        idle_before.iter().map(|m| m.round()).collect::<Vec<_>>(),
+        figures.peak_rss
+    );
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` asks benchmarks to list themselves.
@@ -331,6 +404,12 @@ fn main() {
         "# doorstep relay benchmark ({} cores)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    if std::env::var("DOORSTEP_BENCH_STORE").is_ok_and(|s| s == "postgres") {
+        for relays in [1, 2] {
+            postgres_scenario(relays);
+        }
+        return;
+    }
     for records in sizes {
         scenario(records, dir.path());
     }

@@ -49,14 +49,19 @@ fn kill(started: Started) {
 /// What a supervisor's dashboard reads from the relay at `url`.
 fn dashboard(url: &str) -> Vec<serde_json::Value> {
     let chen = Api::login(url, "chen", DEMO_PASSWORD).unwrap();
-    ["/v1/stats", "/v1/wishes?limit=500", "/v1/wishes?q=轮椅", "/v1/households?limit=500"]
-        .iter()
-        .map(|path| {
-            let (status, body) = chen.get(path);
-            assert!(status.is_success(), "{path}: {status} {body}");
-            body
-        })
-        .collect()
+    [
+        "/v1/stats",
+        "/v1/wishes?limit=500",
+        "/v1/wishes?q=轮椅",
+        "/v1/households?limit=500",
+    ]
+    .iter()
+    .map(|path| {
+        let (status, body) = chen.get(path);
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    })
+    .collect()
 }
 
 #[test]
@@ -67,11 +72,18 @@ fn the_demo_district_copied_onto_postgres_reads_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("district.sqlite");
     let keys = Keys::load_or_create(&dir.path().join("district.sqlite.key")).unwrap();
-    assert!(seed_if_empty(&file, &keys).unwrap(), "the demo district is seeded");
+    assert!(
+        seed_if_empty(&file, &keys).unwrap(),
+        "the demo district is seeded"
+    );
 
     let out = copy(&file, db.conninfo());
     let printed = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let sqlite = Store::open(&file).unwrap();
     let records: i64 = sqlite
         .connection()

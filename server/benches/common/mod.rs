@@ -47,9 +47,16 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// Starts `doorstep serve` over `db` on a free port; returns it and its URL.
 #[allow(clippy::zombie_processes)] // the caller kills and waits
 pub fn start(db: &Path) -> (Child, String) {
+    start_with(&["--db", db.to_str().unwrap()])
+}
+
+/// Starts `doorstep serve` on a free port with the store `args` give
+/// (`--db FILE`, or `--store … --photos-dir …`).
+#[allow(clippy::zombie_processes)] // the caller kills and waits
+pub fn start_with(args: &[&str]) -> (Child, String) {
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(db)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
