@@ -87,6 +87,10 @@ enum Command {
         /// The database to copy.
         #[arg(long, env = "DOORSTEP_DB", default_value = "doorstep.sqlite")]
         db: PathBuf,
+        /// A PostgreSQL store to copy instead (with pg_dump, while the
+        /// relays serve): postgres://USER@HOST/DATABASE.
+        #[arg(long, env = "DOORSTEP_STORE", hide_env_values = true)]
+        store: Option<String>,
         /// The signing key file [default: the database path + `.key`].
         #[arg(long, env = "DOORSTEP_KEY_FILE")]
         key_file: Option<PathBuf>,
@@ -105,6 +109,10 @@ enum Command {
         /// The database to restore to.
         #[arg(long, env = "DOORSTEP_DB", default_value = "doorstep.sqlite")]
         db: PathBuf,
+        /// A PostgreSQL store to restore to instead (with pg_restore; the
+        /// relays stopped): postgres://USER@HOST/DATABASE.
+        #[arg(long, env = "DOORSTEP_STORE", hide_env_values = true)]
+        store: Option<String>,
         /// Where to write the backup's signing key [default: the database path + `.key`].
         #[arg(long, env = "DOORSTEP_KEY_FILE")]
         key_file: Option<PathBuf>,
@@ -351,10 +359,46 @@ fn execute(cli: Cli) -> AppResult<()> {
         Command::Place(command) => people::place(command),
         Command::Unit(command) => people::unit(command),
         Command::Backup {
+            store: Some(store),
+            out,
+            ..
+        } => {
+            let conninfo = postgres_store(&store)?;
+            crate::store::postgres::backup::dump(&conninfo, &out)?;
+            println!(
+                "backed up {} to {} (with the relays' signing secret); back up the shared photo folder with it",
+                crate::store::redact(&conninfo),
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Restore {
+            backup,
+            store: Some(store),
+            force,
+            ..
+        } => {
+            let conninfo = postgres_store(&store)?;
+            crate::store::postgres::backup::restore(&backup, &conninfo, force)?;
+            let shown = crate::store::redact(&conninfo);
+            audited(
+                &mut crate::store::open_postgres(&conninfo)?,
+                Action::Restore,
+                &shown,
+                format!("from {}", backup.display()),
+            )?;
+            println!(
+                "restored {} to {shown}; its feed starts a new epoch, and every phone gives back what the backup lacks at its next sync",
+                backup.display()
+            );
+            Ok(())
+        }
+        Command::Backup {
             db,
             key_file,
             photos_dir,
             out,
+            store: None,
         } => {
             folder_exists(&out, "the backup")?;
             let key = key_file.unwrap_or_else(|| default_key_path(&db));
@@ -389,6 +433,7 @@ fn execute(cli: Cli) -> AppResult<()> {
             key_file,
             photos_dir,
             force,
+            store: None,
         } => {
             folder_exists(&db, "the database")?;
             let key = key_file.unwrap_or_else(|| default_key_path(&db));
@@ -403,6 +448,18 @@ fn execute(cli: Cli) -> AppResult<()> {
             print_restored(&backup, &db, &report);
             Ok(())
         }
+    }
+}
+
+/// The connection string of `--store`, which must name PostgreSQL.
+fn postgres_store(text: &str) -> AppResult<String> {
+    match StoreLocation::parse(text).map_err(AppError::BadRequest)? {
+        StoreLocation::Postgres(conninfo) => Ok(conninfo),
+        StoreLocation::Sqlite(path) => Err(AppError::BadRequest(format!(
+            "--store {}: for a SQLite file, give --db {}",
+            path.display(),
+            path.display()
+        ))),
     }
 }
 

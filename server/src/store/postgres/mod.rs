@@ -58,6 +58,7 @@
 //! or a private network.
 
 mod accounts;
+pub mod backup;
 mod copy;
 mod engine;
 mod error;
