@@ -6,6 +6,7 @@
 //! DOORSTEP_BENCH_SIZES=0,100000 cargo bench -p server --bench relay
 //! # an empty store on PostgreSQL, behind one relay and behind two:
 //! DOORSTEP_BENCH_STORE=postgres scripts/with-postgres cargo bench -p server --bench relay
+//! DOORSTEP_BENCH_PHONES=50 …                                # fewer phones
 //! ```
 //!
 //! Prints figures only; it asserts nothing about time. Stores with many
@@ -32,7 +33,13 @@ mod common;
 
 use common::{PeakRss, cpu_secs, percentile, rss_mib, start, start_with};
 const PASSWORD: &str = "bench password";
-const PHONES: usize = 200;
+/// Phones in the load: 200, or `DOORSTEP_BENCH_PHONES`.
+fn phone_count() -> usize {
+    std::env::var("DOORSTEP_BENCH_PHONES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200)
+}
 const CARDS_PER_PHONE: usize = 50;
 const COMMUNITIES: usize = 100;
 
@@ -132,7 +139,7 @@ fn load(url: &str, pid: u32) -> LoadFigures {
 /// relay's.
 fn load_on(urls: &[String], pids: &[u32]) -> LoadFigures {
     let phones: Vec<HttpPhone> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..PHONES)
+        let handles: Vec<_> = (0..phone_count())
             .map(|p| {
                 let url = &urls[p % urls.len()];
                 s.spawn(move || {
@@ -184,7 +191,7 @@ fn load_on(urls: &[String], pids: &[u32]) -> LoadFigures {
     let wire = Arc::new(AtomicU64::new(0));
     let changes = Arc::new(AtomicU64::new(0));
     let rounds = Arc::new(Mutex::new(Vec::new()));
-    let barrier = Arc::new(Barrier::new(PHONES));
+    let barrier = Arc::new(Barrier::new(phone_count()));
     let started = Instant::now();
     let sync_ms: Vec<f64> = std::thread::scope(|s| {
         let handles: Vec<_> = phones
@@ -294,7 +301,8 @@ fn scenario(records: usize, dir: &Path) {
 
     println!("\n## relay with {records} records stored (database {db_mib:.0} MiB)");
     println!(
-        "  {PHONES} phones x {CARDS_PER_PHONE} new cards, {COMMUNITIES} communities; each phone pushes, then pulls"
+        "  {} phones x {CARDS_PER_PHONE} new cards, {COMMUNITIES} communities; each phone pushes, then pulls",
+        phone_count()
     );
     println!(
         "  syncs: {} in {:.2} s = {:.0} syncs/s ({} HTTP round trips = {:.0}/s)",
@@ -365,8 +373,12 @@ fn postgres_scenario(relays: usize) {
         child.kill().unwrap();
         child.wait().unwrap();
     }
-    let accepted = (PHONES * (CARDS_PER_PHONE + 1)) as f64;
+    let accepted = (phone_count() * (CARDS_PER_PHONE + 1)) as f64;
     println!("\n## PostgreSQL, empty store, {relays} relay(s) over it");
+    println!(
+        "  {} phones x {CARDS_PER_PHONE} new cards, {COMMUNITIES} communities; each phone pushes, then pulls",
+        phone_count()
+    );
     println!(
         "  syncs: {} in {:.2} s = {:.0} syncs/s, {:.0} records accepted/s",
         figures.syncs,
