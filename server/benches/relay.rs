@@ -335,6 +335,79 @@ fn scenario(records: usize, dir: &Path) {
     );
 }
 
+/// What PostgreSQL's `pg_stat_activity` showed of the relays' connections
+/// every 10 ms: how many were busy, and how many of those were waiting for
+/// the feed's counter row (the last statement of every write).
+#[derive(Default)]
+struct CounterFigures {
+    samples: u64,
+    with_waiter: u64,
+    waiting: u64,
+    busy: u64,
+}
+
+impl CounterFigures {
+    fn share_waiting(&self) -> f64 {
+        self.with_waiter as f64 / self.samples.max(1) as f64
+    }
+    fn mean_waiting(&self) -> f64 {
+        self.waiting as f64 / self.samples.max(1) as f64
+    }
+    fn mean_busy(&self) -> f64 {
+        self.busy as f64 / self.samples.max(1) as f64
+    }
+}
+
+/// Samples the relays' connections until stopped.
+struct CounterWatch {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<CounterFigures>,
+}
+
+impl CounterWatch {
+    fn start(db: &server::store::postgres::testing::TestDatabase) -> Self {
+        let pool = db.pool(1);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let client = pool.get().await.unwrap();
+                let sample = client
+                    .prepare(
+                        "SELECT count(*) FILTER (WHERE state = 'active'),
+                                count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'Lock'
+                                                 AND query LIKE '%UPDATE feed_counter%')
+                           FROM pg_stat_activity
+                          WHERE application_name = 'doorstep' AND pid <> pg_backend_pid()",
+                    )
+                    .await
+                    .unwrap();
+                let mut figures = CounterFigures::default();
+                while !stopping.load(Ordering::Relaxed) {
+                    let row = client.query_one(&sample, &[]).await.unwrap();
+                    let (busy, waiting): (i64, i64) = (row.get(0), row.get(1));
+                    figures.samples += 1;
+                    figures.busy += busy as u64;
+                    figures.waiting += waiting as u64;
+                    figures.with_waiter += u64::from(waiting > 0);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                figures
+            })
+        });
+        CounterWatch { stop, thread }
+    }
+
+    fn stop(self) -> CounterFigures {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
 /// An empty store on PostgreSQL (`DOORSTEP_TEST_PG`, as the tests'), behind
 /// `relays` relay processes.
 fn postgres_scenario(relays: usize) {
@@ -363,7 +436,9 @@ fn postgres_scenario(relays: usize) {
     std::thread::sleep(Duration::from_secs(1));
     let idle_before: Vec<f64> = pids.iter().map(|&pid| rss_mib(pid)).collect();
     let cpu_before: Vec<f64> = pids.iter().map(|&pid| cpu_secs(pid)).collect();
+    let counter = CounterWatch::start(&db);
     let figures = load_on(&urls, &pids);
+    let counter = counter.stop();
     let relay_cpu: f64 = pids
         .iter()
         .zip(&cpu_before)
@@ -394,6 +469,13 @@ fn postgres_scenario(relays: usize) {
     println!(
         "  relay CPU: {relay_cpu:.1} s in all ({:.1} ms per sync); PostgreSQL's own CPU is not counted",
         relay_cpu * 1000.0 / figures.syncs.max(1) as f64
+    );
+    println!(
+        "  feed counter row: {:.0}% of {} samples had a writer waiting on it; on average {:.2} of {:.2} busy relay connections waited there",
+        counter.share_waiting() * 100.0,
+        counter.samples,
+        counter.mean_waiting(),
+        counter.mean_busy()
     );
     println!(
         "  relay RSS: idle {:?} MiB, peak under load {:.0} MiB (the largest relay)",

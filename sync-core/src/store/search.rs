@@ -86,7 +86,7 @@ pub enum QueryPart {
 
 impl QueryPart {
     /// Whether a record indexed as `terms` matches this part, as FTS5
-    /// matches its MATCH expression ([`match_expression`]).
+    /// matches the MATCH expression SQLite's store builds from it.
     pub fn matches(&self, terms: &[String]) -> bool {
         match self {
             QueryPart::Phrase(phrase) => {
