@@ -78,7 +78,7 @@ pub use feed::{FeedPage, feed_after, feed_head};
 pub use migrate::{SCHEMA_VERSION, migrate, schema_version};
 pub use records::{Locked, RecordWrite, StoredRecord, load_record, lock_record, store_record};
 pub use tokio_postgres::Config;
-pub use wake::{FEED_CHANNEL, WakeOptions};
+pub use wake::{FEED_CHANNEL, LISTENER_NAME, WakeOptions};
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -31,6 +31,10 @@ use super::feed::feed_head;
 /// The channel the feed's hints are sent on.
 pub const FEED_CHANNEL: &str = "doorstep_feed";
 
+/// The `application_name` of each relay's listening connection, which is
+/// how an operator (or a test) finds it in `pg_stat_activity`.
+pub const LISTENER_NAME: &str = "doorstep feed listener";
+
 /// How a relay learns of other relays' writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WakeOptions {
@@ -132,6 +136,8 @@ async fn listen(
     listener: watch::Sender<Option<i32>>,
     reconnect_delay: Duration,
 ) {
+    let mut config = config;
+    config.application_name(LISTENER_NAME);
     loop {
         match listen_once(&config, &head, &listener).await {
             Ok(()) => tracing::warn!("the feed listener's connection closed; reconnecting"),
