@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use crate::sync::storage::SyncStorage;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Store;
 use crate::error::Result;
@@ -136,7 +136,7 @@ pub(crate) fn corrections(
 
 /// Keeps a record's corrected times (inside the transaction that stores it).
 pub(crate) fn write_corrections(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     record: RecordId,
     corrections: &[Correction],
 ) -> Result<()> {

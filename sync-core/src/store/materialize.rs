@@ -1,6 +1,6 @@
 //! Keeps the materialized rows (and the search index) in step with documents.
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::clock::corrected_times;
 use super::search::{index_body, searchable_text};
@@ -10,12 +10,7 @@ use crate::workflow::fold_timed;
 
 /// Replaces the materialized rows of `record`. Runs inside the transaction
 /// that stores the document.
-pub(crate) fn materialize(
-    tx: &Transaction<'_>,
-    record: &Record,
-    is_new: bool,
-    now: i64,
-) -> Result<()> {
+pub(crate) fn materialize(tx: &Connection, record: &Record, is_new: bool, now: i64) -> Result<()> {
     let id = record.meta().id.to_string();
     let rowid: i64 = tx
         .prepare_cached("SELECT rowid FROM records WHERE id = ?1")?
@@ -45,7 +40,7 @@ pub(crate) fn materialize(
 /// Materializes every wish card again from its document: a migration that
 /// adds columns derived from the fold runs it, so that cards stored before
 /// read as new ones do. Each keeps its `updated_at`.
-pub(crate) fn rematerialize_wishes(tx: &Transaction<'_>) -> Result<()> {
+pub(crate) fn rematerialize_wishes(tx: &Connection) -> Result<()> {
     let rows: Vec<(Vec<u8>, i64)> = tx
         .prepare("SELECT doc, updated_at FROM records WHERE kind = 'wish' ORDER BY seq")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -57,13 +52,7 @@ pub(crate) fn rematerialize_wishes(tx: &Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-fn household(
-    tx: &Transaction<'_>,
-    h: &Household,
-    created_at: i64,
-    rid: i64,
-    now: i64,
-) -> Result<()> {
+fn household(tx: &Connection, h: &Household, created_at: i64, rid: i64, now: i64) -> Result<()> {
     let tags: Vec<&str> = h.tags.iter().map(|t| t.as_str()).collect();
     tx.prepare_cached(
         "INSERT OR REPLACE INTO households
@@ -86,7 +75,7 @@ fn household(
     Ok(())
 }
 
-fn visit(tx: &Transaction<'_>, v: &Visit) -> Result<()> {
+fn visit(tx: &Connection, v: &Visit) -> Result<()> {
     tx.prepare_cached(
         "INSERT OR REPLACE INTO visits
            (id, household_id, community, worker, visited_at, notes, needs, follow_up)
@@ -106,7 +95,7 @@ fn visit(tx: &Transaction<'_>, v: &Visit) -> Result<()> {
 }
 
 fn wish(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     w: &WishCard,
     s: &crate::workflow::Folded,
     created_at: i64,

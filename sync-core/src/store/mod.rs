@@ -449,7 +449,7 @@ pub(crate) fn load_stored(conn: &Connection, id: RecordId) -> Result<Option<Stor
 /// materialized rows. `is_new` (the store had no such record) spares
 /// clearing rows that cannot exist.
 pub(crate) fn write_record(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     record: &Record,
     bytes: &[u8],
     heads: &[ChangeHash],

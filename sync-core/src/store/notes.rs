@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::Store;
 use crate::error::Result;
@@ -32,7 +32,7 @@ impl WishExtras {
 
 /// Replaces the notes of card `id`. Runs in the transaction that stores it.
 pub(crate) fn materialize_notes(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: &str,
     notes: &[Note],
     is_new: bool,

@@ -7,7 +7,7 @@
 //! card's reference second. A crash in between leaves unreferenced bytes,
 //! which [`Store::forget_unused_photos`] clears.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Store;
 use crate::doc::{Author, EventInput};
@@ -20,7 +20,7 @@ use crate::workflow::EventKind;
 /// Keeps `card`'s rows in `photo_refs` in step with its photos, and tells
 /// the relay's stored photos whether anything still refers to them.
 pub(crate) fn materialize_refs(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     card: &WishCard,
     is_new: bool,
     now: i64,
@@ -77,7 +77,7 @@ pub(crate) fn materialize_refs(
 /// Puts every photo this phone took back in the upload queue: the relay
 /// went back in time (restored from a backup) and may have lost some it
 /// confirmed. Those it holds cost one question each.
-pub(crate) fn requeue_photo_uploads(tx: &Transaction<'_>) -> Result<()> {
+pub(crate) fn requeue_photo_uploads(tx: &Connection) -> Result<()> {
     tx.prepare_cached(
         "UPDATE local_photos SET uploaded_at = NULL
          WHERE taken = 1 AND data IS NOT NULL AND uploaded_at IS NOT NULL",

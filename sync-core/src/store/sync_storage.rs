@@ -3,7 +3,7 @@
 //! transaction, a pull read in one (deferred) transaction.
 
 use rusqlite::types::Value as Sql;
-use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
 use super::query::scope_clause;
 use super::{Feed, Store, StoredRecord, load_stored, write_corrections, write_record};
@@ -58,28 +58,38 @@ impl SyncStorage for Store {
     }
 
     fn put_record(&mut self, write: &RecordWrite<'_>) -> Result<()> {
-        let id = write.record.meta().id;
-        let tx = self.conn_mut().transaction()?;
-        // One connection writes, so this holds unless a caller read the
-        // record, wrote it through another path, and then wrote this.
-        let current: Option<Vec<u8>> = tx
-            .prepare_cached("SELECT heads FROM records WHERE id = ?1")?
-            .query_row([id.to_string()], |r| r.get(0))
-            .optional()?;
-        if current.as_deref() != write.base {
-            return Err(crate::Error::Contended(id));
+        if self.connection().is_autocommit() {
+            let tx = self.conn_mut().transaction()?;
+            put(&tx, write)?;
+            tx.commit()?;
+        } else {
+            // Inside a group ([`SyncStorage::begin_group`]), in its
+            // transaction: a record that fails here fails the group, which
+            // is then dropped whole. (No savepoint per record: at each one
+            // FTS5 would flush its index, which a group writes once.)
+            put(self.connection(), write)?;
         }
-        write_corrections(&tx, id, write.corrections)?;
-        write_record(
-            &tx,
-            write.record,
-            write.doc,
-            write.heads,
-            write.sigs,
-            write.is_new(),
-            write.now,
-        )?;
-        tx.commit()?;
+        Ok(())
+    }
+
+    fn begin_group(&mut self) -> Result<()> {
+        // Taken for writing now, so that no other writer (a CLI beside the
+        // relay) can make the group's first write fail midway.
+        self.connection().execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    fn finish_group(&mut self, keep: bool) -> Result<()> {
+        if self.connection().is_autocommit() {
+            return Ok(()); // no group open (SQLite ended it on an error)
+        }
+        let end = if keep { "COMMIT" } else { "ROLLBACK" };
+        if let Err(e) = self.connection().execute_batch(end) {
+            // A commit that failed leaves the transaction open: drop it, so
+            // that the next call does not run inside it.
+            let _ = self.connection().execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
         Ok(())
     }
 
@@ -330,4 +340,31 @@ fn read_facts(
         holder_unit: holder_unit.map(UnitId::new).transpose()?,
         took_part,
     }))
+}
+
+/// Stores `write` through `conn`, inside a transaction the caller ends:
+/// [`SyncStorage::put_record`]'s body. [`crate::Error::Contended`] comes
+/// before anything is written.
+fn put(conn: &Connection, write: &RecordWrite<'_>) -> Result<()> {
+    let id = write.record.meta().id;
+    // One connection writes, so this holds unless a caller read the
+    // record, wrote it through another path, and then wrote this.
+    let current: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT heads FROM records WHERE id = ?1")?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()?;
+    if current.as_deref() != write.base {
+        return Err(crate::Error::Contended(id));
+    }
+    write_corrections(conn, id, write.corrections)?;
+    write_record(
+        conn,
+        write.record,
+        write.doc,
+        write.heads,
+        write.sigs,
+        write.is_new(),
+        write.now,
+    )?;
+    Ok(())
 }

@@ -14,7 +14,7 @@ use super::messages::{
     SyncRequest, SyncResponse,
 };
 use super::policy::{Incoming, Policy, Refusal};
-use super::storage::{HeldWrite, PullView, RecordWrite, SyncStorage};
+use super::storage::{HeldWrite, PullView, RecordWrite, SyncStorage, in_one_commit};
 use super::wire::MAX_RECONCILE;
 use super::{hashes_from_wire, hashes_to_wire, structure};
 use crate::doc::{RecordDoc, device_of, heads_from_bytes, heads_to_bytes, read_events};
@@ -45,8 +45,9 @@ impl Store {
 /// Handles a client's request under `policy` and builds the response, over
 /// any [`SyncStorage`].
 ///
-/// Each pushed record is applied in its own transaction, or refused with a
-/// reason without touching the store. Applying the same request twice
+/// Each pushed record is applied on its own (atomically, in a savepoint
+/// of its own where the store groups a request's records into one
+/// commit), or refused with a reason without touching the store. Applying the same request twice
 /// changes nothing the second time. A client whose cursor belongs to
 /// another history of this store (another epoch, or a position the feed
 /// does not reach) is told to reconcile, and nothing it pushed is looked
@@ -79,24 +80,29 @@ pub fn serve_sync(
     }
     let cache = DeviceCache::default();
     let mut client_heads: HashMap<RecordId, Vec<ChangeHash>> = HashMap::new();
-    for update in &request.push {
-        match accept_again_if_contended(storage, policy, &cache, update)? {
-            Ok(()) => {
-                response.accepted.push(update.id);
-                client_heads.insert(update.id, hashes_from_wire(&update.heads));
-            }
-            Err(refusal) => {
-                if refusal.is_held() {
-                    hold(storage, update, &refusal.lost, request.from, now)?;
+    // Each record is accepted or refused alone; what is accepted commits
+    // together, before anything is acknowledged.
+    in_one_commit(storage, |storage| {
+        for update in &request.push {
+            match accept_again_if_contended(storage, policy, &cache, update)? {
+                Ok(()) => {
+                    response.accepted.push(update.id);
+                    client_heads.insert(update.id, hashes_from_wire(&update.heads));
                 }
-                response.rejected.push(Rejected {
-                    id: update.id,
-                    code: refusal.code,
-                    reason: refusal.reason,
-                });
+                Err(refusal) => {
+                    if refusal.is_held() {
+                        hold(storage, update, &refusal.lost, request.from, now)?;
+                    }
+                    response.rejected.push(Rejected {
+                        id: update.id,
+                        code: refusal.code,
+                        reason: refusal.reason,
+                    });
+                }
             }
         }
-    }
+        Ok(())
+    })?;
     // What the client will still hold unsynced once it has this answer:
     // not what was accepted, nor what was refused for good (the phone
     // keeps that aside, flagged, for its user).

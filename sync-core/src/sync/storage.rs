@@ -219,6 +219,26 @@ pub trait SyncStorage: Directory {
     /// the feed's next position.
     fn put_record(&mut self, write: &RecordWrite<'_>) -> Result<()>;
 
+    /// Starts a group of writes (a sync's pushed records, each accepted
+    /// or refused on its own) that [`finish_group`](Self::finish_group)
+    /// commits at once where the store can: one commit for many records
+    /// instead of one each. A record's [`put_record`](Self::put_record)
+    /// stays atomic on its own inside the group, so a refused or contended
+    /// record leaves the others' writes be. By default there is no group,
+    /// and each record commits alone. Use [`in_one_commit`], which always
+    /// finishes what it starts.
+    fn begin_group(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Ends the group [`begin_group`](Self::begin_group) started: commits
+    /// what it stored when `keep`, drops all of it otherwise (nothing of it
+    /// was acknowledged).
+    fn finish_group(&mut self, keep: bool) -> Result<()> {
+        let _ = keep;
+        Ok(())
+    }
+
     /// Keeps a held update (once, if it is held again).
     fn hold(&mut self, held: &HeldWrite<'_>) -> Result<()>;
 
@@ -234,4 +254,28 @@ pub trait SyncStorage: Directory {
 
     /// Keeps a supervisor's decision about held update `id`.
     fn decide(&mut self, id: i64, decision: Decision, by: &UserId, now: i64) -> Result<()>;
+}
+
+/// Runs `work` as one group of writes (see [`SyncStorage::begin_group`]):
+/// committed together if it succeeds; dropped if it fails or panics.
+pub fn in_one_commit<T>(
+    storage: &mut dyn SyncStorage,
+    work: impl FnOnce(&mut dyn SyncStorage) -> Result<T>,
+) -> Result<T> {
+    storage.begin_group()?;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut *storage))) {
+        Ok(Ok(done)) => {
+            storage.finish_group(true)?;
+            Ok(done)
+        }
+        Ok(Err(e)) => {
+            // The work's error is the one to report, not a failed rollback.
+            let _ = storage.finish_group(false);
+            Err(e)
+        }
+        Err(panic) => {
+            let _ = storage.finish_group(false);
+            std::panic::resume_unwind(panic)
+        }
+    }
 }
